@@ -1,0 +1,33 @@
+/*
+ * weft.h: asyncio for C, on libuv.
+ *
+ *   weft/common.h   version, error codes, handle types
+ *   weft/loop.h     the event loop: run, stop, close, call_soon/later/at,
+ *                   thread-safe calls, exception handler, embedding, introspection
+ *   weft/future.h   futures: results, errors, cancellation, done callbacks
+ *   weft/task.h     stackless tasks, sleep, weft_run (asyncio.run)
+ *   weft/coro.h     macros that make a step function read like async/await
+ *
+ * Conventions (the whole ABI keeps them):
+ *   - Functions return 0 (or a documented non-negative value) or a negative
+ *     error code (enum weft_errno); handle-returning functions return NULL
+ *     and set weft_last_error().
+ *   - Handles are opaque and reference-counted (weft_X_ref/weft_X_unref,
+ *     atomic, any thread).  Creating functions return one reference owned by
+ *     the caller; pointers passed into callbacks are borrowed.
+ *   - Registrations take (fn, userdata) last.  A call that fails never calls
+ *     back; one that succeeds calls back exactly once, later, from the loop,
+ *     on the loop's thread, in FIFO order.
+ *   - A loop and its objects belong to the thread that created the loop;
+ *     the few functions callable from any thread say so.
+ */
+#ifndef WEFT_H
+#define WEFT_H
+
+#include "weft/common.h"
+#include "weft/loop.h"
+#include "weft/future.h"
+#include "weft/task.h"
+#include "weft/coro.h"
+
+#endif /* WEFT_H */
