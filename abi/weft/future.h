@@ -163,7 +163,10 @@ WEFT_API int weft_future_cancel(weft_future_t *future, const char *message);
 /** enum weft_value_type of the result (WEFT_VALUE_NONE unless it has a result). */
 WEFT_API int weft_future_result_type(const weft_future_t *future);
 
+/** Reads an int64 result into `*value` (errors as above). */
 WEFT_API int weft_future_result_int64(weft_future_t *future, int64_t *value);
+
+/** Reads a double result into `*value` (errors as above). */
 WEFT_API int weft_future_result_double(weft_future_t *future, double *value);
 
 /** Borrowed bytes: `*data` (never NULL on success, even for 0 bytes) and `*len`. */
