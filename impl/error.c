@@ -1,0 +1,141 @@
+/*
+ * error.c: the error table (WEFT_ERRNO_MAP), the version, the per-thread
+ * last error.
+ */
+#include "weft-internal.h"
+
+#include <errno.h>
+
+/* The system codes in the public enum are Linux values; keep them honest. */
+#define WEFT__SAME_AS_UV(name) \
+  _Static_assert((int)UV_##name == (int)WEFT_##name, "WEFT_" #name " differs from libuv");
+WEFT__SAME_AS_UV(E2BIG)
+WEFT__SAME_AS_UV(EACCES)
+WEFT__SAME_AS_UV(EADDRINUSE)
+WEFT__SAME_AS_UV(EADDRNOTAVAIL)
+WEFT__SAME_AS_UV(EAFNOSUPPORT)
+WEFT__SAME_AS_UV(EAGAIN)
+WEFT__SAME_AS_UV(EAI_ADDRFAMILY)
+WEFT__SAME_AS_UV(EAI_AGAIN)
+WEFT__SAME_AS_UV(EAI_BADFLAGS)
+WEFT__SAME_AS_UV(EAI_BADHINTS)
+WEFT__SAME_AS_UV(EAI_CANCELED)
+WEFT__SAME_AS_UV(EAI_FAIL)
+WEFT__SAME_AS_UV(EAI_FAMILY)
+WEFT__SAME_AS_UV(EAI_MEMORY)
+WEFT__SAME_AS_UV(EAI_NODATA)
+WEFT__SAME_AS_UV(EAI_NONAME)
+WEFT__SAME_AS_UV(EAI_OVERFLOW)
+WEFT__SAME_AS_UV(EAI_PROTOCOL)
+WEFT__SAME_AS_UV(EAI_SERVICE)
+WEFT__SAME_AS_UV(EAI_SOCKTYPE)
+WEFT__SAME_AS_UV(EALREADY)
+WEFT__SAME_AS_UV(EBADF)
+WEFT__SAME_AS_UV(EBUSY)
+WEFT__SAME_AS_UV(ECANCELED)
+WEFT__SAME_AS_UV(ECHARSET)
+WEFT__SAME_AS_UV(ECONNABORTED)
+WEFT__SAME_AS_UV(ECONNREFUSED)
+WEFT__SAME_AS_UV(ECONNRESET)
+WEFT__SAME_AS_UV(EDESTADDRREQ)
+WEFT__SAME_AS_UV(EEXIST)
+WEFT__SAME_AS_UV(EFAULT)
+WEFT__SAME_AS_UV(EFBIG)
+WEFT__SAME_AS_UV(EHOSTUNREACH)
+WEFT__SAME_AS_UV(EINTR)
+WEFT__SAME_AS_UV(EINVAL)
+WEFT__SAME_AS_UV(EIO)
+WEFT__SAME_AS_UV(EISCONN)
+WEFT__SAME_AS_UV(EISDIR)
+WEFT__SAME_AS_UV(ELOOP)
+WEFT__SAME_AS_UV(EMFILE)
+WEFT__SAME_AS_UV(EMSGSIZE)
+WEFT__SAME_AS_UV(ENAMETOOLONG)
+WEFT__SAME_AS_UV(ENETDOWN)
+WEFT__SAME_AS_UV(ENETUNREACH)
+WEFT__SAME_AS_UV(ENFILE)
+WEFT__SAME_AS_UV(ENOBUFS)
+WEFT__SAME_AS_UV(ENODEV)
+WEFT__SAME_AS_UV(ENOENT)
+WEFT__SAME_AS_UV(ENOMEM)
+WEFT__SAME_AS_UV(ENONET)
+WEFT__SAME_AS_UV(ENOPROTOOPT)
+WEFT__SAME_AS_UV(ENOSPC)
+WEFT__SAME_AS_UV(ENOSYS)
+WEFT__SAME_AS_UV(ENOTCONN)
+WEFT__SAME_AS_UV(ENOTDIR)
+WEFT__SAME_AS_UV(ENOTEMPTY)
+WEFT__SAME_AS_UV(ENOTSOCK)
+WEFT__SAME_AS_UV(ENOTSUP)
+WEFT__SAME_AS_UV(EOVERFLOW)
+WEFT__SAME_AS_UV(EPERM)
+WEFT__SAME_AS_UV(EPIPE)
+WEFT__SAME_AS_UV(EPROTO)
+WEFT__SAME_AS_UV(EPROTONOSUPPORT)
+WEFT__SAME_AS_UV(EPROTOTYPE)
+WEFT__SAME_AS_UV(ERANGE)
+WEFT__SAME_AS_UV(EROFS)
+WEFT__SAME_AS_UV(ESHUTDOWN)
+WEFT__SAME_AS_UV(ESPIPE)
+WEFT__SAME_AS_UV(ESRCH)
+WEFT__SAME_AS_UV(ETIMEDOUT)
+WEFT__SAME_AS_UV(ETXTBSY)
+WEFT__SAME_AS_UV(EXDEV)
+WEFT__SAME_AS_UV(UNKNOWN)
+WEFT__SAME_AS_UV(EOF)
+WEFT__SAME_AS_UV(ENXIO)
+WEFT__SAME_AS_UV(EMLINK)
+WEFT__SAME_AS_UV(EHOSTDOWN)
+WEFT__SAME_AS_UV(EREMOTEIO)
+WEFT__SAME_AS_UV(ENOTTY)
+WEFT__SAME_AS_UV(EFTYPE)
+WEFT__SAME_AS_UV(EILSEQ)
+WEFT__SAME_AS_UV(ESOCKTNOSUPPORT)
+
+static _Thread_local int weft__last_error;
+
+void weft__set_last_error(int code) { weft__last_error = code; }
+
+int weft_last_error(void) { return weft__last_error; }
+
+unsigned weft_version(void) { return WEFT_VERSION_HEX; }
+
+const char *weft_version_string(void) { return "0.1.0"; }
+
+const char *weft_strerror(int code) {
+  if (code == 0)
+    return "success";
+  switch (code) {
+#define WEFT__STRERROR(name, value, msg) \
+  case value:                            \
+    return msg;
+    WEFT_ERRNO_MAP(WEFT__STRERROR)
+#undef WEFT__STRERROR
+  default:
+    return "unknown error";
+  }
+}
+
+const char *weft_err_name(int code) {
+  if (code == 0)
+    return "OK";
+  switch (code) {
+#define WEFT__ERRNAME(name, value, msg) \
+  case value:                           \
+    return #name;
+    WEFT_ERRNO_MAP(WEFT__ERRNAME)
+#undef WEFT__ERRNAME
+  default:
+    return "UNKNOWN";
+  }
+}
+
+char *weft__strdup(const char *s) {
+  if (s == NULL)
+    return NULL;
+  size_t n = strlen(s) + 1;
+  char *d = malloc(n);
+  if (d != NULL)
+    memcpy(d, s, n);
+  return d;
+}

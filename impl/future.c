@@ -1,0 +1,642 @@
+/*
+ * future.c: futures: completion, done callbacks, reading, lifetime.
+ *
+ * The first done callback lives inside the future (a task awaiting it needs
+ * no allocation); more go on a FIFO list from the loop's free list.  On
+ * completion the future itself is queued once (its node) and runs all its
+ * callbacks in order, holding a reference so a callback may drop the last
+ * user reference safely (ae's deferred free).  A callback added after
+ * completion is queued on its own, behind what is already queued, as
+ * asyncio's call_soon would.
+ */
+#include "weft-internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+/* ---- callback nodes ------------------------------------------------------ */
+
+weft__cb *weft__cb_alloc(weft_loop_t *loop) {
+  weft__cb *cb = loop->free_cbs;
+  if (cb != NULL) {
+    loop->free_cbs = cb->next;
+    return cb;
+  }
+  return malloc(sizeof *cb);
+}
+
+void weft__cb_free(weft_loop_t *loop, weft__cb *cb) {
+  cb->next = loop->free_cbs;
+  loop->free_cbs = cb;
+}
+
+/* ---- lifetime ------------------------------------------------------------ */
+
+void weft__future_init(weft_future_t *f, weft_loop_t *loop, uint8_t flags) {
+  memset(f, 0, sizeof *f);
+  f->loop = weft_loop_ref(loop);
+  atomic_init(&f->refs, 1);
+  f->flags = flags;
+  weft__loop_link(loop, f);
+}
+
+weft_future_t *weft_future_new(weft_loop_t *loop) {
+  if (loop == NULL)
+    WEFT__FAIL_NULL(WEFT_EINVAL);
+  if (!weft__on_loop(loop))
+    WEFT__FAIL_NULL(WEFT_ETHREAD);
+  if (weft__is_closed(loop))
+    WEFT__FAIL_NULL(WEFT_ECLOSED);
+  weft_future_t *f = malloc(sizeof *f);
+  if (f == NULL)
+    WEFT__FAIL_NULL(WEFT_ENOMEM);
+  weft__future_init(f, loop, 0);
+  return f;
+}
+
+weft_future_t *weft_future_ref(weft_future_t *future) {
+  if (future != NULL)
+    atomic_fetch_add_explicit(&future->refs, 1, memory_order_relaxed);
+  return future;
+}
+
+void weft__future_free(weft_future_t *f) {
+  weft_loop_t *loop = f->loop;
+  if (!weft__is_closed(loop))
+    weft__loop_unlink(loop, f);
+  if (f->state == WEFT_FUTURE_RESULT) {
+    if (f->vtype == WEFT_VALUE_BYTES)
+      free(f->v.p);
+    else if (f->vtype == WEFT_VALUE_PTR && f->aux.release != NULL)
+      f->aux.release(f->v.p);
+  }
+  free(f->msg);
+  for (weft__cb *cb = f->cbs, *next; cb != NULL; cb = next) {
+    next = cb->next;
+    free(cb);
+  }
+  if (f->flags & WEFT__F_TASK)
+    weft__task_free_fields((weft_task_t *)f);
+  free(f);
+  weft_loop_unref(loop);
+}
+
+static void weft__report_run(weft__node *node, weft_loop_t *loop) {
+  weft_future_t *f = (weft_future_t *)node;
+  const char *what = (f->flags & WEFT__F_TASK) ? "Task exception was never retrieved"
+                                               : "Future exception was never retrieved";
+  weft__loop_report(loop, f->v.code, what, f);
+  weft_future_unref(f);
+}
+
+static void weft__release_run(weft__node *node, weft_loop_t *loop) {
+  (void)loop;
+  weft_future_t *f = (weft_future_t *)node;
+  weft_release_fn release = f->aux.release;
+  f->aux.release = NULL;
+  release(f->v.p);
+  weft_future_unref(f);
+}
+
+void weft__future_report_unobserved(weft_future_t *f) {
+  if (!(f->flags & WEFT__F_UNOBSERVED))
+    return;
+  f->flags &= (uint8_t)~WEFT__F_UNOBSERVED;
+  weft_future_ref(f);
+  weft__report_run(&f->node, f->loop);
+}
+
+/*
+ * The last reference went, on the loop thread.  A pending future is
+ * cancelled first (its callbacks must still run); an unobserved failure is
+ * reported, and a user pointer released, from the loop, before the memory
+ * goes.  Each of those holds a reference again while it waits.
+ */
+void weft__future_dying(weft_future_t *f) {
+  weft_loop_t *loop = f->loop;
+  if (f->state == WEFT_FUTURE_PENDING) {
+    atomic_store(&f->refs, 1);
+    weft__future_cancel_plain(f, NULL);
+    weft_future_unref(f);
+    return;
+  }
+  if (f->flags & WEFT__F_UNOBSERVED) {
+    f->flags &= (uint8_t)~WEFT__F_UNOBSERVED;
+    atomic_store(&f->refs, 1);
+    f->node.run = weft__report_run;
+    weft__rq_push(loop, &f->node);
+    return;
+  }
+  if (f->state == WEFT_FUTURE_RESULT && f->vtype == WEFT_VALUE_PTR && f->aux.release != NULL) {
+    atomic_store(&f->refs, 1);
+    f->node.run = weft__release_run;
+    weft__rq_push(loop, &f->node);
+    return;
+  }
+  weft__future_free(f);
+}
+
+static void weft__dying_run(weft__node *node, weft_loop_t *loop) {
+  (void)loop;
+  weft_future_t *f = (weft_future_t *)node;
+  if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1)
+    weft__future_dying(f);
+}
+
+void weft_future_unref(weft_future_t *future) {
+  if (future == NULL)
+    return;
+  if (atomic_fetch_sub_explicit(&future->refs, 1, memory_order_acq_rel) != 1)
+    return;
+  weft_loop_t *loop = future->loop;
+  if (weft__is_closed(loop)) {
+    weft__future_free(future);
+  } else if (weft__on_loop(loop)) {
+    weft__future_dying(future);
+  } else {
+    atomic_store(&future->refs, 1);
+    future->node.run = weft__dying_run;
+    if (weft__tsq_post(loop, &future->node) != 0) {
+      atomic_store(&future->refs, 0);
+      weft__future_free(future);
+    }
+  }
+}
+
+weft_loop_t *weft_future_loop(const weft_future_t *future) {
+  return future != NULL ? future->loop : NULL;
+}
+
+/* ---- state --------------------------------------------------------------- */
+
+int weft_future_state(const weft_future_t *future) {
+  if (future == NULL)
+    return WEFT_EINVAL;
+  return ((const volatile weft_future_t *)future)->state;
+}
+
+int weft_future_done(const weft_future_t *future) {
+  return future != NULL && weft_future_state(future) != WEFT_FUTURE_PENDING ? 1 : 0;
+}
+
+int weft_future_cancelled(const weft_future_t *future) {
+  return future != NULL && weft_future_state(future) == WEFT_FUTURE_CANCELLED ? 1 : 0;
+}
+
+/* ---- completing ------------------------------------------------------------- */
+
+static void weft__dispatch_run(weft__node *node, weft_loop_t *loop) {
+  weft_future_t *f = (weft_future_t *)node;
+  weft__cb first = f->cb0;
+  weft__cb *list = f->cbs;
+  f->cb0.fn = NULL;
+  f->cbs = NULL;
+  f->flags &= (uint8_t)~WEFT__F_CB_SCHEDULED;
+  if (first.fn != NULL)
+    first.fn(f, first.userdata);
+  while (list != NULL) {
+    weft__cb *next = list->next;
+    weft_future_fn fn = list->fn;
+    void *ud = list->userdata;
+    weft__cb_free(loop, list);
+    fn(f, ud);
+    list = next;
+  }
+  weft_future_unref(f);
+}
+
+static void weft__future_schedule(weft_future_t *f) {
+  if (f->cb0.fn == NULL && f->cbs == NULL)
+    return;
+  f->flags |= WEFT__F_CB_SCHEDULED;
+  weft_future_ref(f);
+  f->node.run = weft__dispatch_run;
+  weft__rq_push(f->loop, &f->node);
+}
+
+/* Takes ownership of `msg` and of `p` (bytes) on success only. */
+static int weft__settle_owned(weft_future_t *f, int state, int vtype, int64_t i, double d,
+                              void *p, size_t len, weft_release_fn release, char *msg) {
+  if (f->state != WEFT_FUTURE_PENDING)
+    return WEFT_ESTATE;
+  f->state = (uint8_t)state;
+  f->vtype = (uint8_t)vtype;
+  f->msg = msg;
+  switch (state) {
+  case WEFT_FUTURE_ERROR:
+    f->v.code = (int)i;
+    f->flags |= WEFT__F_UNOBSERVED;
+    break;
+  case WEFT_FUTURE_RESULT:
+    if (vtype == WEFT_VALUE_INT64)
+      f->v.i = i;
+    else if (vtype == WEFT_VALUE_DOUBLE)
+      f->v.d = d;
+    else if (vtype == WEFT_VALUE_BYTES) {
+      f->v.p = p;
+      f->aux.len = len;
+    } else if (vtype == WEFT_VALUE_PTR) {
+      f->v.p = p;
+      f->aux.release = release;
+    }
+    break;
+  default:
+    break;
+  }
+  weft__future_schedule(f);
+  return 0;
+}
+
+int weft__future_settle(weft_future_t *f, int state, int vtype, int64_t i, double d, void *p,
+                        size_t len, weft_release_fn release, const char *msg) {
+  char *m = NULL;
+  if (msg != NULL && (m = weft__strdup(msg)) == NULL)
+    return WEFT_ENOMEM;
+  int rc = weft__settle_owned(f, state, vtype, i, d, p, len, release, m);
+  if (rc != 0)
+    free(m);
+  return rc;
+}
+
+int weft__future_cancel_plain(weft_future_t *f, const char *msg) {
+  if (f->state != WEFT_FUTURE_PENDING)
+    return 0;
+  if (f->flags & WEFT__F_SLEEP)
+    weft__timer_stop(f->loop, &((weft__sleep *)f)->timer);
+  /* Out of memory for the message still cancels, without it. */
+  weft__settle_owned(f, WEFT_FUTURE_CANCELLED, WEFT_VALUE_NONE, 0, 0, NULL, 0, NULL,
+                     weft__strdup(msg));
+  return 1;
+}
+
+/* A completion from another thread, applied on the loop. */
+typedef struct weft__remote_set {
+  weft__node node;
+  weft_future_t *f;
+  int state, vtype;
+  int64_t i;
+  double d;
+  void *p;
+  size_t len;
+  weft_release_fn release;
+  char *msg;
+} weft__remote_set;
+
+static void weft__remote_set_run(weft__node *node, weft_loop_t *loop) {
+  weft__remote_set *op = (weft__remote_set *)node;
+  weft_future_t *f = op->f;
+  int rc = weft__settle_owned(f, op->state, op->vtype, op->i, op->d, op->p, op->len,
+                              op->release, op->msg);
+  if (rc != 0) {
+    if (op->vtype == WEFT_VALUE_BYTES)
+      free(op->p);
+    else if (op->vtype == WEFT_VALUE_PTR && op->release != NULL)
+      op->release(op->p);
+    free(op->msg);
+    if (f->state != WEFT_FUTURE_CANCELLED)
+      weft__loop_report(loop, WEFT_ESTATE,
+                        "a completion from another thread found the future already done", f);
+  }
+  weft_future_unref(f);
+  free(op);
+}
+
+static int weft__set(weft_future_t *f, int state, int vtype, int64_t i, double d, const void *p,
+                     size_t len, weft_release_fn release, const char *msg) {
+  if (f == NULL)
+    return WEFT_EINVAL;
+  weft_loop_t *loop = f->loop;
+  if (weft__is_closed(loop))
+    return WEFT_ECLOSED;
+  bool on_loop = weft__on_loop(loop);
+  if ((f->flags & WEFT__F_TASK) && (!on_loop || loop->current != (weft_task_t *)f))
+    return WEFT_ESTATE;
+  if (on_loop && f->state != WEFT_FUTURE_PENDING)
+    return WEFT_ESTATE;
+  char *m = NULL;
+  void *owned = (void *)p;
+  if (msg != NULL && (m = weft__strdup(msg)) == NULL)
+    return WEFT_ENOMEM;
+  if (vtype == WEFT_VALUE_BYTES) {
+    owned = malloc(len > 0 ? len : 1);
+    if (owned == NULL) {
+      free(m);
+      return WEFT_ENOMEM;
+    }
+    if (len > 0)
+      memcpy(owned, p, len);
+  }
+  if (on_loop) {
+    int rc = weft__settle_owned(f, state, vtype, i, d, owned, len, release, m);
+    if (rc != 0) {
+      if (vtype == WEFT_VALUE_BYTES)
+        free(owned);
+      free(m);
+    }
+    return rc;
+  }
+  weft__remote_set *op = malloc(sizeof *op);
+  if (op == NULL) {
+    if (vtype == WEFT_VALUE_BYTES)
+      free(owned);
+    free(m);
+    return WEFT_ENOMEM;
+  }
+  *op = (weft__remote_set){{NULL, weft__remote_set_run}, weft_future_ref(f), state, vtype, i,
+                           d, owned, len, release, m};
+  int rc = weft__tsq_post(loop, &op->node);
+  if (rc != 0) {
+    if (vtype == WEFT_VALUE_BYTES)
+      free(owned);
+    free(m);
+    free(op);
+    weft_future_unref(f);
+  }
+  return rc;
+}
+
+int weft_future_set_none(weft_future_t *future) {
+  return weft__set(future, WEFT_FUTURE_RESULT, WEFT_VALUE_NONE, 0, 0, NULL, 0, NULL, NULL);
+}
+
+int weft_future_set_int64(weft_future_t *future, int64_t value) {
+  return weft__set(future, WEFT_FUTURE_RESULT, WEFT_VALUE_INT64, value, 0, NULL, 0, NULL, NULL);
+}
+
+int weft_future_set_double(weft_future_t *future, double value) {
+  return weft__set(future, WEFT_FUTURE_RESULT, WEFT_VALUE_DOUBLE, 0, value, NULL, 0, NULL, NULL);
+}
+
+int weft_future_set_bytes(weft_future_t *future, const void *data, size_t len) {
+  if (data == NULL && len > 0)
+    return WEFT_EINVAL;
+  return weft__set(future, WEFT_FUTURE_RESULT, WEFT_VALUE_BYTES, 0, 0, data, len, NULL, NULL);
+}
+
+int weft_future_set_ptr(weft_future_t *future, void *ptr, weft_release_fn release) {
+  return weft__set(future, WEFT_FUTURE_RESULT, WEFT_VALUE_PTR, 0, 0, ptr, 0, release, NULL);
+}
+
+int weft_future_set_error(weft_future_t *future, int code, const char *message) {
+  if (code >= 0 || code == WEFT_ECANCELED)
+    return WEFT_EINVAL;
+  return weft__set(future, WEFT_FUTURE_ERROR, WEFT_VALUE_NONE, code, 0, NULL, 0, NULL, message);
+}
+
+typedef struct weft__remote_cancel {
+  weft__node node;
+  weft_future_t *f;
+  char *msg;
+} weft__remote_cancel;
+
+static void weft__remote_cancel_run(weft__node *node, weft_loop_t *loop) {
+  (void)loop;
+  weft__remote_cancel *op = (weft__remote_cancel *)node;
+  if (op->f->flags & WEFT__F_TASK)
+    weft__task_cancel_request((weft_task_t *)op->f, op->msg);
+  else
+    weft__future_cancel_plain(op->f, op->msg);
+  weft_future_unref(op->f);
+  free(op->msg);
+  free(op);
+}
+
+int weft_future_cancel(weft_future_t *future, const char *message) {
+  if (future == NULL)
+    return WEFT_EINVAL;
+  weft_loop_t *loop = future->loop;
+  if (weft__is_closed(loop))
+    return WEFT_ECLOSED;
+  if (weft__on_loop(loop)) {
+    if (future->flags & WEFT__F_TASK)
+      return weft__task_cancel_request((weft_task_t *)future, message);
+    return weft__future_cancel_plain(future, message);
+  }
+  weft__remote_cancel *op = malloc(sizeof *op);
+  if (op == NULL)
+    return WEFT_ENOMEM;
+  op->msg = weft__strdup(message);
+  if (message != NULL && op->msg == NULL) {
+    free(op);
+    return WEFT_ENOMEM;
+  }
+  op->node.run = weft__remote_cancel_run;
+  op->f = weft_future_ref(future);
+  int rc = weft__tsq_post(loop, &op->node);
+  if (rc != 0) {
+    weft_future_unref(future);
+    free(op->msg);
+    free(op);
+    return rc;
+  }
+  return 1;
+}
+
+/* ---- reading --------------------------------------------------------------- */
+
+int weft__future_outcome(weft_future_t *f) {
+  switch (f->state) {
+  case WEFT_FUTURE_PENDING:
+    return WEFT_EPENDING;
+  case WEFT_FUTURE_RESULT:
+    return 0;
+  case WEFT_FUTURE_ERROR:
+    f->flags &= (uint8_t)~WEFT__F_UNOBSERVED;
+    return f->v.code;
+  default:
+    return WEFT_ECANCELED;
+  }
+}
+
+int weft_future_result_type(const weft_future_t *future) {
+  if (future == NULL)
+    return WEFT_EINVAL;
+  return future->state == WEFT_FUTURE_RESULT ? future->vtype : WEFT_VALUE_NONE;
+}
+
+static int weft__read(weft_future_t *f, const void *out, int vtype) {
+  if (f == NULL || out == NULL)
+    return WEFT_EINVAL;
+  int rc = weft__future_outcome(f);
+  if (rc != 0)
+    return rc;
+  return f->vtype == vtype ? 0 : WEFT_ETYPE;
+}
+
+int weft_future_result_int64(weft_future_t *future, int64_t *value) {
+  int rc = weft__read(future, value, WEFT_VALUE_INT64);
+  if (rc == 0)
+    *value = future->v.i;
+  return rc;
+}
+
+int weft_future_result_double(weft_future_t *future, double *value) {
+  int rc = weft__read(future, value, WEFT_VALUE_DOUBLE);
+  if (rc == 0)
+    *value = future->v.d;
+  return rc;
+}
+
+int weft_future_result_bytes(weft_future_t *future, const void **data, size_t *len) {
+  if (len == NULL)
+    return WEFT_EINVAL;
+  int rc = weft__read(future, data, WEFT_VALUE_BYTES);
+  if (rc == 0) {
+    *data = future->v.p;
+    *len = future->aux.len;
+  }
+  return rc;
+}
+
+int weft_future_result_ptr(weft_future_t *future, void **ptr) {
+  int rc = weft__read(future, ptr, WEFT_VALUE_PTR);
+  if (rc == 0)
+    *ptr = future->v.p;
+  return rc;
+}
+
+int weft_future_error(weft_future_t *future) {
+  if (future == NULL)
+    return WEFT_EINVAL;
+  return weft__future_outcome(future);
+}
+
+const char *weft_future_error_message(const weft_future_t *future) {
+  if (future == NULL)
+    return NULL;
+  if (future->state == WEFT_FUTURE_ERROR || future->state == WEFT_FUTURE_CANCELLED)
+    return future->msg;
+  return NULL;
+}
+
+/* ---- callbacks -------------------------------------------------------------- */
+
+typedef struct weft__late_cb {
+  weft__node node;
+  weft_future_t *f;
+  weft_future_fn fn;
+  void *userdata;
+} weft__late_cb;
+
+static void weft__late_cb_run(weft__node *node, weft_loop_t *loop) {
+  (void)loop;
+  weft__late_cb *c = (weft__late_cb *)node;
+  c->fn(c->f, c->userdata);
+  weft_future_unref(c->f);
+  free(c);
+}
+
+int weft__future_add_cb(weft_future_t *f, weft_future_fn fn, void *userdata) {
+  weft_loop_t *loop = f->loop;
+  if (f->state != WEFT_FUTURE_PENDING) {
+    weft__late_cb *c = malloc(sizeof *c);
+    if (c == NULL)
+      return WEFT_ENOMEM;
+    c->node.run = weft__late_cb_run;
+    c->f = weft_future_ref(f);
+    c->fn = fn;
+    c->userdata = userdata;
+    weft__rq_push(loop, &c->node);
+    return 0;
+  }
+  if (f->cb0.fn == NULL && f->cbs == NULL) {
+    f->cb0.fn = fn;
+    f->cb0.userdata = userdata;
+    return 0;
+  }
+  weft__cb *cb = weft__cb_alloc(loop);
+  if (cb == NULL)
+    return WEFT_ENOMEM;
+  cb->fn = fn;
+  cb->userdata = userdata;
+  cb->next = NULL;
+  weft__cb **tail = &f->cbs;
+  while (*tail != NULL)
+    tail = &(*tail)->next;
+  *tail = cb;
+  return 0;
+}
+
+int weft__future_remove_cb(weft_future_t *f, weft_future_fn fn, void *userdata) {
+  if (f->flags & WEFT__F_CB_SCHEDULED)
+    return 0;
+  int n = 0;
+  if (f->cb0.fn == fn && f->cb0.userdata == userdata) {
+    f->cb0.fn = NULL;
+    f->cb0.userdata = NULL;
+    n++;
+  }
+  for (weft__cb **p = &f->cbs; *p != NULL;) {
+    weft__cb *cb = *p;
+    if (cb->fn == fn && cb->userdata == userdata) {
+      *p = cb->next;
+      weft__cb_free(f->loop, cb);
+      n++;
+    } else {
+      p = &cb->next;
+    }
+  }
+  return n;
+}
+
+int weft_future_add_done_callback(weft_future_t *future, weft_future_fn fn, void *userdata) {
+  if (future == NULL || fn == NULL)
+    return WEFT_EINVAL;
+  if (!weft__on_loop(future->loop))
+    return WEFT_ETHREAD;
+  if (weft__is_closed(future->loop))
+    return WEFT_ECLOSED;
+  return weft__future_add_cb(future, fn, userdata);
+}
+
+int weft_future_remove_done_callback(weft_future_t *future, weft_future_fn fn, void *userdata) {
+  if (future == NULL || fn == NULL)
+    return WEFT_EINVAL;
+  if (!weft__on_loop(future->loop))
+    return WEFT_ETHREAD;
+  return weft__future_remove_cb(future, fn, userdata);
+}
+
+/* ---- description -------------------------------------------------------------- */
+
+int weft__future_describe(const weft_future_t *f, char *buf, size_t size) {
+  if (f->flags & WEFT__F_TASK)
+    return weft__task_describe((weft_task_t *)f, buf, size);
+  const char *kind = (f->flags & WEFT__F_SLEEP) ? "Sleep" : "Future";
+  switch (f->state) {
+  case WEFT_FUTURE_PENDING: {
+    int ncb = f->cb0.fn != NULL;
+    for (weft__cb *cb = f->cbs; cb != NULL; cb = cb->next)
+      ncb++;
+    if (f->flags & WEFT__F_SLEEP)
+      return snprintf(buf, size, "<%s pending until=%.3f cb=%d>", kind,
+                      (double)((const weft__sleep *)f)->timer.when / 1e9, ncb);
+    return snprintf(buf, size, "<%s pending cb=%d>", kind, ncb);
+  }
+  case WEFT_FUTURE_RESULT:
+    switch (f->vtype) {
+    case WEFT_VALUE_INT64:
+      return snprintf(buf, size, "<%s finished result=%" PRId64 ">", kind, f->v.i);
+    case WEFT_VALUE_DOUBLE:
+      return snprintf(buf, size, "<%s finished result=%g>", kind, f->v.d);
+    case WEFT_VALUE_BYTES:
+      return snprintf(buf, size, "<%s finished result=bytes[%zu]>", kind, f->aux.len);
+    case WEFT_VALUE_PTR:
+      return snprintf(buf, size, "<%s finished result=ptr %p>", kind, f->v.p);
+    default:
+      return snprintf(buf, size, "<%s finished result=none>", kind);
+    }
+  case WEFT_FUTURE_ERROR:
+    return snprintf(buf, size, "<%s finished error=%s%s%s>", kind, weft_err_name(f->v.code),
+                    f->msg ? ": " : "", f->msg ? f->msg : "");
+  default:
+    return snprintf(buf, size, "<%s cancelled%s%s>", kind, f->msg ? ": " : "",
+                    f->msg ? f->msg : "");
+  }
+}
+
+int weft_future_describe(const weft_future_t *future, char *buf, size_t size) {
+  if (future == NULL || (buf == NULL && size > 0))
+    return WEFT_EINVAL;
+  return weft__future_describe(future, buf, size);
+}

@@ -1,0 +1,527 @@
+/*
+ * task.c: stackless tasks (asyncio's Task.__step / __wakeup), sleep, and
+ * weft_run (asyncio.run).
+ *
+ * A task is one allocation: its future, its timer, its bookkeeping and
+ * (optionally) its coroutine frame.  While it is pending the loop holds one
+ * reference.  Its step is queued on the ready queue through the future's
+ * node (free while the task is pending: done callbacks are dispatched only
+ * after the last step).  A done callback on the awaited future runs the
+ * next step directly, as __wakeup calls __step.
+ */
+#include "weft-internal.h"
+
+#include <math.h>
+#include <stdio.h>
+
+enum { WEFT__FRAME_MAX = 1 << 20 };
+
+static void weft__task_run(weft_task_t *t, int status);
+
+/* ---- scheduling ------------------------------------------------------------ */
+
+static void weft__step_run(weft__node *node, weft_loop_t *loop) {
+  (void)loop;
+  weft_task_t *t = (weft_task_t *)node;
+  t->tflags &= (uint16_t)~WEFT__T_SCHEDULED;
+  weft__task_run(t, t->resume_status);
+}
+
+static void weft__task_schedule(weft_task_t *t, int status) {
+  if (t->tflags & WEFT__T_SCHEDULED)
+    return;
+  t->tflags |= WEFT__T_SCHEDULED;
+  t->resume_status = status;
+  t->f.node.run = weft__step_run;
+  weft__rq_push(t->f.loop, &t->f.node);
+}
+
+static void weft__task_wakeup(weft_future_t *fut, void *userdata) {
+  weft_task_t *t = userdata;
+  if (t->wait != WEFT__WAIT_FUTURE || t->awaited != fut)
+    return;
+  t->wait = WEFT__WAIT_NONE;
+  weft__task_run(t, weft__future_outcome(fut));
+}
+
+static void weft__task_timer_expire(weft__timer *timer, weft_loop_t *loop) {
+  (void)loop;
+  weft_task_t *t = WEFT__CONTAINER_OF(timer, weft_task_t, timer);
+  t->wait = WEFT__WAIT_NONE;
+  weft__task_schedule(t, 0);
+}
+
+/* Forgets what the task waits on (it finished, or was told to stop waiting). */
+static void weft__task_drop_wait(weft_task_t *t) {
+  if (t->wait == WEFT__WAIT_FUTURE && t->awaited != NULL)
+    weft__future_remove_cb(t->awaited, weft__task_wakeup, t);
+  else if (t->wait == WEFT__WAIT_SLEEP)
+    weft__timer_stop(t->f.loop, &t->timer);
+  t->wait = WEFT__WAIT_NONE;
+}
+
+/* ---- the step --------------------------------------------------------------- */
+
+static void weft__task_finish(weft_task_t *t) {
+  weft__task_drop_wait(t);
+  weft_future_t *awaited = t->awaited;
+  t->awaited = NULL;
+  weft_future_unref(awaited);
+  if (t->release != NULL) {
+    weft_release_fn release = t->release;
+    t->release = NULL;
+    release(t->userdata);
+  }
+  weft_future_unref(&t->f); /* the loop's reference: may free the task */
+}
+
+static const char *weft__task_cancel_text(weft_task_t *t) {
+  if (t->awaited != NULL && t->awaited->state == WEFT_FUTURE_CANCELLED && t->awaited->msg)
+    return t->awaited->msg;
+  return t->cancel_msg;
+}
+
+static void weft__task_settle_from(weft_task_t *t, int rc) {
+  weft_future_t *f = &t->f;
+  if (rc == WEFT_STEP_DONE) {
+    weft__future_settle(f, WEFT_FUTURE_RESULT, WEFT_VALUE_NONE, 0, 0, NULL, 0, NULL, NULL);
+  } else if (rc == WEFT_ECANCELED) {
+    if (weft__future_settle(f, WEFT_FUTURE_CANCELLED, WEFT_VALUE_NONE, 0, 0, NULL, 0, NULL,
+                            weft__task_cancel_text(t)) != 0)
+      weft__future_settle(f, WEFT_FUTURE_CANCELLED, WEFT_VALUE_NONE, 0, 0, NULL, 0, NULL, NULL);
+  } else if (rc < 0) {
+    weft__future_settle(f, WEFT_FUTURE_ERROR, WEFT_VALUE_NONE, rc, 0, NULL, 0, NULL, NULL);
+  } else {
+    weft__future_settle(f, WEFT_FUTURE_ERROR, WEFT_VALUE_NONE, WEFT_EINVAL, 0, NULL, 0, NULL,
+                        "step returned a value that is neither WEFT_STEP_DONE, "
+                        "WEFT_STEP_SUSPEND nor an error code");
+  }
+}
+
+static void weft__task_run(weft_task_t *t, int status) {
+  weft_loop_t *loop = t->f.loop;
+  if (t->f.state != WEFT_FUTURE_PENDING)
+    return;
+  if (t->tflags & WEFT__T_MUST_CANCEL) {
+    t->tflags &= (uint16_t)~WEFT__T_MUST_CANCEL;
+    status = WEFT_ECANCELED;
+  }
+  t->resume_status = status;
+  t->wait = WEFT__WAIT_NONE;
+  if (!(t->tflags & WEFT__T_STARTED) && status == WEFT_ECANCELED) {
+    /* Cancelled before it started: like a coroutine that never ran. */
+    weft__task_settle_from(t, WEFT_ECANCELED);
+    weft__task_finish(t);
+    return;
+  }
+  t->tflags |= WEFT__T_STARTED | WEFT__T_RUNNING;
+  weft_task_t *prev = loop->current;
+  loop->current = t;
+  int rc = t->step(t, t->userdata);
+  loop->current = prev;
+  t->tflags &= (uint16_t)~WEFT__T_RUNNING;
+
+  if (t->f.state == WEFT_FUTURE_PENDING && rc == WEFT_STEP_SUSPEND) {
+    uint16_t fl = t->tflags;
+    t->tflags &= (uint16_t)~(WEFT__T_YIELD | WEFT__T_WOKEN);
+    switch (t->wait) {
+    case WEFT__WAIT_FUTURE:
+      if ((fl & WEFT__T_MUST_CANCEL) && weft_future_cancel(t->awaited, t->cancel_msg) == 1)
+        t->tflags &= (uint16_t)~WEFT__T_MUST_CANCEL;
+      break;
+    case WEFT__WAIT_SLEEP:
+      if (fl & WEFT__T_MUST_CANCEL) {
+        weft__task_drop_wait(t);
+        weft__task_schedule(t, 0);
+      }
+      break;
+    default:
+      if (fl & (WEFT__T_YIELD | WEFT__T_WOKEN | WEFT__T_MUST_CANCEL))
+        weft__task_schedule(t, 0);
+      break;
+    }
+    return;
+  }
+  t->tflags &= (uint16_t)~(WEFT__T_YIELD | WEFT__T_WOKEN);
+  if (t->f.state == WEFT_FUTURE_PENDING) {
+    if (rc == WEFT_STEP_DONE && (t->tflags & WEFT__T_MUST_CANCEL))
+      rc = WEFT_ECANCELED; /* cancelled right before it returned, as asyncio */
+    weft__task_settle_from(t, rc);
+  }
+  weft__task_finish(t);
+}
+
+/* ---- creating ---------------------------------------------------------------- */
+
+static weft_task_t *weft__task_create(weft_loop_t *loop, const char *name, weft_step_fn step,
+                                      void *userdata, weft_release_fn release,
+                                      size_t frame_size, void **frame) {
+  if (loop == NULL || step == NULL)
+    WEFT__FAIL_NULL(WEFT_EINVAL);
+  if (!weft__on_loop(loop))
+    WEFT__FAIL_NULL(WEFT_ETHREAD);
+  if (weft__is_closed(loop))
+    WEFT__FAIL_NULL(WEFT_ECLOSED);
+  size_t head = (sizeof(weft_task_t) + 15) & ~(size_t)15;
+  weft_task_t *t = malloc(frame != NULL ? head + frame_size : sizeof *t);
+  if (t == NULL)
+    WEFT__FAIL_NULL(WEFT_ENOMEM);
+  char *copy = NULL;
+  if (name != NULL && (copy = weft__strdup(name)) == NULL) {
+    free(t);
+    WEFT__FAIL_NULL(WEFT_ENOMEM);
+  }
+  weft__future_init(&t->f, loop, WEFT__F_TASK);
+  atomic_store(&t->f.refs, 2u); /* the caller's and the loop's */
+  memset(&t->timer, 0, sizeof t->timer);
+  t->timer.expire = weft__task_timer_expire;
+  t->step = step;
+  t->userdata = userdata;
+  t->release = release;
+  t->awaited = NULL;
+  t->name = copy;
+  t->cancel_msg = NULL;
+  t->id = loop->next_task_id++;
+  t->cancel_requests = 0;
+  t->resume_status = 0;
+  t->tflags = 0;
+  t->wait = WEFT__WAIT_NONE;
+  atomic_init(&t->remote_wake, 0);
+  if (frame != NULL) {
+    void *mem = (char *)t + head;
+    memset(mem, 0, frame_size);
+    t->userdata = mem;
+    t->tflags |= WEFT__T_FRAME;
+    *frame = mem;
+  }
+  weft__task_schedule(t, 0);
+  return t;
+}
+
+weft_task_t *weft_task_spawn(weft_loop_t *loop, const char *name, weft_step_fn step,
+                             void *userdata, weft_release_fn release) {
+  return weft__task_create(loop, name, step, userdata, release, 0, NULL);
+}
+
+weft_task_t *weft_task_spawn_frame(weft_loop_t *loop, const char *name, weft_step_fn step,
+                                   size_t frame_size, void **frame) {
+  if (frame == NULL || frame_size > WEFT__FRAME_MAX)
+    WEFT__FAIL_NULL(WEFT_EINVAL);
+  return weft__task_create(loop, name, step, NULL, NULL, frame_size, frame);
+}
+
+weft_task_t *weft_task_ref(weft_task_t *task) {
+  weft_future_ref(task != NULL ? &task->f : NULL);
+  return task;
+}
+
+void weft_task_unref(weft_task_t *task) {
+  if (task != NULL)
+    weft_future_unref(&task->f);
+}
+
+void weft__task_free_fields(weft_task_t *t) {
+  weft_future_unref(t->awaited);
+  free(t->name);
+  free(t->cancel_msg);
+}
+
+weft_future_t *weft_task_future(weft_task_t *task) { return task != NULL ? &task->f : NULL; }
+
+weft_task_t *weft_future_task(weft_future_t *future) {
+  if (future == NULL || !(future->flags & WEFT__F_TASK))
+    return NULL;
+  return (weft_task_t *)future;
+}
+
+/* ---- inside a step --------------------------------------------------------------- */
+
+static int weft__in_step(const weft_task_t *t) {
+  if (t == NULL)
+    return WEFT_EINVAL;
+  if (!(t->tflags & WEFT__T_RUNNING) || t->f.loop->current != t || !weft__on_loop(t->f.loop))
+    return WEFT_ESTATE;
+  if (t->wait != WEFT__WAIT_NONE || (t->tflags & WEFT__T_YIELD))
+    return WEFT_ESTATE; /* this step already suspended once */
+  return 0;
+}
+
+int weft_task_await(weft_task_t *task, weft_future_t *future) {
+  if (future == NULL)
+    return WEFT_EINVAL;
+  int rc = weft__in_step(task);
+  if (rc != 0)
+    return rc;
+  if (future == &task->f)
+    return WEFT_EAWAITSELF;
+  if (future->loop != task->f.loop)
+    return WEFT_EOTHERLOOP;
+  weft_future_ref(future);
+  weft_future_unref(task->awaited);
+  task->awaited = future;
+  if (future->state != WEFT_FUTURE_PENDING)
+    return weft__future_outcome(future);
+  rc = weft__future_add_cb(future, weft__task_wakeup, task);
+  if (rc != 0)
+    return rc;
+  task->wait = WEFT__WAIT_FUTURE;
+  return WEFT_STEP_SUSPEND;
+}
+
+int weft_task_sleep(weft_task_t *task, double delay) {
+  int rc = weft__in_step(task);
+  if (rc != 0)
+    return rc;
+  if (isnan(delay))
+    return WEFT_EINVAL;
+  if (!(delay > 0))
+    return weft_task_yield(task);
+  weft_loop_t *loop = task->f.loop;
+  weft__timer_start(loop, &task->timer, weft__delay_to_when(loop, delay));
+  task->wait = WEFT__WAIT_SLEEP;
+  return WEFT_STEP_SUSPEND;
+}
+
+int weft_task_yield(weft_task_t *task) {
+  int rc = weft__in_step(task);
+  if (rc != 0)
+    return rc;
+  task->tflags |= WEFT__T_YIELD;
+  return WEFT_STEP_SUSPEND;
+}
+
+int weft_task_resume_status(weft_task_t *task) {
+  if (task == NULL)
+    return WEFT_EINVAL;
+  return task->resume_status;
+}
+
+weft_future_t *weft_task_awaited(weft_task_t *task) {
+  return task != NULL ? task->awaited : NULL;
+}
+
+/* ---- from outside ------------------------------------------------------------------ */
+
+static int weft__task_wake_local(weft_task_t *t, bool remote) {
+  if (t->f.state != WEFT_FUTURE_PENDING)
+    return 0;
+  if (t->tflags & WEFT__T_RUNNING) {
+    t->tflags |= WEFT__T_WOKEN;
+    return 0;
+  }
+  if (t->tflags & WEFT__T_SCHEDULED)
+    return 0;
+  if (t->wait != WEFT__WAIT_NONE)
+    return remote ? 0 : WEFT_ESTATE;
+  weft__task_schedule(t, 0);
+  return 0;
+}
+
+typedef struct weft__remote_wake {
+  weft__node node;
+  weft_task_t *task;
+} weft__remote_wake;
+
+static void weft__remote_wake_run(weft__node *node, weft_loop_t *loop) {
+  (void)loop;
+  weft__remote_wake *w = (weft__remote_wake *)node;
+  atomic_store(&w->task->remote_wake, 0);
+  weft__task_wake_local(w->task, true);
+  weft_task_unref(w->task);
+  free(w);
+}
+
+int weft_task_wake(weft_task_t *task) {
+  if (task == NULL)
+    return WEFT_EINVAL;
+  weft_loop_t *loop = task->f.loop;
+  if (weft__is_closed(loop))
+    return WEFT_ECLOSED;
+  if (weft__on_loop(loop))
+    return weft__task_wake_local(task, false);
+  if (atomic_exchange(&task->remote_wake, 1))
+    return 0; /* a wake is already on its way */
+  weft__remote_wake *w = malloc(sizeof *w);
+  if (w == NULL) {
+    atomic_store(&task->remote_wake, 0);
+    return WEFT_ENOMEM;
+  }
+  w->node.run = weft__remote_wake_run;
+  w->task = weft_task_ref(task);
+  int rc = weft__tsq_post(loop, &w->node);
+  if (rc != 0) {
+    atomic_store(&task->remote_wake, 0);
+    weft_task_unref(task);
+    free(w);
+  }
+  return rc;
+}
+
+int weft__task_cancel_request(weft_task_t *t, const char *msg) {
+  if (t->f.state != WEFT_FUTURE_PENDING)
+    return 0;
+  t->cancel_requests++;
+  char *copy = weft__strdup(msg);
+  if (copy != NULL || msg == NULL) {
+    free(t->cancel_msg);
+    t->cancel_msg = copy;
+  }
+  if (t->wait == WEFT__WAIT_FUTURE && weft_future_cancel(t->awaited, msg) == 1)
+    return 1;
+  t->tflags |= WEFT__T_MUST_CANCEL;
+  if (t->wait == WEFT__WAIT_SLEEP) {
+    weft__task_drop_wait(t);
+    weft__task_schedule(t, 0);
+  } else if (t->wait == WEFT__WAIT_NONE &&
+             !(t->tflags & (WEFT__T_SCHEDULED | WEFT__T_RUNNING))) {
+    weft__task_schedule(t, 0);
+  }
+  return 1;
+}
+
+int weft_task_cancel(weft_task_t *task, const char *message) {
+  return weft_future_cancel(task != NULL ? &task->f : NULL, message);
+}
+
+int weft_task_cancelling(const weft_task_t *task) {
+  return task != NULL ? task->cancel_requests : WEFT_EINVAL;
+}
+
+int weft_task_uncancel(weft_task_t *task) {
+  if (task == NULL)
+    return WEFT_EINVAL;
+  if (task->cancel_requests > 0)
+    task->cancel_requests--;
+  if (task->cancel_requests == 0)
+    task->tflags &= (uint16_t)~WEFT__T_MUST_CANCEL;
+  return task->cancel_requests;
+}
+
+weft_task_t *weft_loop_current_task(weft_loop_t *loop) {
+  return loop != NULL ? loop->current : NULL;
+}
+
+/* ---- introspection -------------------------------------------------------------------- */
+
+const char *weft_task_name(weft_task_t *task) {
+  if (task == NULL)
+    return NULL;
+  if (task->name == NULL) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "Task-%u", task->id);
+    task->name = weft__strdup(buf);
+    if (task->name == NULL)
+      return "Task";
+  }
+  return task->name;
+}
+
+int weft_task_set_name(weft_task_t *task, const char *name) {
+  if (task == NULL)
+    return WEFT_EINVAL;
+  char *copy = NULL;
+  if (name != NULL && (copy = weft__strdup(name)) == NULL)
+    return WEFT_ENOMEM;
+  free(task->name);
+  task->name = copy;
+  return 0;
+}
+
+weft_future_t *weft_task_awaiting(weft_task_t *task) {
+  if (task == NULL || task->wait != WEFT__WAIT_FUTURE)
+    return NULL;
+  return task->awaited;
+}
+
+const char *weft__task_wait_text(weft_task_t *t, char *buf, size_t size) {
+  if (t->wait == WEFT__WAIT_FUTURE) {
+    char inner[200];
+    weft__future_describe(t->awaited, inner, sizeof inner);
+    snprintf(buf, size, "awaiting %s", inner);
+  } else if (t->wait == WEFT__WAIT_SLEEP) {
+    snprintf(buf, size, "sleeping until %.3f", (double)t->timer.when / 1e9);
+  } else if (t->tflags & WEFT__T_RUNNING) {
+    snprintf(buf, size, "running");
+  } else if (t->tflags & WEFT__T_SCHEDULED) {
+    snprintf(buf, size, "ready");
+  } else {
+    snprintf(buf, size, "waiting for a wake-up");
+  }
+  return buf;
+}
+
+int weft__task_describe(weft_task_t *t, char *buf, size_t size) {
+  const char *name = weft_task_name(t);
+  if (t->f.state == WEFT_FUTURE_PENDING) {
+    char wait[256];
+    return snprintf(buf, size, "<Task '%s' pending %s>", name,
+                    weft__task_wait_text(t, wait, sizeof wait));
+  }
+  weft_future_t plain = t->f; /* describe the outcome as a plain future's */
+  plain.flags &= (uint8_t)~WEFT__F_TASK;
+  char outcome[200];
+  weft__future_describe(&plain, outcome, sizeof outcome);
+  return snprintf(buf, size, "<Task '%s' %s", name, outcome + strlen("<Future "));
+}
+
+/* ---- sleep and run ------------------------------------------------------------------------- */
+
+static void weft__sleep_expire(weft__timer *timer, weft_loop_t *loop) {
+  (void)loop;
+  weft__sleep *s = WEFT__CONTAINER_OF(timer, weft__sleep, timer);
+  weft__future_settle(&s->f, WEFT_FUTURE_RESULT, WEFT_VALUE_NONE, 0, 0, NULL, 0, NULL, NULL);
+}
+
+weft_future_t *weft_sleep(weft_loop_t *loop, double delay) {
+  if (loop == NULL || isnan(delay))
+    WEFT__FAIL_NULL(WEFT_EINVAL);
+  if (!weft__on_loop(loop))
+    WEFT__FAIL_NULL(WEFT_ETHREAD);
+  if (weft__is_closed(loop))
+    WEFT__FAIL_NULL(WEFT_ECLOSED);
+  weft__sleep *s = malloc(sizeof *s);
+  if (s == NULL)
+    WEFT__FAIL_NULL(WEFT_ENOMEM);
+  weft__future_init(&s->f, loop, WEFT__F_SLEEP);
+  memset(&s->timer, 0, sizeof s->timer);
+  s->timer.expire = weft__sleep_expire;
+  weft__timer_start(loop, &s->timer, weft__delay_to_when(loop, delay));
+  if (loop->running)
+    weft__timers_arm(loop);
+  return &s->f;
+}
+
+int weft_run(weft_task_t **main_out, weft_step_fn step, void *userdata) {
+  if (step == NULL)
+    return WEFT_EINVAL;
+  if (weft_loop_running() != NULL)
+    return WEFT_ERUNNING;
+  weft_loop_t *loop = weft_loop_new(0);
+  if (loop == NULL)
+    return weft_last_error();
+  weft_task_t *main_task = weft_task_spawn(loop, "main", step, userdata, NULL);
+  if (main_task == NULL) {
+    int err = weft_last_error();
+    weft_loop_close(loop);
+    weft_loop_unref(loop);
+    return err;
+  }
+  int rc = weft_loop_run_until(loop, &main_task->f);
+  if (rc == WEFT_EDEADLOCK) {
+    /* main waits for something that can never come: cancel it, let it clean up */
+    weft_task_cancel(main_task, "weft_run: no work left that could wake the main task");
+    weft_loop_run_until(loop, &main_task->f);
+  }
+  int outcome = weft_future_error(&main_task->f);
+  if (rc == WEFT_EDEADLOCK && outcome == WEFT_ECANCELED)
+    outcome = WEFT_EDEADLOCK;
+  else if (outcome == WEFT_EPENDING)
+    outcome = rc != 0 ? rc : WEFT_ESTATE;
+  weft_loop_close(loop);
+  if (main_out != NULL)
+    *main_out = main_task;
+  else
+    weft_task_unref(main_task);
+  weft_loop_unref(loop);
+  return outcome;
+}

@@ -1,0 +1,266 @@
+/*
+ * weft-internal.h: the object layouts and internal calls shared by the files of impl/.
+ * Never installed.
+ */
+#ifndef WEFT_INTERNAL_H
+#define WEFT_INTERNAL_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "weft.h"
+
+#define WEFT__CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* ---- ready queue ------------------------------------------------------- */
+
+/*
+ * Anything the loop runs later is an intrusive node: a future dispatching its
+ * done callbacks, a task's step, a scheduled callback, a cross-thread
+ * operation.  The same node travels through the thread-safe queue first when
+ * it comes from another thread.
+ */
+typedef struct weft__node weft__node;
+typedef void (*weft__node_fn)(weft__node *node, weft_loop_t *loop);
+struct weft__node {
+  weft__node *next;
+  weft__node_fn run;
+};
+
+/* ---- timers ------------------------------------------------------------- */
+
+/* An entry of the loop's deadline heap (one uv_timer_t serves them all). */
+typedef struct weft__timer weft__timer;
+typedef void (*weft__timer_fn)(weft__timer *timer, weft_loop_t *loop);
+struct weft__timer {
+  uint64_t when;      /* loop clock, ns */
+  uint32_t seq;       /* FIFO among equal deadlines */
+  uint32_t slot;      /* heap index + 1; 0 when not in the heap */
+  weft__timer_fn expire;
+};
+
+void weft__timer_start(weft_loop_t *loop, weft__timer *timer, uint64_t when);
+void weft__timer_stop(weft_loop_t *loop, weft__timer *timer);
+void weft__timers_expire(weft_loop_t *loop);
+void weft__timers_arm(weft_loop_t *loop);
+uint64_t weft__delay_to_when(weft_loop_t *loop, double delay);
+uint64_t weft__time_to_when(weft_loop_t *loop, double when);
+
+/* ---- futures ------------------------------------------------------------ */
+
+typedef struct weft__cb weft__cb;
+struct weft__cb {
+  weft_future_fn fn;
+  void *userdata;
+  weft__cb *next;
+};
+
+enum {
+  WEFT__F_TASK = 1 << 0,      /* is a struct weft_task */
+  WEFT__F_UNOBSERVED = 1 << 1, /* failed and nobody read the error yet */
+  WEFT__F_CB_SCHEDULED = 1 << 2,
+  WEFT__F_SLEEP = 1 << 3,     /* is a struct weft__sleep */
+  WEFT__F_LINKED = 1 << 4     /* on the loop's live list */
+};
+
+struct weft_future {
+  weft__node node;           /* callback dispatch; a task's step */
+  weft_loop_t *loop;
+  atomic_uint refs;
+  uint8_t state;             /* enum weft_future_state */
+  uint8_t vtype;             /* enum weft_value_type */
+  uint8_t flags;
+  uint8_t pad_;
+  union {
+    int64_t i;
+    double d;
+    void *p;
+    int code;                /* when state == ERROR */
+  } v;
+  union {
+    size_t len;              /* bytes */
+    weft_release_fn release; /* ptr */
+  } aux;
+  char *msg;                 /* error message or cancel message */
+  weft__cb cb0;              /* first callback lives inline */
+  weft__cb *cbs;             /* the rest, FIFO */
+  weft_future_t *prev, *next; /* the loop's live list */
+};
+
+void weft__future_init(weft_future_t *f, weft_loop_t *loop, uint8_t flags);
+int weft__future_settle(weft_future_t *f, int state, int vtype, int64_t i, double d, void *p,
+                        size_t len, weft_release_fn release, const char *msg);
+int weft__future_cancel_plain(weft_future_t *f, const char *msg);
+int weft__future_outcome(weft_future_t *f); /* marks observed */
+int weft__future_add_cb(weft_future_t *f, weft_future_fn fn, void *userdata);
+int weft__future_remove_cb(weft_future_t *f, weft_future_fn fn, void *userdata);
+void weft__future_free(weft_future_t *f);
+void weft__future_dying(weft_future_t *f);
+void weft__future_report_unobserved(weft_future_t *f);
+int weft__future_describe(const weft_future_t *f, char *buf, size_t size);
+
+/* A sleep future keeps its timer inline. */
+typedef struct weft__sleep {
+  weft_future_t f;
+  weft__timer timer;
+} weft__sleep;
+
+/* ---- tasks -------------------------------------------------------------- */
+
+enum weft__wait {
+  WEFT__WAIT_NONE = 0, /* scheduled, running, or waiting for a wake */
+  WEFT__WAIT_FUTURE,
+  WEFT__WAIT_SLEEP
+};
+
+enum {
+  WEFT__T_SCHEDULED = 1 << 0,
+  WEFT__T_RUNNING = 1 << 1,
+  WEFT__T_WOKEN = 1 << 2,     /* woken while its step was running */
+  WEFT__T_MUST_CANCEL = 1 << 3,
+  WEFT__T_STARTED = 1 << 4,
+  WEFT__T_YIELD = 1 << 5,     /* step asked to run again next round */
+  WEFT__T_FRAME = 1 << 6,     /* userdata is the inline frame */
+  WEFT__T_REMOTE_WAKE = 1 << 7
+};
+
+struct weft_task {
+  weft_future_t f;
+  weft__timer timer;
+  weft_step_fn step;
+  void *userdata;
+  weft_release_fn release;
+  weft_future_t *awaited;    /* referenced; the future of the last await */
+  char *name;                /* NULL until asked for or set */
+  char *cancel_msg;
+  uint32_t id;
+  int32_t cancel_requests;
+  int32_t resume_status;
+  uint16_t tflags;
+  uint8_t wait;              /* enum weft__wait */
+  atomic_uchar remote_wake;  /* a cross-thread wake is queued */
+};
+
+int weft__task_cancel_request(weft_task_t *t, const char *msg);
+void weft__task_free_fields(weft_task_t *t);
+int weft__task_describe(weft_task_t *t, char *buf, size_t size);
+const char *weft__task_wait_text(weft_task_t *t, char *buf, size_t size);
+
+/* ---- scheduled callbacks ---------------------------------------------- */
+
+struct weft_handle {
+  weft__node node;
+  weft__timer timer;
+  weft_loop_t *loop;
+  atomic_uint refs;
+  uint8_t cancelled;
+  uint8_t done;
+  uint8_t timed;
+  weft_callback_fn fn;
+  void *userdata;
+  double scheduled_at;
+};
+
+void weft__handle_close_all(weft_loop_t *loop);
+
+/* ---- the loop ----------------------------------------------------------- */
+
+struct weft_loop {
+  atomic_uint refs;
+  pthread_t owner;
+  uv_loop_t *uv;
+  uv_loop_t uv_own;
+  bool adopted;
+  bool uv_open;              /* uv_own initialised and not yet closed */
+  bool running;
+  bool closing;
+  atomic_int closed;
+  atomic_int stop;
+
+  /* ready queue */
+  weft__node *rq_head;
+  weft__node *rq_tail;
+  uv_idle_t idle;            /* active while the ready queue is not empty */
+  bool idle_active;
+  uv_check_t check;          /* drains the ready queue after the poll */
+  uv_prepare_t prepare;      /* iteration hook */
+  uv_timer_t uvtimer;
+  uv_async_t async;
+  int handles_open;
+
+  /* timers */
+  weft__timer **heap;
+  uint32_t heap_len, heap_cap;
+  uint32_t timer_seq;
+  uint64_t armed_when;
+  uint64_t now;              /* cached clock, ns */
+
+  /* thread-safe queue */
+  uv_mutex_t tsq_lock;
+  weft__node *tsq_head, *tsq_tail;
+  atomic_int tsq_pending;
+  atomic_int holds;
+  bool async_refd;
+
+  /* objects */
+  weft_future_t *live_head, *live_tail;
+  uint32_t next_task_id;
+  weft_task_t *current;
+  weft_future_t *until;
+
+  /* free lists (owner thread only) */
+  weft__cb *free_cbs;
+  weft_handle_t *free_handles;
+
+  weft_exception_fn exc_fn;
+  void *exc_ud;
+  weft_release_fn exc_release;
+  weft_hook_fn hook_fn;
+  void *hook_ud;
+  weft_release_fn hook_release;
+};
+
+static inline bool weft__on_loop(const weft_loop_t *loop) {
+  return pthread_equal(pthread_self(), loop->owner) != 0;
+}
+
+static inline bool weft__is_closed(const weft_loop_t *loop) {
+  return atomic_load_explicit(&((weft_loop_t *)loop)->closed, memory_order_acquire) != 0;
+}
+
+void weft__rq_push(weft_loop_t *loop, weft__node *node);
+void weft__rq_drain_all(weft_loop_t *loop, size_t limit);
+int weft__tsq_post(weft_loop_t *loop, weft__node *node);
+void weft__tsq_move(weft_loop_t *loop);
+void weft__sync_holds(weft_loop_t *loop);
+void weft__loop_report(weft_loop_t *loop, int code, const char *message, weft_future_t *f);
+void weft__loop_link(weft_loop_t *loop, weft_future_t *f);
+void weft__loop_unlink(weft_loop_t *loop, weft_future_t *f);
+void weft__loop_free(weft_loop_t *loop);
+weft__cb *weft__cb_alloc(weft_loop_t *loop);
+void weft__cb_free(weft_loop_t *loop, weft__cb *cb);
+
+/* ---- errors and small utilities --------------------------------------- */
+
+void weft__set_last_error(int code);
+char *weft__strdup(const char *s);
+
+/* Guard helpers for handle-returning calls. */
+#define WEFT__FAIL_NULL(code)    \
+  do {                           \
+    weft__set_last_error(code);  \
+    return NULL;                 \
+  } while (0)
+
+#endif /* WEFT_INTERNAL_H */
