@@ -187,7 +187,7 @@ int weft_future_cancelled(const weft_future_t *future) {
 
 static void weft__dispatch_run(weft__node *node, weft_loop_t *loop) {
   weft_future_t *f = (weft_future_t *)node;
-  weft__cb first = f->cb0;
+  weft__cb0 first = f->cb0;
   weft__cb *list = f->cbs;
   f->cb0.fn = NULL;
   f->cbs = NULL;
@@ -221,6 +221,7 @@ static int weft__settle_owned(weft_future_t *f, int state, int vtype, int64_t i,
     return WEFT_ESTATE;
   f->state = (uint8_t)state;
   f->vtype = (uint8_t)vtype;
+  free(f->msg); /* a pending task keeps its cancel request's message here */
   f->msg = msg;
   switch (state) {
   case WEFT_FUTURE_ERROR:

@@ -78,7 +78,7 @@ static void weft__task_finish(weft_task_t *t) {
 static const char *weft__task_cancel_text(weft_task_t *t) {
   if (t->awaited != NULL && t->awaited->state == WEFT_FUTURE_CANCELLED && t->awaited->msg)
     return t->awaited->msg;
-  return t->cancel_msg;
+  return t->f.msg;
 }
 
 static void weft__task_settle_from(weft_task_t *t, int rc) {
@@ -126,7 +126,7 @@ static void weft__task_run(weft_task_t *t, int status) {
     t->tflags &= (uint16_t)~(WEFT__T_YIELD | WEFT__T_WOKEN);
     switch (t->wait) {
     case WEFT__WAIT_FUTURE:
-      if ((fl & WEFT__T_MUST_CANCEL) && weft_future_cancel(t->awaited, t->cancel_msg) == 1)
+      if ((fl & WEFT__T_MUST_CANCEL) && weft_future_cancel(t->awaited, t->f.msg) == 1)
         t->tflags &= (uint16_t)~WEFT__T_MUST_CANCEL;
       break;
     case WEFT__WAIT_SLEEP:
@@ -180,7 +180,6 @@ static weft_task_t *weft__task_create(weft_loop_t *loop, const char *name, weft_
   t->release = release;
   t->awaited = NULL;
   t->name = copy;
-  t->cancel_msg = NULL;
   t->id = loop->next_task_id++;
   t->cancel_requests = 0;
   t->resume_status = 0;
@@ -223,7 +222,6 @@ void weft_task_unref(weft_task_t *task) {
 void weft__task_free_fields(weft_task_t *t) {
   weft_future_unref(t->awaited);
   free(t->name);
-  free(t->cancel_msg);
 }
 
 weft_future_t *weft_task_future(weft_task_t *task) { return task != NULL ? &task->f : NULL; }
@@ -363,8 +361,8 @@ int weft__task_cancel_request(weft_task_t *t, const char *msg) {
   t->cancel_requests++;
   char *copy = weft__strdup(msg);
   if (copy != NULL || msg == NULL) {
-    free(t->cancel_msg);
-    t->cancel_msg = copy;
+    free(t->f.msg);
+    t->f.msg = copy;
   }
   if (t->wait == WEFT__WAIT_FUTURE && weft_future_cancel(t->awaited, msg) == 1)
     return 1;

@@ -66,6 +66,12 @@ struct weft__cb {
   weft__cb *next;
 };
 
+/* The first callback, inline in the future. */
+typedef struct weft__cb0 {
+  weft_future_fn fn;
+  void *userdata;
+} weft__cb0;
+
 enum {
   WEFT__F_TASK = 1 << 0,      /* is a struct weft_task */
   WEFT__F_UNOBSERVED = 1 << 1, /* failed and nobody read the error yet */
@@ -92,8 +98,9 @@ struct weft_future {
     size_t len;              /* bytes */
     weft_release_fn release; /* ptr */
   } aux;
-  char *msg;                 /* error message or cancel message */
-  weft__cb cb0;              /* first callback lives inline */
+  char *msg;                 /* error or cancel message; a pending task's
+                                latest cancel request message */
+  weft__cb0 cb0;             /* first callback lives inline */
   weft__cb *cbs;             /* the rest, FIFO */
   weft_future_t *prev, *next; /* the loop's live list */
 };
@@ -143,7 +150,6 @@ struct weft_task {
   weft_release_fn release;
   weft_future_t *awaited;    /* referenced; the future of the last await */
   char *name;                /* NULL until asked for or set */
-  char *cancel_msg;
   uint32_t id;
   int32_t cancel_requests;
   int32_t resume_status;
