@@ -34,7 +34,7 @@ void weft__cb_free(weft_loop_t *loop, weft__cb *cb) {
 
 void weft__future_init(weft_future_t *f, weft_loop_t *loop, uint8_t flags) {
   memset(f, 0, sizeof *f);
-  f->loop = weft_loop_ref(loop);
+  f->loop = weft__loop_hold_mem(loop);
   atomic_init(&f->refs, 1);
   f->flags = flags;
   weft__loop_link(loop, f);
@@ -78,7 +78,7 @@ void weft__future_free(weft_future_t *f) {
   if (f->flags & WEFT__F_TASK)
     weft__task_free_fields((weft_task_t *)f);
   free(f);
-  weft_loop_unref(loop);
+  weft__loop_drop_mem(loop);
 }
 
 static void weft__report_run(weft__node *node, weft_loop_t *loop) {

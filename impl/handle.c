@@ -28,7 +28,7 @@ static void weft__handle_release(weft_handle_t *h) {
   } else {
     free(h);
   }
-  weft_loop_unref(loop);
+  weft__loop_drop_mem(loop);
 }
 
 weft_handle_t *weft_handle_ref(weft_handle_t *handle) {
@@ -61,7 +61,7 @@ static void weft__handle_expire(weft__timer *timer, weft_loop_t *loop) {
   weft__rq_push(loop, &h->node);
 }
 
-static int weft__schedule(weft_loop_t *loop, bool timed, uint64_t when,
+static int weft__schedule(weft_loop_t *loop, bool timed, uint64_t when, double when_s,
                           weft_handle_t **handle_out, weft_callback_fn fn, void *userdata) {
   if (loop == NULL || fn == NULL)
     return WEFT_EINVAL;
@@ -73,12 +73,12 @@ static int weft__schedule(weft_loop_t *loop, bool timed, uint64_t when,
   if (h == NULL)
     return WEFT_ENOMEM;
   h->node.run = weft__handle_run;
-  h->loop = weft_loop_ref(loop);
+  h->loop = weft__loop_hold_mem(loop);
   atomic_init(&h->refs, handle_out != NULL ? 2u : 1u);
   h->fn = fn;
   h->userdata = userdata;
   h->timed = timed;
-  h->scheduled_at = (double)loop->now / 1e9;
+  h->scheduled_at = timed ? when_s : (double)loop->now / 1e9;
   if (timed) {
     h->timer.expire = weft__handle_expire;
     weft__timer_start(loop, &h->timer, when);
@@ -94,7 +94,7 @@ static int weft__schedule(weft_loop_t *loop, bool timed, uint64_t when,
 
 int weft_loop_call_soon(weft_loop_t *loop, weft_handle_t **handle_out, weft_callback_fn fn,
                         void *userdata) {
-  return weft__schedule(loop, false, 0, handle_out, fn, userdata);
+  return weft__schedule(loop, false, 0, 0.0, handle_out, fn, userdata);
 }
 
 int weft_loop_call_later(weft_loop_t *loop, double delay, weft_handle_t **handle_out,
@@ -103,14 +103,17 @@ int weft_loop_call_later(weft_loop_t *loop, double delay, weft_handle_t **handle
     return WEFT_EINVAL;
   if (!weft__on_loop(loop))
     return WEFT_ETHREAD;
-  return weft__schedule(loop, true, weft__delay_to_when(loop, delay), handle_out, fn, userdata);
+  uint64_t when = weft__delay_to_when(loop, delay);
+  return weft__schedule(loop, true, when, (double)loop->now / 1e9 + (delay > 0 ? delay : 0),
+                        handle_out, fn, userdata);
 }
 
 int weft_loop_call_at(weft_loop_t *loop, double when, weft_handle_t **handle_out,
                       weft_callback_fn fn, void *userdata) {
   if (loop == NULL || isnan(when))
     return WEFT_EINVAL;
-  return weft__schedule(loop, true, weft__time_to_when(loop, when), handle_out, fn, userdata);
+  return weft__schedule(loop, true, weft__time_to_when(loop, when), when, handle_out, fn,
+                        userdata);
 }
 
 int weft_handle_cancel(weft_handle_t *handle) {
@@ -135,7 +138,7 @@ int weft_handle_cancelled(const weft_handle_t *handle) {
 double weft_handle_when(const weft_handle_t *handle) {
   if (handle == NULL)
     return -1.0;
-  return handle->timed ? (double)handle->timer.when / 1e9 : handle->scheduled_at;
+  return handle->scheduled_at;
 }
 
 /* Close: every timed call still waiting runs now with WEFT_ECLOSED. */

@@ -164,6 +164,7 @@ static weft_loop_t *weft__loop_create(uv_loop_t *uv, unsigned flags) {
   if (loop == NULL)
     WEFT__FAIL_NULL(WEFT_ENOMEM);
   atomic_init(&loop->refs, 1);
+  atomic_init(&loop->mem_refs, 1);
   atomic_init(&loop->closed, 0);
   atomic_init(&loop->stop, 0);
   atomic_init(&loop->tsq_pending, 0);
@@ -191,6 +192,13 @@ static weft_loop_t *weft__loop_create(uv_loop_t *uv, unsigned flags) {
     goto fail_handles;
   loop->async.async_cb = weft__async_cb;
   loop->now = uv_hrtime();
+  /* libuv adds fds to epoll during its first poll: one empty iteration makes
+   * the backend fd report thread-safe wake-ups before the first run. */
+  if (!loop->adopted) {
+    uv_ref((uv_handle_t *)&loop->check);
+    uv_run(loop->uv, UV_RUN_NOWAIT);
+    uv_unref((uv_handle_t *)&loop->check);
+  }
   return loop;
 
 fail_handles:
@@ -235,29 +243,40 @@ void weft__loop_free(weft_loop_t *loop) {
   free(loop);
 }
 
+weft_loop_t *weft__loop_hold_mem(weft_loop_t *loop) {
+  atomic_fetch_add_explicit(&loop->mem_refs, 1, memory_order_relaxed);
+  return loop;
+}
+
+void weft__loop_drop_mem(weft_loop_t *loop) {
+  if (atomic_fetch_sub_explicit(&loop->mem_refs, 1, memory_order_acq_rel) == 1)
+    weft__loop_free(loop);
+}
+
+/*
+ * The user's last reference closes the loop (on its thread); the memory
+ * stays until the futures, tasks and handles that point at it are gone.
+ */
 void weft_loop_unref(weft_loop_t *loop) {
   if (loop == NULL)
     return;
   if (atomic_fetch_sub_explicit(&loop->refs, 1, memory_order_acq_rel) != 1)
     return;
   if (!weft__is_closed(loop)) {
-    if (!weft__on_loop(loop) || loop->running) {
+    if (!weft__on_loop(loop) || loop->running || loop->closing) {
       fprintf(stderr, "weft: the last reference to an open loop was dropped %s; "
                       "the loop is leaked (call weft_loop_close first)\n",
-              loop->running ? "while it runs" : "on another thread");
+              weft__on_loop(loop) ? "while it runs" : "on another thread");
       return;
     }
-    atomic_store(&loop->refs, 1); /* close may create and drop references */
     int rc = weft_loop_close(loop);
-    if (rc != 0) {
+    if (rc != 0 && !weft__is_closed(loop)) {
       fprintf(stderr, "weft: closing an unreferenced loop failed: %s; leaked\n",
               weft_err_name(rc));
       return;
     }
-    if (atomic_fetch_sub_explicit(&loop->refs, 1, memory_order_acq_rel) != 1)
-      return;
   }
-  weft__loop_free(loop);
+  weft__loop_drop_mem(loop);
 }
 
 int weft_loop_is_closed(const weft_loop_t *loop) {
@@ -341,7 +360,7 @@ int weft_loop_close(weft_loop_t *loop) {
     return WEFT_ETHREAD;
   if (loop->running || loop->closing)
     return WEFT_ERUNNING;
-  weft_loop_ref(loop);
+  weft__loop_hold_mem(loop);
   loop->closing = true;
   bool clean = false;
   for (int round = 0; round < WEFT__CLOSE_ROUNDS && !clean; round++) {
@@ -357,7 +376,7 @@ int weft_loop_close(weft_loop_t *loop) {
   }
   if (!clean) {
     loop->closing = false;
-    weft_loop_unref(loop);
+    weft__loop_drop_mem(loop);
     return WEFT_EBUSY;
   }
   /* Failures nobody read are reported now, while the handler can run. */
@@ -385,7 +404,7 @@ int weft_loop_close(weft_loop_t *loop) {
     else
       loop->uv_open = false;
   }
-  weft_loop_unref(loop);
+  weft__loop_drop_mem(loop);
   return rc;
 }
 
@@ -421,6 +440,15 @@ static void weft__run_enter(weft_loop_t *loop) {
   weft__timers_arm(loop);
 }
 
+/* libuv runs no iteration at all for a loop without referenced handles;
+ * weft's check handle is referenced while weft drives one, so every
+ * iteration weft asks for happens (and drains the ready queue). */
+static void weft__uv_run(weft_loop_t *loop, uv_run_mode mode) {
+  uv_ref((uv_handle_t *)&loop->check);
+  uv_run(loop->uv, mode);
+  uv_unref((uv_handle_t *)&loop->check);
+}
+
 static void weft__run_leave(weft_loop_t *loop) {
   loop->running = false;
   weft__tls_running = NULL;
@@ -436,14 +464,14 @@ int weft_loop_run(weft_loop_t *loop, int mode) {
   if (mode == WEFT_RUN_FOREVER)
     atomic_fetch_add(&loop->holds, 1);
   for (;;) {
-    if (atomic_load(&loop->stop))
-      break;
     if (mode == WEFT_RUN_FOREVER)
       weft__sync_holds(loop);
     else if (mode == WEFT_RUN_DEFAULT && !weft__alive(loop))
       break;
-    uv_run(loop->uv, mode == WEFT_RUN_NOWAIT ? UV_RUN_NOWAIT : UV_RUN_ONCE);
-    if (mode == WEFT_RUN_ONCE || mode == WEFT_RUN_NOWAIT)
+    /* A stop requested before the run still polls once, without blocking. */
+    bool nowait = mode == WEFT_RUN_NOWAIT || atomic_load(&loop->stop);
+    weft__uv_run(loop, nowait ? UV_RUN_NOWAIT : UV_RUN_ONCE);
+    if (mode == WEFT_RUN_ONCE || mode == WEFT_RUN_NOWAIT || atomic_load(&loop->stop))
       break;
   }
   if (mode == WEFT_RUN_FOREVER) {
@@ -480,7 +508,7 @@ int weft_loop_run_until(weft_loop_t *loop, weft_future_t *future) {
       rc = WEFT_EDEADLOCK;
       break;
     }
-    uv_run(loop->uv, UV_RUN_ONCE);
+    weft__uv_run(loop, UV_RUN_ONCE);
   }
   atomic_store(&loop->stop, 0);
   weft__run_leave(loop);
@@ -604,6 +632,8 @@ struct uv_loop_s *weft_loop_uv(weft_loop_t *loop) {
 int weft_loop_backend_fd(weft_loop_t *loop) {
   if (loop == NULL)
     return WEFT_EINVAL;
+  if (!weft__on_loop(loop))
+    return WEFT_ETHREAD;
   if (weft__is_closed(loop))
     return WEFT_ECLOSED;
   int fd = uv_backend_fd(loop->uv);
@@ -613,22 +643,23 @@ int weft_loop_backend_fd(weft_loop_t *loop) {
 int weft_loop_backend_timeout(weft_loop_t *loop) {
   if (loop == NULL)
     return WEFT_EINVAL;
+  if (!weft__on_loop(loop))
+    return WEFT_ETHREAD;
   if (weft__is_closed(loop))
     return WEFT_ECLOSED;
   if (loop->rq_head != NULL || atomic_load(&loop->tsq_pending) > 0)
     return 0;
+  int uvt = uv_loop_alive(loop->uv) ? uv_backend_timeout(loop->uv) : -1;
   if (loop->heap_len > 0) {
     uint64_t now = uv_hrtime();
     uint64_t when = loop->heap[0]->when;
-    if (when <= now)
-      return 0;
-    uint64_t ms = (when - now + 999999) / 1000000;
-    int uvt = uv_backend_timeout(loop->uv);
-    if (uvt >= 0 && (uint64_t)uvt < ms)
-      return uvt;
-    return ms > INT32_MAX ? INT32_MAX : (int)ms;
+    uint64_t ms = when > now ? (when - now + 999999) / 1000000 : 0;
+    if (ms > INT32_MAX)
+      ms = INT32_MAX;
+    if (uvt < 0 || ms < (uint64_t)uvt)
+      return (int)ms;
   }
-  return uv_backend_timeout(loop->uv);
+  return uvt;
 }
 
 int weft_loop_set_iteration_hook(weft_loop_t *loop, weft_hook_fn fn, void *userdata,

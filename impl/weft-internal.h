@@ -183,7 +183,8 @@ void weft__handle_close_all(weft_loop_t *loop);
 /* ---- the loop ----------------------------------------------------------- */
 
 struct weft_loop {
-  atomic_uint refs;
+  atomic_uint refs;          /* the user's references (weft_loop_ref) */
+  atomic_uint mem_refs;      /* what keeps the memory: objects + 1 for the user side */
   pthread_t owner;
   uv_loop_t *uv;
   uv_loop_t uv_own;
@@ -254,6 +255,8 @@ void weft__loop_report(weft_loop_t *loop, int code, const char *message, weft_fu
 void weft__loop_link(weft_loop_t *loop, weft_future_t *f);
 void weft__loop_unlink(weft_loop_t *loop, weft_future_t *f);
 void weft__loop_free(weft_loop_t *loop);
+weft_loop_t *weft__loop_hold_mem(weft_loop_t *loop);
+void weft__loop_drop_mem(weft_loop_t *loop);
 weft__cb *weft__cb_alloc(weft_loop_t *loop);
 void weft__cb_free(weft_loop_t *loop, weft__cb *cb);
 

@@ -93,12 +93,12 @@ WEFT_API weft_loop_t *weft_loop_new_from_uv(struct uv_loop_s *uv, unsigned flags
 WEFT_API weft_loop_t *weft_loop_ref(weft_loop_t *loop);
 
 /**
- * Drops a reference.  Any thread.  NULL is ignored.  Futures, tasks and
- * handles hold references to their loop, so the memory stays until the last
- * of them is gone.  If the last reference goes on the owner thread before
- * weft_loop_close(), the loop is closed first (as weft_loop_close would);
- * dropping it on another thread without closing leaks the loop and prints a
- * warning to stderr.
+ * Drops a reference.  Any thread.  NULL is ignored.  If the last reference
+ * goes before weft_loop_close(), the loop is closed first (as
+ * weft_loop_close would), which needs the owner thread and a loop that is
+ * not running: dropping it elsewhere leaks the loop and prints a warning to
+ * stderr.  Futures, tasks and handles keep the loop's memory (not the loop
+ * open) until the last of them is gone, so they stay safe to use and drop.
  */
 WEFT_API void weft_loop_unref(weft_loop_t *loop);
 
@@ -125,7 +125,8 @@ WEFT_API int weft_loop_is_closed(const weft_loop_t *loop);
 /* ---- running -------------------------------------------------------- */
 
 /**
- * Runs the loop in `mode` (enum weft_run_mode).  Ready callbacks run in FIFO
+ * Runs the loop in `mode` (enum weft_run_mode).  WEFT_RUN_ONCE and
+ * WEFT_RUN_NOWAIT always run one iteration, even with no work.  Ready callbacks run in FIFO
  * order, several rounds per iteration under a budget, so newly readied work
  * runs promptly without starving timers and I/O.
  * Returns 0 when the mode's condition is met or weft_loop_stop() was called.
@@ -294,15 +295,16 @@ WEFT_API struct uv_loop_s *weft_loop_uv(weft_loop_t *loop);
  * The file descriptor to poll for readability when a foreign event loop
  * drives weft (then call weft_loop_run(loop, WEFT_RUN_NOWAIT) when it is
  * readable or when weft_loop_backend_timeout() expires).  Owner thread.
- * Returns the fd, or WEFT_EINVAL (NULL), WEFT_ECLOSED, WEFT_ENOSYS (no such fd
- * on this platform).
+ * Returns the fd, or WEFT_EINVAL (NULL), WEFT_ETHREAD, WEFT_ECLOSED,
+ * WEFT_ENOSYS (no such fd on this platform).
  */
 WEFT_API int weft_loop_backend_fd(weft_loop_t *loop);
 
 /**
  * Milliseconds until weft needs to run again: 0 if callbacks are ready, -1
- * if it waits only for I/O, else the time to the next timer.  Owner thread.
- * Returns WEFT_EINVAL for NULL (a negative value below -1) and WEFT_ECLOSED.
+ * if it waits only for I/O (or for nothing), else the time to the next
+ * timer.  Owner thread.  Errors (all below -1): WEFT_EINVAL (NULL),
+ * WEFT_ETHREAD, WEFT_ECLOSED.
  */
 WEFT_API int weft_loop_backend_timeout(weft_loop_t *loop);
 
