@@ -34,7 +34,9 @@ void weft__cb_free(weft_loop_t *loop, weft__cb *cb) {
 
 void weft__future_init(weft_future_t *f, weft_loop_t *loop, uint8_t flags) {
   memset(f, 0, sizeof *f);
-  f->loop = weft__loop_hold_mem(loop);
+  /* No memory reference yet: until close the loop outlives its futures
+   * (they die on its thread); close gives one to each survivor. */
+  f->loop = loop;
   atomic_init(&f->refs, 1);
   f->flags = flags;
   weft__loop_link(loop, f);
@@ -62,7 +64,8 @@ weft_future_t *weft_future_ref(weft_future_t *future) {
 
 void weft__future_free(weft_future_t *f) {
   weft_loop_t *loop = f->loop;
-  if (!weft__is_closed(loop))
+  bool memref = (f->flags & WEFT__F_MEMREF) != 0;
+  if (!memref)
     weft__loop_unlink(loop, f);
   if (f->state == WEFT_FUTURE_RESULT) {
     if (f->vtype == WEFT_VALUE_BYTES)
@@ -78,7 +81,8 @@ void weft__future_free(weft_future_t *f) {
   if (f->flags & WEFT__F_TASK)
     weft__task_free_fields((weft_task_t *)f);
   free(f);
-  weft__loop_drop_mem(loop);
+  if (memref)
+    weft__loop_drop_mem(loop);
 }
 
 static void weft__report_run(weft__node *node, weft_loop_t *loop) {

@@ -56,7 +56,7 @@ static void weft__handle_run(weft__node *node, weft_loop_t *loop) {
   weft_handle_unref(h);
 }
 
-static void weft__handle_expire(weft__timer *timer, weft_loop_t *loop) {
+void weft__handle_expire(weft__timer *timer, weft_loop_t *loop) {
   weft_handle_t *h = WEFT__CONTAINER_OF(timer, weft_handle_t, timer);
   weft__rq_push(loop, &h->node);
 }
@@ -80,7 +80,7 @@ static int weft__schedule(weft_loop_t *loop, bool timed, uint64_t when, double w
   h->timed = timed;
   h->scheduled_at = timed ? when_s : (double)loop->now / 1e9;
   if (timed) {
-    h->timer.expire = weft__handle_expire;
+    h->timer.kind = WEFT__TIMER_HANDLE;
     weft__timer_start(loop, &h->timer, when);
     if (loop->running)
       weft__timers_arm(loop);
@@ -145,7 +145,7 @@ double weft_handle_when(const weft_handle_t *handle) {
 void weft__handle_close_all(weft_loop_t *loop) {
   for (uint32_t i = 0; i < loop->heap_len;) {
     weft__timer *t = loop->heap[i];
-    if (t->expire == weft__handle_expire) {
+    if (t->kind == WEFT__TIMER_HANDLE) {
       weft__timer_stop(loop, t);
       weft__rq_push(loop, &WEFT__CONTAINER_OF(t, weft_handle_t, timer)->node);
       i = 0; /* the heap was reshuffled */

@@ -369,6 +369,14 @@ int weft_loop_close(weft_loop_t *loop) {
     /* Seal the thread-safe queue only when nothing arrived meanwhile. */
     uv_mutex_lock(&loop->tsq_lock);
     if (loop->tsq_head == NULL) {
+      /* Survivors now hold the loop's memory: after this, other threads
+       * free them directly. */
+      unsigned n = 0;
+      for (weft_future_t *f = loop->live_head; f != NULL; f = f->next) {
+        f->flags |= WEFT__F_MEMREF;
+        n++;
+      }
+      atomic_fetch_add(&loop->mem_refs, n);
       atomic_store_explicit(&loop->closed, 1, memory_order_release);
       clean = true;
     }
@@ -391,7 +399,6 @@ int weft_loop_close(weft_loop_t *loop) {
   for (weft_future_t *f = loop->live_head, *next; f != NULL; f = next) {
     next = f->next;
     f->prev = f->next = NULL;
-    f->flags &= (uint8_t)~WEFT__F_LINKED;
   }
   loop->live_head = loop->live_tail = NULL;
   loop->idle_active = false;

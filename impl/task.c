@@ -44,7 +44,7 @@ static void weft__task_wakeup(weft_future_t *fut, void *userdata) {
   weft__task_run(t, weft__future_outcome(fut));
 }
 
-static void weft__task_timer_expire(weft__timer *timer, weft_loop_t *loop) {
+void weft__task_timer_expire(weft__timer *timer, weft_loop_t *loop) {
   (void)loop;
   weft_task_t *t = WEFT__CONTAINER_OF(timer, weft_task_t, timer);
   t->wait = WEFT__WAIT_NONE;
@@ -174,7 +174,7 @@ static weft_task_t *weft__task_create(weft_loop_t *loop, const char *name, weft_
   weft__future_init(&t->f, loop, WEFT__F_TASK);
   atomic_store(&t->f.refs, 2u); /* the caller's and the loop's */
   memset(&t->timer, 0, sizeof t->timer);
-  t->timer.expire = weft__task_timer_expire;
+  t->timer.kind = WEFT__TIMER_TASK;
   t->step = step;
   t->userdata = userdata;
   t->release = release;
@@ -464,7 +464,7 @@ int weft__task_describe(weft_task_t *t, char *buf, size_t size) {
 
 /* ---- sleep and run ------------------------------------------------------------------------- */
 
-static void weft__sleep_expire(weft__timer *timer, weft_loop_t *loop) {
+void weft__sleep_expire(weft__timer *timer, weft_loop_t *loop) {
   (void)loop;
   weft__sleep *s = WEFT__CONTAINER_OF(timer, weft__sleep, timer);
   weft__future_settle(&s->f, WEFT_FUTURE_RESULT, WEFT_VALUE_NONE, 0, 0, NULL, 0, NULL, NULL);
@@ -482,7 +482,7 @@ weft_future_t *weft_sleep(weft_loop_t *loop, double delay) {
     WEFT__FAIL_NULL(WEFT_ENOMEM);
   weft__future_init(&s->f, loop, WEFT__F_SLEEP);
   memset(&s->timer, 0, sizeof s->timer);
-  s->timer.expire = weft__sleep_expire;
+  s->timer.kind = WEFT__TIMER_SLEEP;
   weft__timer_start(loop, &s->timer, weft__delay_to_when(loop, delay));
   if (loop->running)
     weft__timers_arm(loop);

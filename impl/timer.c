@@ -10,6 +10,20 @@
 
 #include <math.h>
 
+static void weft__timer_fire(weft__timer *t, weft_loop_t *loop) {
+  switch (t->kind) {
+  case WEFT__TIMER_TASK:
+    weft__task_timer_expire(t, loop);
+    break;
+  case WEFT__TIMER_SLEEP:
+    weft__sleep_expire(t, loop);
+    break;
+  default:
+    weft__handle_expire(t, loop);
+    break;
+  }
+}
+
 static bool weft__timer_less(const weft__timer *a, const weft__timer *b) {
   if (a->when != b->when)
     return a->when < b->when;
@@ -18,7 +32,7 @@ static bool weft__timer_less(const weft__timer *a, const weft__timer *b) {
 
 static void weft__heap_set(weft_loop_t *loop, uint32_t i, weft__timer *t) {
   loop->heap[i] = t;
-  t->slot = i + 1;
+  t->slot = (i + 1) & 0xffffff;
 }
 
 static void weft__heap_up(weft_loop_t *loop, uint32_t i) {
@@ -76,6 +90,8 @@ uint64_t weft__time_to_when(weft_loop_t *loop, double when) {
 static bool weft__heap_reserve(weft_loop_t *loop) {
   if (loop->heap_len < loop->heap_cap)
     return true;
+  if (loop->heap_cap >= (1u << 23))
+    return false; /* 16M pending timers: the slot field's limit */
   uint32_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64;
   weft__timer **heap = realloc(loop->heap, (size_t)cap * sizeof *heap);
   if (heap == NULL)
@@ -91,7 +107,7 @@ void weft__timer_start(weft_loop_t *loop, weft__timer *timer, uint64_t when) {
   if (!weft__heap_reserve(loop)) {
     /* Out of memory for the heap: expire at once rather than never. */
     timer->when = loop->now;
-    timer->expire(timer, loop);
+    weft__timer_fire(timer, loop);
     return;
   }
   timer->when = when;
@@ -120,7 +136,7 @@ void weft__timers_expire(weft_loop_t *loop) {
   while (loop->heap_len > 0 && loop->heap[0]->when <= loop->now) {
     weft__timer *t = loop->heap[0];
     weft__timer_stop(loop, t);
-    t->expire(t, loop);
+    weft__timer_fire(t, loop);
   }
 }
 

@@ -46,9 +46,16 @@ typedef void (*weft__timer_fn)(weft__timer *timer, weft_loop_t *loop);
 struct weft__timer {
   uint64_t when;      /* loop clock, ns */
   uint32_t seq;       /* FIFO among equal deadlines */
-  uint32_t slot;      /* heap index + 1; 0 when not in the heap */
-  weft__timer_fn expire;
+  uint32_t slot : 24; /* heap index + 1; 0 when not in the heap */
+  uint32_t kind : 8;  /* enum weft__timer_kind: who expires */
 };
+
+/* What a timer belongs to (a byte instead of a function pointer keeps a
+ * sleeping task one malloc size class smaller). */
+enum weft__timer_kind { WEFT__TIMER_TASK = 1, WEFT__TIMER_SLEEP, WEFT__TIMER_HANDLE };
+void weft__task_timer_expire(weft__timer *timer, weft_loop_t *loop);
+void weft__sleep_expire(weft__timer *timer, weft_loop_t *loop);
+void weft__handle_expire(weft__timer *timer, weft_loop_t *loop);
 
 void weft__timer_start(weft_loop_t *loop, weft__timer *timer, uint64_t when);
 void weft__timer_stop(weft_loop_t *loop, weft__timer *timer);
@@ -77,7 +84,8 @@ enum {
   WEFT__F_UNOBSERVED = 1 << 1, /* failed and nobody read the error yet */
   WEFT__F_CB_SCHEDULED = 1 << 2,
   WEFT__F_SLEEP = 1 << 3,     /* is a struct weft__sleep */
-  WEFT__F_LINKED = 1 << 4     /* on the loop's live list */
+  WEFT__F_LINKED = 1 << 4,    /* on the loop's live list */
+  WEFT__F_MEMREF = 1 << 5     /* holds a reference to the loop's memory */
 };
 
 struct weft_future {
