@@ -82,8 +82,6 @@ static int weft__schedule(weft_loop_t *loop, bool timed, uint64_t when, double w
   if (timed) {
     h->timer.kind = WEFT__TIMER_HANDLE;
     weft__timer_start(loop, &h->timer, when);
-    if (loop->running)
-      weft__timers_arm(loop);
   } else {
     weft__rq_push(loop, &h->node);
   }

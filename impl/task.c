@@ -484,8 +484,6 @@ weft_future_t *weft_sleep(weft_loop_t *loop, double delay) {
   memset(&s->timer, 0, sizeof s->timer);
   s->timer.kind = WEFT__TIMER_SLEEP;
   weft__timer_start(loop, &s->timer, weft__delay_to_when(loop, delay));
-  if (loop->running)
-    weft__timers_arm(loop);
   return &s->f;
 }
 

@@ -115,6 +115,9 @@ void weft__timer_start(weft_loop_t *loop, weft__timer *timer, uint64_t when) {
   loop->heap_len++;
   weft__heap_set(loop, loop->heap_len - 1, timer);
   weft__heap_up(loop, loop->heap_len - 1);
+  if (loop->heap[0] == timer)
+    weft__timers_arm(loop); /* a new earliest deadline: a libuv program
+                               running the loop itself must wake for it */
 }
 
 void weft__timer_stop(weft_loop_t *loop, weft__timer *timer) {
