@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Runs weft's task benchmarks in the same script as the peer kit, and prints the table.
+#
+#   bench/run.sh [BUILD_DIR]
+#
+# BUILD_DIR: a CMake build of this repo that has bin/weft_tasks (built with
+# -DCMAKE_BUILD_TYPE=Release for numbers worth quoting).  Without it, the script
+# configures and builds ./build-bench (Release) itself.
+#
+# Environment:
+#   WEFT_PEERS_DIR   the peer kit (default: ../shared/bench/peers next to the repo)
+#   WORKLOADS        regex of workloads (default: spawn|pingpong|sleepers)
+#   NO_INSTALL=1     do not apt-get install the peers' toolchains when they are missing
+#   N_SPAWN, M_PINGPONG, K_SLEEPERS, ...   passed through to the kit (and to weft_tasks)
+#
+# The log (stdout of the kit's run_all.sh, weft's lines included) is saved as
+# bench/results/<date>.log (git-ignored); the kit's build output goes to <log>.err.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+PEERS=${WEFT_PEERS_DIR:-$REPO/../shared/bench/peers}
+WORKLOADS=${WORKLOADS:-spawn|pingpong|sleepers}
+BUILD=${1:-}
+
+note() { echo "bench/run.sh: $*" >&2; }
+
+[ -f "$PEERS/run_all.sh" ] || { note "no peer kit at $PEERS (set WEFT_PEERS_DIR)"; exit 1; }
+PEERS=$(cd "$PEERS" && pwd)
+
+# ---- weft_tasks -----------------------------------------------------------
+find_bin() { # BUILD_DIR -> path of weft_tasks, or nothing
+    local b
+    for b in "$1/bin/weft_tasks" "$1/bench/weft_tasks" "$1/weft_tasks"; do
+        [ -x "$b" ] && { echo "$b"; return; }
+    done
+}
+if [ -n "$BUILD" ]; then
+    WEFT_TASKS=$(find_bin "$BUILD")
+    [ -n "$WEFT_TASKS" ] || { note "no weft_tasks under $BUILD"; exit 1; }
+else
+    BUILD=$REPO/build-bench
+    if [ -f "$REPO/CMakeLists.txt" ]; then
+        cmake -S "$REPO" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DWEFT_BUILD_TESTS=OFF \
+            -DWEFT_BUILD_EXAMPLES=OFF >&2
+        cmake --build "$BUILD" --target weft_tasks -j"$(nproc)" >&2
+        WEFT_TASKS=$(find_bin "$BUILD")
+    else # no build system yet: compile library and benchmark in one go
+        mkdir -p "$BUILD/bin"
+        # shellcheck disable=SC2046
+        gcc -std=c11 -O2 -DNDEBUG -I"$REPO/abi" -I"$REPO/impl" -I"$REPO/bench" \
+            "$REPO"/impl/*.c "$REPO/bench/weft_tasks.c" -o "$BUILD/bin/weft_tasks" \
+            $(pkg-config --cflags --libs libuv) -lpthread -lm
+        WEFT_TASKS=$BUILD/bin/weft_tasks
+    fi
+fi
+WEFT_TASKS=$(cd "$(dirname "$WEFT_TASKS")" && pwd)/$(basename "$WEFT_TASKS")
+note "weft benchmark: $WEFT_TASKS"
+
+# ---- the peers' toolchains (Debian packages only) -------------------------
+missing=()
+/usr/bin/python3 -c 'import uvloop' 2>/dev/null || missing+=(python3-uvloop)
+ls -d /usr/share/cargo/registry/tokio-1.* >/dev/null 2>&1 || missing+=(librust-tokio-dev)
+command -v luajit >/dev/null 2>&1 || missing+=(luajit)
+command -v go >/dev/null 2>&1 || missing+=(golang-go)
+command -v lua5.4 >/dev/null 2>&1 || missing+=(lua5.4)
+if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "${NO_INSTALL:-0}" = 1 ]; then
+        note "missing (those peers will be skipped): ${missing[*]}"
+    else
+        SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+        note "installing ${missing[*]}"
+        $SUDO apt-get update -qq >&2
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >&2 \
+            || note "apt-get install failed: the missing peers will be skipped"
+    fi
+fi
+command -v cargo >/dev/null 2>&1 || note "no cargo on PATH: the tokio peer will be skipped"
+
+# ---- run the kit (it builds into its own ./build: copy it if read-only) ---
+KIT=$PEERS
+if [ ! -w "$PEERS" ]; then
+    KIT=$(mktemp -d /tmp/weft-peers.XXXXXX)
+    cp -r "$PEERS"/. "$KIT"/
+    trap 'rm -rf "$KIT"' EXIT
+    note "peer kit is read-only: running a copy in $KIT"
+fi
+
+mkdir -p "$REPO/bench/results"
+LOG=$REPO/bench/results/$(date -u +%Y%m%dT%H%M%SZ).log
+note "running $KIT/run_all.sh '$WORKLOADS' (several minutes); log: $LOG"
+EXTRA_TASKS=$(printf '%q' "$WEFT_TASKS") "$KIT/run_all.sh" "$WORKLOADS" >"$LOG" 2>"$LOG.err" || {
+    note "run_all.sh failed; see $LOG.err"; exit 1; }
+
+# ---- table and the ratios the targets are stated in ------------------------
+python3 "$KIT/summarize.py" "$LOG" --ratio-to c-uv-readyq
+python3 - "$LOG" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    if line.startswith("workload="):
+        kv = dict(t.split("=", 1) for t in line.split() if "=" in t)
+        rows.setdefault((kv["workload"], kv["impl"]), []).append(kv)
+def med(w, impl, key):
+    vals = [float(r[key]) for r in rows.get((w, impl), []) if key in r]
+    return statistics.median(vals) if vals else None
+def ratio(a, b):
+    return f"{a / b:.2f}x" if a is not None and b else "n/a"
+sw, sr, st = med("spawn", "weft", "rate"), med("spawn", "c-uv-readyq", "rate"), med("spawn", "rust-tokio", "rate")
+pw, pt = med("pingpong", "weft", "ns_per_hop"), med("pingpong", "rust-tokio", "ns_per_hop")
+bw, bt = med("sleepers", "weft", "per_task_b"), med("sleepers", "rust-tokio", "per_task_b")
+print("\n### weft against the targets\n")
+print("| figure | weft | reference | ratio | target |")
+print("|---|---|---|---|---|")
+fmt = lambda v, d=0: "-" if v is None else f"{v:,.{d}f}"
+print(f"| spawn tasks/s vs c-uv-readyq | {fmt(sw)} | {fmt(sr)} | {ratio(sw, sr)} | >= 0.6x |")
+print(f"| spawn tasks/s vs rust-tokio | {fmt(sw)} | {fmt(st)} | {ratio(sw, st)} | |")
+print(f"| pingpong ns/hop vs rust-tokio | {fmt(pw, 1)} | {fmt(pt, 1)} | {ratio(pw, pt)} | <= 0.5x |")
+print(f"| sleepers B/pending task (tokio for reference) | {fmt(bw)} | {fmt(bt)} | {ratio(bw, bt)} | <= 256 B |")
+PY
