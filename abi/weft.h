@@ -7,6 +7,7 @@
  *   weft/future.h   futures: results, errors, cancellation, done callbacks
  *   weft/task.h     stackless tasks, sleep, weft_run (asyncio.run)
  *   weft/coro.h     macros that make a step function read like async/await
+ *   weft/combinators.h  gather, wait_for, shield (the asyncio toolbox)
  *
  * Conventions (the whole ABI keeps them):
  *   - Functions return 0 (or a documented non-negative value) or a negative
@@ -29,5 +30,6 @@
 #include "weft/future.h"
 #include "weft/task.h"
 #include "weft/coro.h"
+#include "weft/combinators.h"
 
 #endif /* WEFT_H */
