@@ -902,6 +902,23 @@ static void test_wait_for_result_before_timeout(void) {
   TU_EQ(tu_exc.count, 0);
 }
 
+/* The timer fires after the inner completed but before that completion was
+ * delivered (same deadline, scheduled earlier): the inner's result wins. */
+static void test_wait_for_timer_race_result_wins(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  weft_future_t *p = weft_future_new(loop);
+  TU_RC(weft_loop_call_later(loop, 0.010, NULL, set_int_later, p), 0);
+  weft_future_t *w = weft_wait_for(loop, p, 0.010); /* same deadline, due after */
+  TU_RC(weft_loop_run_until(loop, w), 0);
+  TU_EQ(int_of(w), 5);
+  TU_EQ(weft_future_cancelled(p), 0);
+  weft_future_unref(p);
+  weft_future_unref(w);
+  tu_loop_close(loop);
+  TU_EQ(tu_exc.count, 0);
+}
+
 /* Infinity: no timer at all. */
 static void test_wait_for_infinite(void) {
   weft_loop_t *loop = tu_loop_new();
@@ -1436,6 +1453,7 @@ static const tu_test tests[] = {
     {"wait_for_timeout_other_error", test_wait_for_timeout_other_error},
     {"wait_for_timeout_plain_future", test_wait_for_timeout_plain_future},
     {"wait_for_result_before_timeout", test_wait_for_result_before_timeout},
+    {"wait_for_timer_race_result_wins", test_wait_for_timer_race_result_wins},
     {"wait_for_infinite", test_wait_for_infinite},
     {"wait_for_outer_cancel", test_wait_for_outer_cancel},
     {"wait_for_outer_cancel_not_swallowed", test_wait_for_outer_cancel_not_swallowed},
