@@ -16,9 +16,9 @@
  *
  *   asyncio.run(main())
  *
- * prints "Suspending a", "fn b", "Resuming a".  weft has no gather yet: main
- * spawns both tasks and awaits them in order, which runs them the same way.
- * b() never suspends, so it needs no coroutine macros: a plain step function
+ * prints "Suspending a", "fn b", "Resuming a".  asyncio.gather wraps each
+ * coroutine in a task; in C main spawns the two tasks and gathers their
+ * futures (weft_gather, see 13_gather.c).  b() never suspends, so it needs no coroutine macros: a plain step function
  * that returns WEFT_STEP_DONE is a complete task.
  */
 #include <stdio.h>
@@ -58,22 +58,27 @@ static int b(weft_task_t *task, void *userdata) {
 
 typedef struct {
   WEFT_CORO_STATE;
-  weft_task_t *ta, *tb;
+  weft_future_t *both;
 } main_frame;
 
 static int main_step(weft_task_t *task, void *userdata) {
   main_frame *f = userdata;
-  int rc;
+  weft_loop_t *loop = weft_loop_running();
+  weft_future_t *tasks[2];
   void *frame;
+  int rc;
   WEFT_CORO_BEGIN(task, f);
-  f->ta = weft_task_spawn_frame(weft_loop_running(), "a", a, sizeof(a_frame), &frame);
-  f->tb = weft_task_spawn(weft_loop_running(), "b", b, NULL, NULL);
-  if (f->ta == NULL || f->tb == NULL)
+  tasks[0] = weft_task_future(weft_task_spawn_frame(loop, "a", a, sizeof(a_frame), &frame));
+  tasks[1] = weft_task_future(weft_task_spawn(loop, "b", b, NULL, NULL));
+  if (tasks[0] == NULL || tasks[1] == NULL)
     WEFT_CORO_FAIL(weft_last_error(), "cannot spawn");
-  WEFT_AWAIT(rc, weft_task_future(f->ta));
-  weft_task_unref(f->ta);
-  WEFT_AWAIT(rc, weft_task_future(f->tb));
-  weft_task_unref(f->tb);
+  f->both = weft_gather(loop, tasks, 2, 0);
+  weft_future_unref(tasks[0]); /* the gather holds its own references */
+  weft_future_unref(tasks[1]);
+  WEFT_AWAIT(rc, f->both); /* await asyncio.gather(a(), b()) */
+  weft_future_unref(f->both);
+  if (rc != 0)
+    WEFT_CORO_FAIL(rc, NULL);
   WEFT_CORO_END();
 }
 
