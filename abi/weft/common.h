@@ -9,7 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#if defined(_WIN32) && defined(WEFT_BUILDING_SHARED)
+/* Define WEFT_API empty before including weft.h (cpp -P -DWEFT_API=) to get
+ * plain declarations for FFI parsers (cffi, LuaJIT, bindgen). */
+#ifdef WEFT_API
+/* provided by the includer */
+#elif defined(_WIN32) && defined(WEFT_BUILDING_SHARED)
 #define WEFT_API __declspec(dllexport)
 #elif defined(_WIN32) && defined(WEFT_USING_SHARED)
 #define WEFT_API __declspec(dllimport)
