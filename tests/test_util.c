@@ -6,6 +6,7 @@
 #include "test_util.h"
 
 #include <CUnit/Basic.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +117,55 @@ int tu_run_until_flag(weft_loop_t *loop, volatile int *flag, int max_iter, doubl
     if (i > 100) tu_sleep_ms(1);
   }
   return *flag;
+}
+
+static struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  pthread_t th;
+  weft_loop_t *loop;
+  double seconds;
+  int cancel;
+  int fired;
+  int active;
+} wd = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void *watchdog_main(void *p) {
+  (void)p;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  double end = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + wd.seconds;
+  ts.tv_sec = (time_t)end;
+  ts.tv_nsec = (long)((end - (double)ts.tv_sec) * 1e9);
+  pthread_mutex_lock(&wd.mu);
+  while (!wd.cancel)
+    if (pthread_cond_timedwait(&wd.cv, &wd.mu, &ts) != 0) break;
+  if (!wd.cancel) {
+    wd.fired = 1;
+    fprintf(stderr, "  watchdog: stopping the loop after %.1f s\n", wd.seconds);
+    (void)weft_loop_stop(wd.loop);
+  }
+  pthread_mutex_unlock(&wd.mu);
+  return NULL;
+}
+
+void tu_watchdog_start(weft_loop_t *loop, double seconds) {
+  wd.loop = loop;
+  wd.seconds = seconds;
+  wd.cancel = 0;
+  wd.fired = 0;
+  wd.active = pthread_create(&wd.th, NULL, watchdog_main, NULL) == 0;
+}
+
+int tu_watchdog_stop(void) {
+  if (!wd.active) return 0;
+  pthread_mutex_lock(&wd.mu);
+  wd.cancel = 1;
+  pthread_cond_signal(&wd.cv);
+  pthread_mutex_unlock(&wd.mu);
+  pthread_join(wd.th, NULL);
+  wd.active = 0;
+  return wd.fired;
 }
 
 double tu_now(void) {

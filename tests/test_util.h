@@ -82,6 +82,15 @@ void tu_run(weft_loop_t *loop);
  */
 int tu_run_until_flag(weft_loop_t *loop, volatile int *flag, int max_iter, double max_seconds);
 
+/**
+ * A watchdog thread that calls weft_loop_stop(loop) if tu_watchdog_stop() is
+ * not called within `seconds`, so a run that would block forever returns
+ * (WEFT_ESTOPPED / early) and the test fails instead of hanging.  One at a time.
+ * tu_watchdog_stop() returns 1 if the watchdog fired.
+ */
+void tu_watchdog_start(weft_loop_t *loop, double seconds);
+int tu_watchdog_stop(void);
+
 /** Monotonic wall clock in seconds. */
 double tu_now(void);
 /** Sleeps for `ms` milliseconds (for helper threads). */
