@@ -271,9 +271,11 @@ static void test_run_forever_until_stop(void) {
   tu_loop_close(loop);
 }
 
+static int thread_rc; /* helper threads store their codes here; asserted after join */
+
 static void *stop_thread(void *p) {
   tu_sleep_ms(30);
-  TU_RC(weft_loop_stop((weft_loop_t *)p), 0);
+  thread_rc = weft_loop_stop((weft_loop_t *)p);
   return NULL;
 }
 
@@ -287,6 +289,7 @@ static void test_run_forever_no_work_stop_from_thread(void) {
   TU_RC(weft_loop_run(loop, WEFT_RUN_FOREVER), 0);
   TU_OK(tu_now() - t0 >= 0.025);
   pthread_join(th, NULL);
+  TU_RC(thread_rc, 0);
   tu_loop_close(loop);
 }
 
@@ -426,7 +429,7 @@ static void hold_set_cb(weft_loop_t *loop, int status, void *ud) {
 static void *hold_thread(void *p) {
   hold_arg *a = p;
   tu_sleep_ms(30);
-  TU_RC(weft_loop_call_soon_threadsafe(a->loop, hold_set_cb, a->f), 0);
+  thread_rc = weft_loop_call_soon_threadsafe(a->loop, hold_set_cb, a->f);
   return NULL;
 }
 
@@ -443,6 +446,7 @@ static void test_run_until_with_hold(void) {
   TU_RC(weft_future_result_int64(a.f, &v), 0);
   TU_EQ(v, 5);
   pthread_join(th, NULL);
+  TU_RC(thread_rc, 0);
   TU_RC(weft_loop_release(loop), WEFT_ESTATE); /* the callback released it */
   weft_future_unref(a.f);
   tu_loop_close(loop);
@@ -698,7 +702,7 @@ typedef struct {
 static void *release_thread(void *p) {
   rel_arg *a = p;
   tu_sleep_ms(40);
-  TU_RC(weft_loop_call_soon_threadsafe(a->loop, release_cb, &a->ran), 0);
+  thread_rc = weft_loop_call_soon_threadsafe(a->loop, release_cb, &a->ran);
   return NULL;
 }
 
@@ -718,6 +722,7 @@ static void test_hold_release(void) {
   TU_EQ(a.ran, 1);
   TU_OK(tu_now() - t0 >= 0.035);
   pthread_join(th, NULL);
+  TU_RC(thread_rc, 0);
   TU_RC(weft_loop_release(loop), WEFT_ESTATE);
   tu_loop_close(loop);
 }
@@ -907,7 +912,7 @@ typedef struct {
 static void *threadsafe_once(void *p) {
   ts_arg *a = p;
   tu_sleep_ms(20);
-  TU_RC(weft_loop_call_soon_threadsafe(a->loop, flag_cb, (void *)a->flag), 0);
+  thread_rc = weft_loop_call_soon_threadsafe(a->loop, flag_cb, (void *)a->flag);
   return NULL;
 }
 
@@ -927,6 +932,7 @@ static void test_backend_fd_wakes_on_threadsafe(void) {
   for (int i = 0; i < 10 && !fired; i++) TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
   TU_EQ(fired, 1);
   pthread_join(th, NULL);
+  TU_RC(thread_rc, 0);
   tu_loop_close(loop);
 }
 

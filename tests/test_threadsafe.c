@@ -1,0 +1,600 @@
+/*
+ * test_threadsafe.c: the calls documented as callable from any thread.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_util.h"
+
+#define NTHREADS 6
+#define NCALLS 5000
+
+/* ---- call_soon_threadsafe from many threads ----------------------------------- */
+
+typedef struct {
+  weft_loop_t *loop;
+  int received[NTHREADS];
+  int next_seq[NTHREADS];
+  int out_of_order;
+  int bad_status;
+  int finished;
+  int call_errors;
+} flood_state;
+
+static flood_state flood;
+
+typedef struct {
+  int tid;
+} flood_arg;
+
+static void flood_cb(weft_loop_t *loop, int status, void *ud) {
+  (void)loop;
+  uintptr_t v = (uintptr_t)ud;
+  int tid = (int)(v >> 20);
+  int seq = (int)(v & 0xFFFFF);
+  if (status != 0) flood.bad_status++;
+  if (tid < 0 || tid >= NTHREADS) return;
+  if (seq != flood.next_seq[tid]) flood.out_of_order++;
+  flood.next_seq[tid] = seq + 1;
+  flood.received[tid]++;
+}
+
+static void flood_done_cb(weft_loop_t *loop, int status, void *ud) {
+  (void)ud;
+  if (status != 0) flood.bad_status++;
+  if (++flood.finished == NTHREADS) TU_RC(weft_loop_release(loop), 0);
+}
+
+static void *flood_thread(void *p) {
+  flood_arg *a = p;
+  for (int i = 0; i < NCALLS; i++) {
+    uintptr_t v = ((uintptr_t)a->tid << 20) | (uintptr_t)i;
+    if (weft_loop_call_soon_threadsafe(flood.loop, flood_cb, (void *)v) != 0) flood.call_errors++;
+  }
+  if (weft_loop_call_soon_threadsafe(flood.loop, flood_done_cb, NULL) != 0) flood.call_errors++;
+  return NULL;
+}
+
+static void test_call_soon_threadsafe_flood(void) {
+  memset(&flood, 0, sizeof flood);
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  flood.loop = loop;
+  TU_RC(weft_loop_hold(loop), 0); /* released when every thread's last call ran */
+  pthread_t th[NTHREADS];
+  flood_arg args[NTHREADS];
+  for (int i = 0; i < NTHREADS; i++) {
+    args[i].tid = i;
+    TU_EQ(pthread_create(&th[i], NULL, flood_thread, &args[i]), 0);
+  }
+  tu_watchdog_start(loop, 60.0);
+  tu_run(loop);
+  TU_EQ(tu_watchdog_stop(), 0);
+  for (int i = 0; i < NTHREADS; i++) pthread_join(th[i], NULL);
+  TU_EQ(flood.call_errors, 0);
+  TU_EQ(flood.finished, NTHREADS);
+  for (int i = 0; i < NTHREADS; i++) TU_EQ(flood.received[i], NCALLS);
+  TU_EQ(flood.out_of_order, 0);
+  TU_EQ(flood.bad_status, 0);
+  tu_loop_close(loop);
+  for (int i = 0; i < NTHREADS; i++) TU_EQ(flood.received[i], NCALLS);
+}
+
+/* From the owner thread too, and accepted calls run at close at the latest. */
+static void test_threadsafe_runs_at_close(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  tu_cb_rec r = {0};
+  for (int i = 0; i < 10; i++) TU_RC(weft_loop_call_soon_threadsafe(loop, tu_cb_record, &r), 0);
+  TU_EQ(r.calls, 0); /* never synchronously */
+  TU_RC(weft_loop_close(loop), 0);
+  TU_EQ(r.calls, 10);
+  TU_RC(r.statuses[0], 0);
+  TU_RC(weft_loop_call_soon_threadsafe(loop, tu_cb_record, &r), WEFT_ECLOSED);
+  weft_loop_unref(loop);
+  TU_EQ(r.calls, 10);
+}
+
+/* ---- futures completed / cancelled from other threads ----------------------------- */
+
+#define NFUT 100
+#define FTHREADS 4
+
+typedef struct {
+  weft_future_t *f[NFUT];
+  int tid;
+  int errors;
+  weft_loop_t *loop;
+} fut_arg;
+
+static int ptr_released;
+static void ptr_release(void *p) {
+  (void)p;
+  __atomic_fetch_add(&ptr_released, 1, __ATOMIC_SEQ_CST);
+}
+
+static void *complete_thread(void *p) {
+  fut_arg *a = p;
+  for (int i = 0; i < NFUT; i++) {
+    int rc = 0;
+    switch (i % 5) {
+    case 0: rc = weft_future_set_int64(a->f[i], a->tid * 1000 + i); break;
+    case 1: {
+      char msg[32];
+      snprintf(msg, sizeof msg, "err %d", i);
+      rc = weft_future_set_error(a->f[i], WEFT_EIO, msg);
+      memset(msg, 0, sizeof msg);
+      break;
+    }
+    case 2: rc = weft_future_cancel(a->f[i], "from thread") == 1 ? 0 : -1; break;
+    case 3: {
+      char *buf = malloc(16);
+      snprintf(buf, 16, "b%d", i);
+      rc = weft_future_set_bytes(a->f[i], buf, strlen(buf));
+      free(buf);
+      break;
+    }
+    case 4: rc = weft_future_set_ptr(a->f[i], &ptr_released, ptr_release); break;
+    }
+    if (rc != 0) a->errors++;
+  }
+  if (weft_loop_release(a->loop) != 0) a->errors++;
+  return NULL;
+}
+
+static void test_complete_from_threads(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  ptr_released = 0;
+  fut_arg args[FTHREADS];
+  tu_fut_rec recs[FTHREADS][NFUT];
+  memset(recs, 0, sizeof recs);
+  for (int t = 0; t < FTHREADS; t++) {
+    args[t].tid = t;
+    args[t].errors = 0;
+    args[t].loop = loop;
+    for (int i = 0; i < NFUT; i++) {
+      args[t].f[i] = weft_future_new(loop);
+      TU_RC(weft_future_add_done_callback(args[t].f[i], tu_future_cb, &recs[t][i]), 0);
+    }
+    TU_RC(weft_loop_hold(loop), 0);
+  }
+  pthread_t th[FTHREADS];
+  for (int t = 0; t < FTHREADS; t++) TU_EQ(pthread_create(&th[t], NULL, complete_thread, &args[t]), 0);
+  tu_watchdog_start(loop, 60.0);
+  tu_run(loop);
+  TU_EQ(tu_watchdog_stop(), 0);
+  for (int t = 0; t < FTHREADS; t++) pthread_join(th[t], NULL);
+  int bad = 0;
+  for (int t = 0; t < FTHREADS; t++) {
+    TU_EQ(args[t].errors, 0);
+    for (int i = 0; i < NFUT; i++) {
+      weft_future_t *f = args[t].f[i];
+      if (recs[t][i].calls != 1) bad++;
+      int64_t v;
+      const void *data;
+      size_t len;
+      switch (i % 5) {
+      case 0:
+        if (weft_future_result_int64(f, &v) != 0 || v != t * 1000 + i) bad++;
+        break;
+      case 1: {
+        char want[32];
+        snprintf(want, sizeof want, "err %d", i);
+        if (weft_future_error(f) != WEFT_EIO) bad++;
+        if (!weft_future_error_message(f) || strcmp(weft_future_error_message(f), want)) bad++;
+        break;
+      }
+      case 2:
+        if (!weft_future_cancelled(f)) bad++;
+        if (!weft_future_error_message(f) ||
+            strcmp(weft_future_error_message(f), "from thread") != 0)
+          bad++;
+        break;
+      case 3: {
+        char want[16];
+        snprintf(want, sizeof want, "b%d", i);
+        if (weft_future_result_bytes(f, &data, &len) != 0 || len != strlen(want) ||
+            memcmp(data, want, len) != 0)
+          bad++;
+        break;
+      }
+      case 4:
+        if (weft_future_result_type(f) != WEFT_VALUE_PTR) bad++;
+        break;
+      }
+    }
+  }
+  TU_EQ(bad, 0);
+  TU_EQ(ptr_released, 0);
+  for (int t = 0; t < FTHREADS; t++)
+    for (int i = 0; i < NFUT; i++) weft_future_unref(args[t].f[i]);
+  tu_run(loop);
+  TU_EQ(ptr_released, FTHREADS * NFUT / 5);
+  tu_loop_close(loop);
+  TU_EQ(ptr_released, FTHREADS * NFUT / 5);
+  TU_EQ(tu_exc.count, 0);
+}
+
+typedef struct {
+  weft_future_t *done_f;
+  weft_future_t *cancelled_f;
+  weft_loop_t *loop;
+  int rc1, rc2, rc3;
+} late_arg;
+
+static void *late_thread(void *p) {
+  late_arg *a = p;
+  a->rc1 = weft_future_set_int64(a->done_f, 2);
+  a->rc2 = weft_future_set_int64(a->cancelled_f, 2);
+  a->rc3 = weft_loop_release(a->loop);
+  return NULL;
+}
+
+/* A completion from another thread for a future that is done meanwhile. */
+static void test_late_completion_from_thread(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  late_arg a = {weft_future_new(loop), weft_future_new(loop), loop, 1, 1, 1};
+  TU_RC(weft_future_set_int64(a.done_f, 1), 0);
+  TU_EQ(weft_future_cancel(a.cancelled_f, NULL), 1);
+  TU_RC(weft_loop_hold(loop), 0);
+  pthread_t th;
+  TU_EQ(pthread_create(&th, NULL, late_thread, &a), 0);
+  tu_run(loop);
+  pthread_join(th, NULL);
+  TU_RC(a.rc1, 0); /* queued: the caller cannot know yet */
+  TU_RC(a.rc2, 0);
+  TU_RC(a.rc3, 0);
+  int64_t v = 0;
+  TU_RC(weft_future_result_int64(a.done_f, &v), 0);
+  TU_EQ(v, 1);
+  TU_EQ(weft_future_cancelled(a.cancelled_f), 1);
+  /* the cancelled future ignores it; the done one reports ESTATE to the handler */
+  TU_EQ(tu_exc.count, 1);
+  TU_RC(tu_exc.codes[0], WEFT_ESTATE);
+  weft_future_unref(a.done_f);
+  weft_future_unref(a.cancelled_f);
+  tu_loop_close(loop);
+}
+
+/* ---- tasks woken and cancelled from other threads ---------------------------------- */
+
+typedef struct {
+  int steps;
+  int status[8];
+  int released;
+} ts_task_rec;
+
+static void ts_task_release(void *ud) { ((ts_task_rec *)ud)->released++; }
+
+static int ts_suspend_step(weft_task_t *task, void *ud) {
+  ts_task_rec *r = ud;
+  int i = r->steps++;
+  if (i < 8) r->status[i] = weft_task_resume_status(task);
+  if (i == 0) return WEFT_STEP_SUSPEND;
+  return r->status[i] < 0 ? r->status[i] : WEFT_STEP_DONE;
+}
+
+static int ts_sleep_step(weft_task_t *task, void *ud) {
+  ts_task_rec *r = ud;
+  int i = r->steps++;
+  if (i < 8) r->status[i] = weft_task_resume_status(task);
+  if (i == 0) return weft_task_sleep(task, 30.0);
+  return r->status[i] < 0 ? r->status[i] : WEFT_STEP_DONE;
+}
+
+typedef struct {
+  weft_task_t *task;
+  weft_loop_t *loop;
+  int rc;
+  int mode; /* 0 wake, 1 cancel */
+  int release_rc;
+} task_arg;
+
+static void *task_thread(void *p) {
+  task_arg *a = p;
+  tu_sleep_ms(10);
+  a->rc = a->mode == 0 ? weft_task_wake(a->task) : weft_task_cancel(a->task, "remote");
+  a->release_rc = weft_loop_release(a->loop);
+  return NULL;
+}
+
+static void test_wake_from_thread(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  ts_task_rec r = {0};
+  weft_task_t *t = weft_task_spawn(loop, NULL, ts_suspend_step, &r, ts_task_release);
+  tu_run(loop);
+  TU_EQ(r.steps, 1);
+  TU_RC(weft_loop_hold(loop), 0);
+  task_arg a = {t, loop, 1, 0, 1};
+  pthread_t th;
+  TU_EQ(pthread_create(&th, NULL, task_thread, &a), 0);
+  tu_watchdog_start(loop, 30.0);
+  tu_run(loop);
+  TU_EQ(tu_watchdog_stop(), 0);
+  pthread_join(th, NULL);
+  TU_RC(a.rc, 0);
+  TU_RC(a.release_rc, 0);
+  TU_EQ(r.steps, 2);
+  TU_RC(r.status[1], 0);
+  TU_EQ(r.released, 1);
+  weft_task_unref(t);
+  tu_loop_close(loop);
+}
+
+/* A wake from another thread for a task that awaits a future is ignored on arrival. */
+static void test_wake_from_thread_ignored_when_awaiting(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  ts_task_rec r = {0};
+  weft_task_t *t = weft_task_spawn(loop, NULL, ts_sleep_step, &r, ts_task_release);
+  TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
+  TU_EQ(r.steps, 1);
+  TU_RC(weft_loop_hold(loop), 0);
+  task_arg a = {t, loop, 1, 0, 1};
+  pthread_t th;
+  TU_EQ(pthread_create(&th, NULL, task_thread, &a), 0);
+  pthread_join(th, NULL);
+  TU_RC(a.rc, 0);
+  for (int i = 0; i < 5; i++) TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
+  TU_EQ(r.steps, 1); /* still sleeping */
+  TU_EQ(weft_task_cancel(t, NULL), 1);
+  tu_run(loop);
+  TU_EQ(r.steps, 2);
+  TU_RC(r.status[1], WEFT_ECANCELED);
+  weft_task_unref(t);
+  tu_loop_close(loop);
+}
+
+static void test_cancel_from_thread(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  ts_task_rec r = {0};
+  weft_task_t *t = weft_task_spawn(loop, NULL, ts_sleep_step, &r, ts_task_release);
+  TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
+  TU_RC(weft_loop_hold(loop), 0);
+  task_arg a = {t, loop, 0, 1, 1};
+  pthread_t th;
+  TU_EQ(pthread_create(&th, NULL, task_thread, &a), 0);
+  double t0 = tu_now();
+  tu_run(loop);
+  TU_OK(tu_now() - t0 < 20.0);
+  pthread_join(th, NULL);
+  TU_EQ(a.rc, 1);
+  TU_RC(a.release_rc, 0);
+  TU_EQ(r.steps, 2);
+  TU_RC(r.status[1], WEFT_ECANCELED);
+  TU_EQ(weft_future_cancelled(weft_task_future(t)), 1);
+  TU_STR(weft_future_error_message(weft_task_future(t)), "remote");
+  weft_task_unref(t);
+  tu_loop_close(loop);
+}
+
+/* ---- hold / release from many threads ---------------------------------------------- */
+
+typedef struct {
+  weft_loop_t *loop;
+  int errors;
+} hr_arg;
+
+static void *hold_release_thread(void *p) {
+  hr_arg *a = p;
+  for (int i = 0; i < 2000; i++) {
+    if (weft_loop_hold(a->loop) != 0) a->errors++;
+    if (weft_loop_release(a->loop) != 0) a->errors++;
+  }
+  return NULL;
+}
+
+static void test_hold_release_threads(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  TU_RC(weft_loop_hold(loop), 0);
+  pthread_t th[4];
+  hr_arg args[4];
+  for (int i = 0; i < 4; i++) {
+    args[i].loop = loop;
+    args[i].errors = 0;
+    TU_EQ(pthread_create(&th[i], NULL, hold_release_thread, &args[i]), 0);
+  }
+  for (int i = 0; i < 200; i++) TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
+  for (int i = 0; i < 4; i++) {
+    pthread_join(th[i], NULL);
+    TU_EQ(args[i].errors, 0);
+  }
+  TU_RC(weft_loop_release(loop), 0);
+  TU_RC(weft_loop_release(loop), WEFT_ESTATE); /* balanced: none left */
+  tu_watchdog_start(loop, 30.0);
+  tu_run(loop); /* no hold left: returns */
+  TU_EQ(tu_watchdog_stop(), 0);
+  tu_loop_close(loop);
+}
+
+/* ---- calls racing with close -------------------------------------------------------- */
+
+#define RTHREADS 4
+
+typedef struct {
+  weft_loop_t *loop;
+  atomic_int *executed;
+  int accepted;
+  int after_closed_accepted; /* accepted after this thread already saw ECLOSED */
+  int other_errors;
+  int saw_closed;
+} race_arg;
+
+static atomic_int race_executed;
+static atomic_int race_bad_status;
+
+static void race_cb(weft_loop_t *loop, int status, void *ud) {
+  (void)loop;
+  (void)ud;
+  if (status != 0 && status != WEFT_ECLOSED) atomic_fetch_add(&race_bad_status, 1);
+  atomic_fetch_add(&race_executed, 1);
+}
+
+static void *race_thread(void *p) {
+  race_arg *a = p;
+  double t0 = tu_now();
+  for (long i = 0; tu_now() - t0 < 30.0; i++) {
+    if (i % 4096 == 4095) tu_sleep_ms(1); /* bound the backlog */
+    int rc = weft_loop_call_soon_threadsafe(a->loop, race_cb, NULL);
+    if (rc == 0) {
+      a->accepted++;
+      if (a->saw_closed) a->after_closed_accepted++;
+    } else if (rc == WEFT_ECLOSED) {
+      a->saw_closed++;
+      if (a->saw_closed > 50) break;
+    } else {
+      a->other_errors++;
+    }
+  }
+  weft_loop_unref(a->loop); /* the thread's own reference, dropped after close */
+  return NULL;
+}
+
+static void test_threadsafe_racing_close(void) {
+  atomic_store(&race_executed, 0);
+  atomic_store(&race_bad_status, 0);
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  race_arg args[RTHREADS];
+  pthread_t th[RTHREADS];
+  for (int i = 0; i < RTHREADS; i++) {
+    memset(&args[i], 0, sizeof args[i]);
+    args[i].loop = weft_loop_ref(loop);
+    TU_EQ(pthread_create(&th[i], NULL, race_thread, &args[i]), 0);
+  }
+  double t0 = tu_now();
+  while (tu_now() - t0 < 0.05) TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
+  TU_RC(weft_loop_close(loop), 0);
+  int executed_at_close = atomic_load(&race_executed);
+  for (int i = 0; i < RTHREADS; i++) pthread_join(th[i], NULL);
+  int accepted = 0;
+  for (int i = 0; i < RTHREADS; i++) {
+    accepted += args[i].accepted;
+    TU_EQ(args[i].other_errors, 0);
+    TU_EQ(args[i].after_closed_accepted, 0);
+    TU_OK(args[i].saw_closed > 0);
+  }
+  /* every accepted call ran exactly once, and all of them by the end of close */
+  TU_EQ(atomic_load(&race_executed), accepted);
+  TU_EQ(executed_at_close, accepted);
+  TU_EQ(atomic_load(&race_bad_status), 0);
+  weft_loop_unref(loop);
+}
+
+/* ---- unref from other threads ---------------------------------------------------------- */
+
+#define UFUT 16
+
+typedef struct {
+  weft_future_t *f[UFUT];
+  weft_task_t *t;
+  weft_loop_t *loop;
+  int release_rc;
+} unref_arg;
+
+static void *unref_thread(void *p) {
+  unref_arg *a = p;
+  for (int k = 0; k < 1000; k++)
+    for (int i = 0; i < UFUT; i++) {
+      weft_future_ref(a->f[i]);
+      weft_future_unref(a->f[i]);
+    }
+  for (int i = 0; i < UFUT; i++) weft_future_unref(a->f[i]); /* the last references */
+  weft_task_unref(a->t);
+  a->release_rc = weft_loop_release(a->loop);
+  return NULL;
+}
+
+static void test_unref_from_threads(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  unref_arg a;
+  tu_fut_rec recs[UFUT];
+  memset(recs, 0, sizeof recs);
+  ts_task_rec tr = {0};
+  a.loop = loop;
+  for (int i = 0; i < UFUT; i++) {
+    a.f[i] = weft_future_new(loop);
+    TU_RC(weft_future_add_done_callback(a.f[i], tu_future_cb, &recs[i]), 0);
+    if (i % 2) TU_RC(weft_future_set_int64(a.f[i], i), 0);
+  }
+  a.t = weft_task_spawn(loop, NULL, ts_suspend_step, &tr, ts_task_release);
+  TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0); /* delivers the odd callbacks, steps t */
+  TU_RC(weft_loop_hold(loop), 0);
+  weft_task_t *t = weft_task_ref(a.t);
+  pthread_t th;
+  TU_EQ(pthread_create(&th, NULL, unref_thread, &a), 0);
+  tu_watchdog_start(loop, 30.0);
+  tu_run(loop);
+  TU_EQ(tu_watchdog_stop(), 0);
+  pthread_join(th, NULL);
+  TU_RC(a.release_rc, 0);
+  int bad = 0;
+  for (int i = 0; i < UFUT; i++) {
+    if (recs[i].calls != 1) bad++;
+    /* pending ones were cancelled by their last unref, on the loop */
+    if (recs[i].last_state != (i % 2 ? WEFT_FUTURE_RESULT : WEFT_FUTURE_CANCELLED)) bad++;
+  }
+  TU_EQ(bad, 0);
+  /* the task still runs: the loop owns it */
+  TU_EQ(weft_future_done(weft_task_future(t)), 0);
+  TU_RC(weft_task_wake(t), 0);
+  tu_run(loop);
+  TU_EQ(tr.steps, 2);
+  TU_EQ(tr.released, 1);
+  weft_task_unref(t);
+  tu_loop_close(loop);
+}
+
+/* stop from another thread while the loop runs with pending work */
+static int stopper_rc;
+static void *stopper(void *p) {
+  tu_sleep_ms(20);
+  stopper_rc = weft_loop_stop((weft_loop_t *)p);
+  return NULL;
+}
+
+static void test_stop_from_thread(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  tu_cb_rec far = {0};
+  TU_RC(weft_loop_call_later(loop, 60.0, NULL, tu_cb_record, &far), 0);
+  pthread_t th;
+  TU_EQ(pthread_create(&th, NULL, stopper, loop), 0);
+  double t0 = tu_now();
+  tu_run(loop);
+  TU_OK(tu_now() - t0 < 30.0);
+  pthread_join(th, NULL);
+  TU_RC(stopper_rc, 0);
+  TU_EQ(far.calls, 0);
+  tu_loop_close(loop);
+  TU_EQ(far.calls, 1);
+  TU_RC(far.last_status, WEFT_ECLOSED);
+}
+
+static const tu_test tests[] = {
+    {"call_soon_threadsafe_flood", test_call_soon_threadsafe_flood},
+    {"threadsafe_runs_at_close", test_threadsafe_runs_at_close},
+    {"complete_from_threads", test_complete_from_threads},
+    {"late_completion_from_thread", test_late_completion_from_thread},
+    {"wake_from_thread", test_wake_from_thread},
+    {"wake_from_thread_ignored_when_awaiting", test_wake_from_thread_ignored_when_awaiting},
+    {"cancel_from_thread", test_cancel_from_thread},
+    {"hold_release_threads", test_hold_release_threads},
+    {"threadsafe_racing_close", test_threadsafe_racing_close},
+    {"unref_from_threads", test_unref_from_threads},
+    {"stop_from_thread", test_stop_from_thread},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) { return tu_main("threadsafe", tests, argc, argv); }
