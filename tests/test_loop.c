@@ -1171,6 +1171,82 @@ static void test_close_releases_task_userdata(void) {
   if (unstarted.steps == 1) TU_RC(unstarted.first_status, WEFT_ECANCELED);
 }
 
+
+/* A task that keeps swallowing cancellation: close reports EBUSY, the loop stays usable. */
+typedef struct {
+  int steps;
+  int swallow; /* keep swallowing while non-zero */
+  int cancelled_seen;
+} stubborn_rec;
+
+static int stubborn_step(weft_task_t *task, void *ud) {
+  stubborn_rec *r = ud;
+  r->steps++;
+  if (weft_task_resume_status(task) == WEFT_ECANCELED) {
+    r->cancelled_seen++;
+    if (!r->swallow) return WEFT_ECANCELED;
+    while (weft_task_uncancel(task) > 0) {
+    }
+  }
+  if (r->steps > 100000) return WEFT_ECANCELED; /* bound */
+  return weft_task_sleep(task, 100.0);
+}
+
+static void test_close_ebusy_when_cancel_swallowed(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  stubborn_rec r = {0, 1, 0};
+  weft_task_t *t = weft_task_spawn(loop, "stubborn", stubborn_step, &r, NULL);
+  TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
+  TU_RC(weft_loop_close(loop), WEFT_EBUSY);
+  TU_EQ(weft_loop_is_closed(loop), 0);
+  TU_OK(r.cancelled_seen >= 1);
+  TU_EQ(weft_future_done(weft_task_future(t)), 0);
+  /* still usable */
+  tu_cb_rec cb = {0};
+  TU_RC(weft_loop_call_soon(loop, NULL, tu_cb_record, &cb), 0);
+  TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
+  TU_EQ(cb.calls, 1);
+  TU_RC(cb.last_status, 0);
+  /* once it stops swallowing, close succeeds */
+  r.swallow = 0;
+  TU_RC(weft_loop_close(loop), 0);
+  TU_EQ(weft_future_cancelled(weft_task_future(t)), 1);
+  weft_task_unref(t);
+  weft_loop_unref(loop);
+}
+
+/* Cleanup that awaits again during close is cancelled again; close still completes. */
+typedef struct {
+  int steps;
+  int statuses[8];
+} cleanup_rec;
+
+static int cleanup_step(weft_task_t *task, void *ud) {
+  cleanup_rec *r = ud;
+  int i = r->steps++;
+  int st = weft_task_resume_status(task);
+  if (i < 8) r->statuses[i] = st;
+  if (i == 0) return weft_task_sleep(task, 100.0);
+  if (i == 1) return weft_task_sleep(task, 0.01); /* cleanup that awaits */
+  return st < 0 ? st : WEFT_STEP_DONE;
+}
+
+static void test_close_cleanup_awaits_again(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  cleanup_rec r;
+  memset(&r, 0, sizeof r);
+  weft_task_t *t = weft_task_spawn(loop, NULL, cleanup_step, &r, NULL);
+  TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
+  TU_RC(weft_loop_close(loop), 0);
+  TU_EQ(r.steps, 3);
+  TU_RC(r.statuses[1], WEFT_ECANCELED);
+  TU_EQ(weft_future_done(weft_task_future(t)), 1);
+  weft_task_unref(t);
+  weft_loop_unref(loop);
+}
+
 static const tu_test tests[] = {
     {"new_flags", test_new_flags},
     {"ref_unref", test_ref_unref},
@@ -1215,6 +1291,8 @@ static const tu_test tests[] = {
     {"wrong_thread", test_wrong_thread},
     {"close_with_pending_work", test_close_with_pending_work},
     {"close_releases_task_userdata", test_close_releases_task_userdata},
+    {"close_ebusy_when_cancel_swallowed", test_close_ebusy_when_cancel_swallowed},
+    {"close_cleanup_awaits_again", test_close_cleanup_awaits_again},
     {NULL, NULL},
 };
 

@@ -1462,6 +1462,23 @@ static void test_weft_run_deadlock_and_reentry(void) {
   TU_EQ(r.steps, 1);
 }
 
+
+static void test_describe_task(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  trec r = {0};
+  weft_task_t *t = weft_task_spawn(loop, "describer", step_fail_eio, &r, NULL);
+  char buf[256];
+  int n = weft_future_describe(weft_task_future(t), buf, sizeof buf);
+  TU_OK(n > 0 && strstr(buf, "Task") && strstr(buf, "describer") && strstr(buf, "pending"));
+  tu_run(loop);
+  n = weft_future_describe(weft_task_future(t), buf, sizeof buf);
+  TU_OK(n > 0 && strstr(buf, "describer") && strstr(buf, "EIO") && strstr(buf, "disk gone"));
+  TU_RC(weft_future_error(weft_task_future(t)), WEFT_EIO);
+  weft_task_unref(t);
+  tu_loop_close(loop);
+}
+
 static const tu_test tests[] = {
     {"spawn_and_result", test_spawn_and_result},
     {"spawn_errors", test_spawn_errors},
@@ -1492,6 +1509,7 @@ static const tu_test tests[] = {
     {"awaited_task_cancelled", test_awaited_task_cancelled},
     {"task_awaits_task", test_task_awaits_task},
     {"names", test_names},
+    {"describe_task", test_describe_task},
     {"current_task", test_current_task},
     {"all_tasks", test_all_tasks},
     {"dump_tasks", test_dump_tasks},

@@ -582,6 +582,64 @@ static void test_stop_from_thread(void) {
   TU_RC(far.last_status, WEFT_ECLOSED);
 }
 
+
+/* Owner-thread-only calls of futures and tasks, made from another thread. */
+typedef struct {
+  weft_loop_t *loop;
+  weft_future_t *f;
+  weft_task_t *t;
+  weft_handle_t *h;
+  int add_cb, remove_cb, spawn_null, spawn_err, sleep_null, sleep_err, handle_cancel;
+  int cancel_rc;
+} wt_arg;
+
+static void *wrong_thread_main(void *p) {
+  wt_arg *a = p;
+  a->add_cb = weft_future_add_done_callback(a->f, tu_future_cb, NULL);
+  a->remove_cb = weft_future_remove_done_callback(a->f, tu_future_cb, NULL);
+  weft_task_t *t = weft_task_spawn(a->loop, NULL, ts_suspend_step, NULL, NULL);
+  a->spawn_null = t == NULL;
+  a->spawn_err = weft_last_error();
+  weft_future_t *s = weft_sleep(a->loop, 1.0);
+  a->sleep_null = s == NULL;
+  a->sleep_err = weft_last_error();
+  a->handle_cancel = weft_handle_cancel(a->h);
+  a->cancel_rc = weft_future_cancel(a->f, "remote"); /* any thread: queued */
+  return NULL;
+}
+
+static void test_wrong_thread_future_task(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  wt_arg a;
+  memset(&a, 0, sizeof a);
+  a.loop = loop;
+  a.f = weft_future_new(loop);
+  tu_cb_rec hr = {0};
+  TU_RC(weft_loop_call_later(loop, 50.0, &a.h, tu_cb_record, &hr), 0);
+  pthread_t th;
+  TU_EQ(pthread_create(&th, NULL, wrong_thread_main, &a), 0);
+  pthread_join(th, NULL);
+  TU_RC(a.add_cb, WEFT_ETHREAD);
+  TU_RC(a.remove_cb, WEFT_ETHREAD);
+  TU_EQ(a.spawn_null, 1);
+  TU_RC(a.spawn_err, WEFT_ETHREAD);
+  TU_EQ(a.sleep_null, 1);
+  TU_RC(a.sleep_err, WEFT_ETHREAD);
+  TU_RC(a.handle_cancel, WEFT_ETHREAD);
+  TU_EQ(a.cancel_rc, 1);
+  for (int i = 0; i < 5 && !weft_future_done(a.f); i++)
+    TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
+  TU_EQ(weft_future_cancelled(a.f), 1);
+  TU_STR(weft_future_error_message(a.f), "remote");
+  TU_EQ(weft_handle_cancel(a.h), 1);
+  weft_handle_unref(a.h);
+  weft_future_unref(a.f);
+  tu_loop_close(loop);
+  TU_EQ(hr.calls, 1);
+  TU_RC(hr.last_status, WEFT_ECANCELED);
+}
+
 static const tu_test tests[] = {
     {"call_soon_threadsafe_flood", test_call_soon_threadsafe_flood},
     {"threadsafe_runs_at_close", test_threadsafe_runs_at_close},
@@ -594,6 +652,7 @@ static const tu_test tests[] = {
     {"threadsafe_racing_close", test_threadsafe_racing_close},
     {"unref_from_threads", test_unref_from_threads},
     {"stop_from_thread", test_stop_from_thread},
+    {"wrong_thread_future_task", test_wrong_thread_future_task},
     {NULL, NULL},
 };
 
