@@ -96,9 +96,9 @@ WEFT_API int weft_future_cancelled(const weft_future_t *future);
 /*
  * The setters complete a pending future and schedule its done callbacks.
  * On the owner thread they return 0, or: WEFT_EINVAL (NULL future, or bad
- * arguments as stated), WEFT_ESTATE (already done; nothing changes; for a
- * task, also: called from outside that task's own step), WEFT_ECLOSED (the
- * loop is closed), WEFT_ENOMEM.  From another thread they copy their
+ * arguments as stated), WEFT_ECLOSED (the loop is closed; this is checked
+ * first), WEFT_ESTATE (already done; nothing changes; for a task, also:
+ * called from outside that task's own step), WEFT_ENOMEM.  From another thread they copy their
  * arguments, queue the completion and return 0 (or WEFT_EINVAL,
  * WEFT_ECLOSED, WEFT_ENOMEM); if the future is already done when the
  * completion arrives, a cancelled future ignores it and any other reports
@@ -125,8 +125,10 @@ WEFT_API int weft_future_set_bytes(weft_future_t *future, const void *data, size
 
 /**
  * Completes with the pointer `ptr`; the future owns it from the moment this
- * call succeeds and calls `release(ptr)` once when the future is freed
- * (`release` may be NULL for a pointer the future does not own).  On error
+ * call succeeds and calls `release(ptr)` once after its last reference is
+ * dropped: later, from the loop (never inside weft_future_unref), or at once
+ * if the loop is already closed (`release` may be NULL for a pointer the
+ * future does not own).  On error
  * the caller keeps ownership and `release` is not called.
  */
 WEFT_API int weft_future_set_ptr(weft_future_t *future, void *ptr, weft_release_fn release);
@@ -160,7 +162,10 @@ WEFT_API int weft_future_cancel(weft_future_t *future, const char *message);
  * the caller holds a reference to the future.
  */
 
-/** enum weft_value_type of the result (WEFT_VALUE_NONE unless it has a result). */
+/**
+ * enum weft_value_type of the result (WEFT_VALUE_NONE unless it has a
+ * result), or WEFT_EINVAL for NULL.
+ */
 WEFT_API int weft_future_result_type(const weft_future_t *future);
 
 /** Reads an int64 result into `*value` (errors as above). */

@@ -108,8 +108,9 @@ WEFT_API void weft_loop_unref(weft_loop_t *loop);
  * weft_callback_fn gets WEFT_ECLOSED), reports every unobserved failure to
  * the exception handler, then releases the loop's libuv handles (and its
  * uv_loop_t unless it was adopted).  Tasks see the cancellation at their
- * await and may clean up; cleanup that awaits again is cancelled again, for
- * a bounded number of rounds.  Calls that arrived through
+ * await and may clean up (a task that never started does not run at all);
+ * cleanup that awaits again is cancelled again, for a bounded number of
+ * rounds.  Scheduled callbacks that had not run yet get WEFT_ECLOSED.  Calls that arrived through
  * weft_loop_call_soon_threadsafe() before the close run normally; later ones
  * fail with WEFT_ECLOSED.  Closing a closed loop returns 0.  The loop's
  * memory lives on until its last reference is dropped.

@@ -111,7 +111,8 @@ WEFT_API weft_task_t *weft_future_task(weft_future_t *future);
  * outcome at once: 0 (result), its error code, or WEFT_ECANCELED.  Either
  * way weft_task_awaited(task) then gives the future (the task holds a
  * reference until its next await or its end).  If the task has a pending
- * cancel request, the awaited future is cancelled at once.
+ * cancel request, the awaited future is cancelled as soon as the step
+ * returns WEFT_STEP_SUSPEND, and the task resumes with WEFT_ECANCELED.
  * Errors: WEFT_EINVAL (NULL), WEFT_ESTATE (not in this task's step),
  * WEFT_EAWAITSELF (`future` is the task itself), WEFT_EOTHERLOOP,
  * WEFT_ENOMEM.
@@ -165,8 +166,11 @@ WEFT_API int weft_task_wake(weft_task_t *task);
 /**
  * Requests cancellation (asyncio Task.cancel(msg)): counts the request
  * (weft_task_cancelling), cancels the future the task awaits or stops its
- * sleep, or else makes its next resume report WEFT_ECANCELED.  `message`
- * is copied (may be NULL).  Returns 1 if requested, 0 if the task is done.
+ * sleep, or else makes its next resume report WEFT_ECANCELED (a task
+ * suspended with no future is scheduled for that resume).  A task that has
+ * not started yet never runs: it ends cancelled and its `release` runs, as
+ * a coroutine cancelled before its first step.  `message` is copied (may be
+ * NULL) and becomes the task's cancel message if it ends cancelled.  Returns 1 if requested, 0 if the task is done.
  * From another thread the request is queued and 1 is returned.  Any thread.
  * Errors: WEFT_EINVAL (NULL), WEFT_ECLOSED, WEFT_ENOMEM.
  */
