@@ -11,6 +11,7 @@
 #   WEFT_PEERS_DIR   the peer kit (default: ../shared/bench/peers next to the repo)
 #   WORKLOADS        regex of workloads (default: spawn|pingpong|sleepers)
 #   NO_INSTALL=1     do not apt-get install the peers' toolchains when they are missing
+#   PEERS_IN_PLACE=1 run the kit where it is (it writes build/ there) instead of a copy
 #   N_SPAWN, M_PINGPONG, K_SLEEPERS, ...   passed through to the kit (and to weft_tasks)
 #
 # The log (stdout of the kit's run_all.sh, weft's lines included) is saved as
@@ -76,13 +77,18 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 command -v cargo >/dev/null 2>&1 || note "no cargo on PATH: the tokio peer will be skipped"
 
-# ---- run the kit (it builds into its own ./build: copy it if read-only) ---
+# ---- run the kit -----------------------------------------------------------
+# run_all.sh builds into its own ./build (and cargo writes rust/Cargo.lock).  The
+# kit in shared/ is meant to stay read-only (its mode says so, but root is not
+# stopped by modes), so it runs from a temporary copy unless PEERS_IN_PLACE=1.
 KIT=$PEERS
-if [ ! -w "$PEERS" ]; then
+if [ "${PEERS_IN_PLACE:-0}" != 1 ]; then
     KIT=$(mktemp -d /tmp/weft-peers.XXXXXX)
     cp -r "$PEERS"/. "$KIT"/
+    rm -rf "$KIT/build" "$KIT/rust/target" "$KIT/rust/Cargo.lock"
+    chmod -R u+w "$KIT"
     trap 'rm -rf "$KIT"' EXIT
-    note "peer kit is read-only: running a copy in $KIT"
+    note "running a copy of the peer kit in $KIT"
 fi
 
 mkdir -p "$REPO/bench/results"
