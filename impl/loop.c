@@ -554,19 +554,26 @@ double weft_loop_time(weft_loop_t *loop) {
 
 /* ---- errors nobody observed --------------------------------------------- */
 
+/* Replaces a repeating registration's userdata, releasing the old one last
+ * (so a release that re-registers sees the new state). */
+static void weft__registration_swap(void **ud_slot, weft_release_fn *release_slot, bool set,
+                                    void *userdata, weft_release_fn release) {
+  weft_release_fn old_release = *release_slot;
+  void *old_ud = *ud_slot;
+  *ud_slot = set ? userdata : NULL;
+  *release_slot = set ? release : NULL;
+  if (old_release != NULL)
+    old_release(old_ud);
+}
+
 int weft_loop_set_exception_handler(weft_loop_t *loop, weft_exception_fn fn, void *userdata,
                                     weft_release_fn release) {
   if (loop == NULL)
     return WEFT_EINVAL;
   if (!weft__on_loop(loop))
     return WEFT_ETHREAD;
-  weft_release_fn old_release = loop->exc_release;
-  void *old_ud = loop->exc_ud;
   loop->exc_fn = fn;
-  loop->exc_ud = fn != NULL ? userdata : NULL;
-  loop->exc_release = fn != NULL ? release : NULL;
-  if (old_release != NULL)
-    old_release(old_ud);
+  weft__registration_swap(&loop->exc_ud, &loop->exc_release, fn != NULL, userdata, release);
   return 0;
 }
 
@@ -677,17 +684,12 @@ int weft_loop_set_iteration_hook(weft_loop_t *loop, weft_hook_fn fn, void *userd
     return WEFT_ETHREAD;
   if (weft__is_closed(loop))
     return WEFT_ECLOSED;
-  weft_release_fn old_release = loop->hook_release;
-  void *old_ud = loop->hook_ud;
   loop->hook_fn = fn;
-  loop->hook_ud = fn != NULL ? userdata : NULL;
-  loop->hook_release = fn != NULL ? release : NULL;
   if (fn != NULL)
     uv_prepare_start(&loop->prepare, weft__prepare_cb);
   else
     uv_prepare_stop(&loop->prepare);
-  if (old_release != NULL)
-    old_release(old_ud);
+  weft__registration_swap(&loop->hook_ud, &loop->hook_release, fn != NULL, userdata, release);
   return 0;
 }
 
