@@ -274,6 +274,13 @@ int weft__future_cancel_plain(weft_future_t *f, const char *msg) {
   return 1;
 }
 
+/* Frees what weft__set copied (bytes, message) for a completion not applied. */
+static void weft__discard_copies(int vtype, void *owned, char *msg) {
+  if (vtype == WEFT_VALUE_BYTES)
+    free(owned);
+  free(msg);
+}
+
 /* A completion from another thread, applied on the loop. */
 typedef struct weft__remote_set {
   weft__node node;
@@ -293,11 +300,9 @@ static void weft__remote_set_run(weft__node *node, weft_loop_t *loop) {
   int rc = weft__settle_owned(f, op->state, op->vtype, op->i, op->d, op->p, op->len,
                               op->release, op->msg);
   if (rc != 0) {
-    if (op->vtype == WEFT_VALUE_BYTES)
-      free(op->p);
-    else if (op->vtype == WEFT_VALUE_PTR && op->release != NULL)
-      op->release(op->p);
-    free(op->msg);
+    weft__discard_copies(op->vtype, op->p, op->msg);
+    if (op->vtype == WEFT_VALUE_PTR && op->release != NULL)
+      op->release(op->p); /* ownership came with the call */
     if (f->state != WEFT_FUTURE_CANCELLED)
       weft__loop_report(loop, WEFT_ESTATE,
                         "a completion from another thread found the future already done", f);
@@ -331,29 +336,18 @@ static int weft__set(weft_future_t *f, int state, int vtype, int64_t i, double d
     if (len > 0)
       memcpy(owned, p, len);
   }
-  if (on_loop) {
-    int rc = weft__settle_owned(f, state, vtype, i, d, owned, len, release, m);
-    if (rc != 0) {
-      if (vtype == WEFT_VALUE_BYTES)
-        free(owned);
-      free(m);
-    }
-    return rc;
-  }
+  if (on_loop) /* pending was checked above, so this cannot fail */
+    return weft__settle_owned(f, state, vtype, i, d, owned, len, release, m);
   weft__remote_set *op = malloc(sizeof *op);
   if (op == NULL) {
-    if (vtype == WEFT_VALUE_BYTES)
-      free(owned);
-    free(m);
+    weft__discard_copies(vtype, owned, m);
     return WEFT_ENOMEM;
   }
   *op = (weft__remote_set){{NULL, weft__remote_set_run}, weft_future_ref(f), state, vtype, i,
                            d, owned, len, release, m};
   int rc = weft__tsq_post(loop, &op->node);
   if (rc != 0) {
-    if (vtype == WEFT_VALUE_BYTES)
-      free(owned);
-    free(m);
+    weft__discard_copies(vtype, owned, m);
     free(op);
     weft_future_unref(f);
   }

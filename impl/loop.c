@@ -29,6 +29,15 @@ static _Thread_local weft_loop_t *weft__tls_running;
 
 static void weft__idle_cb(uv_idle_t *idle) { (void)idle; }
 
+/* An active idle handle makes libuv poll without blocking; the drain stops
+ * it once the ready queue is empty. */
+void weft__loop_keep_polling(weft_loop_t *loop) {
+  if (!loop->idle_active && !weft__is_closed(loop)) {
+    uv_idle_start(&loop->idle, weft__idle_cb);
+    loop->idle_active = true;
+  }
+}
+
 void weft__rq_push(weft_loop_t *loop, weft__node *node) {
   node->next = NULL;
   if (loop->rq_tail != NULL)
@@ -36,10 +45,7 @@ void weft__rq_push(weft_loop_t *loop, weft__node *node) {
   else
     loop->rq_head = node;
   loop->rq_tail = node;
-  if (!loop->idle_active && loop->uv != NULL && !weft__is_closed(loop)) {
-    uv_idle_start(&loop->idle, weft__idle_cb);
-    loop->idle_active = true;
-  }
+  weft__loop_keep_polling(loop);
 }
 
 static weft__node *weft__rq_pop(weft_loop_t *loop) {
@@ -157,6 +163,15 @@ static void weft__loop_close_handles(weft_loop_t *loop) {
 
 extern void weft__async_cb(uv_async_t *async);
 
+/* libuv runs no iteration at all for a loop without referenced handles;
+ * weft's check handle is referenced while weft drives one, so every
+ * iteration weft asks for happens (and drains the ready queue). */
+static void weft__uv_run(weft_loop_t *loop, uv_run_mode mode) {
+  uv_ref((uv_handle_t *)&loop->check);
+  uv_run(loop->uv, mode);
+  uv_unref((uv_handle_t *)&loop->check);
+}
+
 static weft_loop_t *weft__loop_create(uv_loop_t *uv, unsigned flags) {
   if (flags != 0)
     WEFT__FAIL_NULL(WEFT_EINVAL);
@@ -194,11 +209,8 @@ static weft_loop_t *weft__loop_create(uv_loop_t *uv, unsigned flags) {
   loop->now = uv_hrtime();
   /* libuv adds fds to epoll during its first poll: one empty iteration makes
    * the backend fd report thread-safe wake-ups before the first run. */
-  if (!loop->adopted) {
-    uv_ref((uv_handle_t *)&loop->check);
-    uv_run(loop->uv, UV_RUN_NOWAIT);
-    uv_unref((uv_handle_t *)&loop->check);
-  }
+  if (!loop->adopted)
+    weft__uv_run(loop, UV_RUN_NOWAIT);
   return loop;
 
 fail_handles:
@@ -291,12 +303,9 @@ void weft__loop_link(weft_loop_t *loop, weft_future_t *f) {
   else
     loop->live_head = f;
   loop->live_tail = f;
-  f->flags |= WEFT__F_LINKED;
 }
 
 void weft__loop_unlink(weft_loop_t *loop, weft_future_t *f) {
-  if (!(f->flags & WEFT__F_LINKED))
-    return;
   if (f->prev != NULL)
     f->prev->next = f->next;
   else
@@ -306,7 +315,18 @@ void weft__loop_unlink(weft_loop_t *loop, weft_future_t *f) {
   else
     loop->live_tail = f->prev;
   f->prev = f->next = NULL;
-  f->flags &= (uint8_t)~WEFT__F_LINKED;
+}
+
+/* Replaces a repeating registration's userdata, releasing the old one last
+ * (so a release that re-registers sees the new state). */
+static void weft__registration_swap(void **ud_slot, weft_release_fn *release_slot, bool set,
+                                    void *userdata, weft_release_fn release) {
+  weft_release_fn old_release = *release_slot;
+  void *old_ud = *ud_slot;
+  *ud_slot = set ? userdata : NULL;
+  *release_slot = set ? release : NULL;
+  if (old_release != NULL)
+    old_release(old_ud);
 }
 
 /* One close round: cancel everything pending, then run what that readied. */
@@ -391,15 +411,9 @@ int weft_loop_close(weft_loop_t *loop) {
   for (weft_future_t *f = loop->live_head; f != NULL; f = f->next)
     weft__future_report_unobserved(f);
   weft__rq_drain_all(loop, WEFT__CLOSE_ROUND_LIMIT);
-  if (loop->hook_release != NULL)
-    loop->hook_release(loop->hook_ud);
   loop->hook_fn = NULL;
-  loop->hook_release = NULL;
-  /* The live list is abandoned: objects freed after close do not unlink. */
-  for (weft_future_t *f = loop->live_head, *next; f != NULL; f = next) {
-    next = f->next;
-    f->prev = f->next = NULL;
-  }
+  weft__registration_swap(&loop->hook_ud, &loop->hook_release, false, NULL, NULL);
+  /* The live list is abandoned: survivors hold F_MEMREF and never unlink. */
   loop->live_head = loop->live_tail = NULL;
   loop->idle_active = false;
   weft__loop_close_handles(loop);
@@ -440,20 +454,9 @@ static void weft__run_enter(weft_loop_t *loop) {
   loop->running = true;
   weft__tls_running = loop;
   weft__sync_holds(loop);
-  if (loop->rq_head != NULL && !loop->idle_active) {
-    uv_idle_start(&loop->idle, weft__idle_cb);
-    loop->idle_active = true;
-  }
+  if (loop->rq_head != NULL)
+    weft__loop_keep_polling(loop);
   weft__timers_arm(loop);
-}
-
-/* libuv runs no iteration at all for a loop without referenced handles;
- * weft's check handle is referenced while weft drives one, so every
- * iteration weft asks for happens (and drains the ready queue). */
-static void weft__uv_run(weft_loop_t *loop, uv_run_mode mode) {
-  uv_ref((uv_handle_t *)&loop->check);
-  uv_run(loop->uv, mode);
-  uv_unref((uv_handle_t *)&loop->check);
 }
 
 static void weft__run_leave(weft_loop_t *loop) {
@@ -530,12 +533,8 @@ int weft_loop_stop(weft_loop_t *loop) {
   if (weft__is_closed(loop))
     return WEFT_ECLOSED;
   atomic_store(&loop->stop, 1);
-  if (!weft__on_loop(loop)) {
-    uv_mutex_lock(&loop->tsq_lock);
-    if (!weft__is_closed(loop))
-      uv_async_send(&loop->async);
-    uv_mutex_unlock(&loop->tsq_lock);
-  }
+  if (!weft__on_loop(loop))
+    weft__kick(loop);
   return 0;
 }
 
@@ -553,18 +552,6 @@ double weft_loop_time(weft_loop_t *loop) {
 }
 
 /* ---- errors nobody observed --------------------------------------------- */
-
-/* Replaces a repeating registration's userdata, releasing the old one last
- * (so a release that re-registers sees the new state). */
-static void weft__registration_swap(void **ud_slot, weft_release_fn *release_slot, bool set,
-                                    void *userdata, weft_release_fn release) {
-  weft_release_fn old_release = *release_slot;
-  void *old_ud = *ud_slot;
-  *ud_slot = set ? userdata : NULL;
-  *release_slot = set ? release : NULL;
-  if (old_release != NULL)
-    old_release(old_ud);
-}
 
 int weft_loop_set_exception_handler(weft_loop_t *loop, weft_exception_fn fn, void *userdata,
                                     weft_release_fn release) {

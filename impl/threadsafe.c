@@ -100,7 +100,8 @@ int weft_loop_call_soon_threadsafe(weft_loop_t *loop, weft_callback_fn fn, void 
 
 /* ---- hold / release ------------------------------------------------------ */
 
-static void weft__kick(weft_loop_t *loop) {
+/* Wakes the loop from another thread (no-op once it is closed). */
+void weft__kick(weft_loop_t *loop) {
   uv_mutex_lock(&loop->tsq_lock);
   if (!weft__is_closed(loop))
     uv_async_send(&loop->async);

@@ -143,20 +143,14 @@ void weft__timers_expire(weft_loop_t *loop) {
   }
 }
 
-static void weft__idle_noop(uv_idle_t *idle) { (void)idle; }
-
 static void weft__uvtimer_cb(uv_timer_t *uvt) {
   weft_loop_t *loop = uvt->data;
   loop->armed_when = 0;
   loop->now = uv_hrtime();
   weft__timers_expire(loop);
   /* Expiry may have completed what a run waits for without queueing any
-   * callback: keep this iteration's poll from blocking (the drain that
-   * follows stops the idle handle again). */
-  if (!loop->idle_active && !weft__is_closed(loop)) {
-    uv_idle_start(&loop->idle, weft__idle_noop);
-    loop->idle_active = true;
-  }
+   * callback: this iteration's poll must not block. */
+  weft__loop_keep_polling(loop);
   weft__timers_arm(loop);
 }
 

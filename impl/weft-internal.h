@@ -84,8 +84,7 @@ enum {
   WEFT__F_UNOBSERVED = 1 << 1, /* failed and nobody read the error yet */
   WEFT__F_CB_SCHEDULED = 1 << 2,
   WEFT__F_SLEEP = 1 << 3,     /* is a struct weft__sleep */
-  WEFT__F_LINKED = 1 << 4,    /* on the loop's live list */
-  WEFT__F_MEMREF = 1 << 5     /* holds a reference to the loop's memory */
+  WEFT__F_MEMREF = 1 << 4     /* survived close: holds the loop's memory, off the list */
 };
 
 struct weft_future {
@@ -255,6 +254,8 @@ static inline bool weft__is_closed(const weft_loop_t *loop) {
 }
 
 void weft__rq_push(weft_loop_t *loop, weft__node *node);
+void weft__loop_keep_polling(weft_loop_t *loop);
+void weft__kick(weft_loop_t *loop);
 void weft__rq_drain_all(weft_loop_t *loop, size_t limit);
 int weft__tsq_post(weft_loop_t *loop, weft__node *node);
 void weft__tsq_move(weft_loop_t *loop);
