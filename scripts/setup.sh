@@ -4,12 +4,18 @@
 #   bash scripts/setup.sh
 set -euo pipefail
 
-# Debian packages, one group per part of the project.  A binding adds its
-# packages to this list (e.g. swig lua5.4 liblua5.4-dev golang-go bindgen).
+# Debian packages.  The core's are here; every other part (a binding, say)
+# lists its own in scripts/packages/<part>.list (names separated by white
+# space, `#` starts a comment).
 WEFT_PACKAGES=(
   # core: compiler, build, libuv, CUnit, test and consumer scripts
   build-essential cmake pkg-config libuv1-dev libcunit1-dev python3 git
 )
+for list in "$(dirname "${BASH_SOURCE[0]}")"/packages/*.list; do
+  [ -e "$list" ] || continue
+  # shellcheck disable=SC2207
+  WEFT_PACKAGES+=($(sed 's/#.*//' "$list"))
+done
 
 missing=()
 for pkg in "${WEFT_PACKAGES[@]}"; do

@@ -9,8 +9,9 @@
 #   bash scripts/test.sh
 #   WEFT_JOBS=4 bash scripts/test.sh        # more parallelism
 #
-# Each section is a function; a binding's tests are one more section added to
-# SECTIONS (its function records its counts with `record`).
+# Each section is a function.  The C sections live here; every other part
+# (a binding, say) adds one file scripts/sections/<part>.sh that defines its
+# function, appends it to SECTIONS and records its counts with `record`.
 set -uo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -92,6 +93,13 @@ section_c_release() {
   # the C suites already ran under the sanitizers
   run_ctest c-release "$WEFT_RELEASE_DIR" -LE unit
 }
+
+# sections of the other parts, in file-name order
+for part in "$WEFT_ROOT"/scripts/sections/*.sh; do
+  [ -e "$part" ] || continue
+  # shellcheck source=/dev/null
+  source "$part"
+done
 
 # ---- main -----------------------------------------------------------------
 
