@@ -329,8 +329,48 @@ static void weft__registration_swap(void **ud_slot, weft_release_fn *release_slo
     old_release(old_ud);
 }
 
-/* One close round: cancel everything pending, then run what that readied. */
+/* ---- resources ---------------------------------------------------------- */
+
+void weft__resource_link(weft_loop_t *loop, weft__resource *res) {
+  res->prev = NULL;
+  res->next = loop->res_head;
+  if (loop->res_head != NULL)
+    loop->res_head->prev = res;
+  loop->res_head = res;
+}
+
+void weft__resource_unlink(weft_loop_t *loop, weft__resource *res) {
+  if (res->prev != NULL)
+    res->prev->next = res->next;
+  else if (loop->res_head == res)
+    loop->res_head = res->next;
+  else
+    return; /* not linked */
+  if (res->next != NULL)
+    res->next->prev = res->prev;
+  res->prev = res->next = NULL;
+}
+
+void weft__loop_uv_closing(weft_loop_t *loop) { loop->uv_closing++; }
+
+void weft__loop_uv_closed(weft_loop_t *loop) { loop->uv_closing--; }
+
+/* Closes every resource; a close may link or unlink others, so take the head
+ * each time. */
+static void weft__resource_close_all(weft_loop_t *loop) {
+  while (loop->res_head != NULL) {
+    weft__resource *res = loop->res_head;
+    weft__resource_unlink(loop, res);
+    res->close(res, loop);
+  }
+  while (loop->uv_closing > 0)
+    weft__uv_run(loop, UV_RUN_NOWAIT);
+}
+
+/* One close round: close the resources, cancel everything pending, then run
+ * what that readied. */
 static bool weft__close_round(weft_loop_t *loop) {
+  weft__resource_close_all(loop);
   /* Snapshot by reference so cancellation cannot free what we walk. */
   size_t n = 0;
   for (weft_future_t *f = loop->live_head; f != NULL; f = f->next)
@@ -362,7 +402,7 @@ static bool weft__close_round(weft_loop_t *loop) {
   for (weft_future_t *f = loop->live_head; f != NULL; f = f->next)
     if (f->state == WEFT_FUTURE_PENDING)
       return false;
-  return loop->rq_head == NULL && loop->heap_len == 0;
+  return loop->rq_head == NULL && loop->heap_len == 0 && loop->res_head == NULL;
 }
 
 int weft_loop_close(weft_loop_t *loop) {

@@ -187,6 +187,27 @@ struct weft_handle {
 
 void weft__handle_close_all(weft_loop_t *loop);
 
+/* ---- resources ---------------------------------------------------------- */
+
+/*
+ * Anything that owns libuv handles or requests outside weft's own (a stream,
+ * a server, a process, a signal watcher) links a resource into its loop.
+ * weft_loop_close unlinks each one and calls its close: fail the pending
+ * operations, uv_close the handles.  A handle whose close callback has not
+ * run yet is counted with weft__loop_uv_closing / weft__loop_uv_closed; the
+ * close round runs libuv until the count is back to zero, so those callbacks
+ * run while the loop is still usable.
+ */
+typedef struct weft__resource weft__resource;
+struct weft__resource {
+  weft__resource *prev, *next;
+  void (*close)(weft__resource *res, weft_loop_t *loop);
+};
+void weft__resource_link(weft_loop_t *loop, weft__resource *res);
+void weft__resource_unlink(weft_loop_t *loop, weft__resource *res);
+void weft__loop_uv_closing(weft_loop_t *loop);
+void weft__loop_uv_closed(weft_loop_t *loop);
+
 /* ---- the loop ----------------------------------------------------------- */
 
 struct weft_loop {
@@ -229,6 +250,8 @@ struct weft_loop {
 
   /* objects */
   weft_future_t *live_head, *live_tail;
+  weft__resource *res_head;
+  int uv_closing;            /* resource handles whose close callback is due */
   uint32_t next_task_id;
   weft_task_t *current;
   weft_future_t *until;
