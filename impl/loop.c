@@ -65,7 +65,7 @@ static bool weft__until_done(const weft_loop_t *loop) {
 
 /* One drain: rounds of the callbacks queued at each round's start. */
 static void weft__drain(weft_loop_t *loop) {
-  uint64_t start = uv_hrtime();
+  uint64_t start = weft__clock(loop);
   size_t ran = 0;
   loop->now = start;
   weft__timers_expire(loop);
@@ -79,7 +79,7 @@ static void weft__drain(weft_loop_t *loop) {
       node->run(node, loop);
       ran++;
       if ((ran % WEFT__DRAIN_CLOCK_EVERY) == 0) {
-        loop->now = uv_hrtime();
+        loop->now = weft__clock(loop);
         weft__timers_expire(loop);
       }
       if (is_last)
@@ -113,6 +113,8 @@ void weft__rq_drain_all(weft_loop_t *loop, size_t limit) {
 static void weft__check_cb(uv_check_t *check) {
   weft_loop_t *loop = check->data;
   weft__sync_holds(loop);
+  if (loop->virtual_time)
+    weft__vclock_idle(loop);
   weft__drain(loop);
 }
 
@@ -173,7 +175,7 @@ static void weft__uv_run(weft_loop_t *loop, uv_run_mode mode) {
 }
 
 static weft_loop_t *weft__loop_create(uv_loop_t *uv, unsigned flags) {
-  if (flags != 0)
+  if ((flags & ~(unsigned)WEFT_LOOP_VIRTUAL_TIME) != 0)
     WEFT__FAIL_NULL(WEFT_EINVAL);
   weft_loop_t *loop = calloc(1, sizeof *loop);
   if (loop == NULL)
@@ -186,6 +188,7 @@ static weft_loop_t *weft__loop_create(uv_loop_t *uv, unsigned flags) {
   atomic_init(&loop->holds, 0);
   loop->owner = pthread_self();
   loop->next_task_id = 1;
+  loop->virtual_time = (flags & WEFT_LOOP_VIRTUAL_TIME) != 0;
   int rc;
   if (uv != NULL) {
     loop->uv = uv;
@@ -206,7 +209,7 @@ static weft_loop_t *weft__loop_create(uv_loop_t *uv, unsigned flags) {
   if (rc != 0)
     goto fail_handles;
   loop->async.async_cb = weft__async_cb;
-  loop->now = uv_hrtime();
+  loop->now = weft__clock(loop);
   /* libuv adds fds to epoll during its first poll: one empty iteration makes
    * the backend fd report thread-safe wake-ups before the first run. */
   if (!loop->adopted)
@@ -587,7 +590,7 @@ weft_loop_t *weft_loop_running(void) { return weft__tls_running; }
 double weft_loop_time(weft_loop_t *loop) {
   if (loop == NULL)
     return 0.0;
-  loop->now = uv_hrtime();
+  loop->now = weft__clock(loop);
   return (double)loop->now / 1e9;
 }
 
@@ -692,6 +695,8 @@ int weft_loop_backend_timeout(weft_loop_t *loop) {
     return 0;
   int uvt = uv_loop_alive(loop->uv) ? uv_backend_timeout(loop->uv) : -1;
   if (loop->heap_len > 0) {
+    if (loop->virtual_time)
+      return 0; /* the next deadline is jumped to at once */
     uint64_t now = uv_hrtime();
     uint64_t when = loop->heap[0]->when;
     uint64_t ms = when > now ? (when - now + 999999) / 1000000 : 0;

@@ -66,7 +66,7 @@ static void weft__heap_down(weft_loop_t *loop, uint32_t i) {
 
 /* Relative deadlines use a fresh clock (as asyncio's time.monotonic()). */
 uint64_t weft__delay_to_when(weft_loop_t *loop, double delay) {
-  loop->now = uv_hrtime();
+  loop->now = weft__clock(loop);
   if (!(delay > 0))
     return loop->now;
   double ns = delay * 1e9;
@@ -146,7 +146,7 @@ void weft__timers_expire(weft_loop_t *loop) {
 static void weft__uvtimer_cb(uv_timer_t *uvt) {
   weft_loop_t *loop = uvt->data;
   loop->armed_when = 0;
-  loop->now = uv_hrtime();
+  loop->now = weft__clock(loop);
   weft__timers_expire(loop);
   /* Expiry may have completed what a run waits for without queueing any
    * callback: this iteration's poll must not block. */
@@ -157,6 +157,13 @@ static void weft__uvtimer_cb(uv_timer_t *uvt) {
 void weft__timers_arm(weft_loop_t *loop) {
   if (weft__is_closed(loop))
     return;
+  if (loop->virtual_time) {
+    /* No wall-clock timer: polls stay non-blocking while a deadline is
+     * pending, and the check phase jumps to it (vclock.c). */
+    if (loop->heap_len > 0)
+      weft__loop_keep_polling(loop);
+    return;
+  }
   if (loop->heap_len == 0) {
     if (loop->armed_when != 0) {
       uv_timer_stop(&loop->uvtimer);

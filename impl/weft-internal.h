@@ -217,6 +217,7 @@ struct weft_loop {
   uv_loop_t *uv;
   uv_loop_t uv_own;
   bool adopted;
+  bool virtual_time;         /* WEFT_LOOP_VIRTUAL_TIME: see vclock.c */
   bool uv_open;              /* uv_own initialised and not yet closed */
   bool running;
   bool closing;
@@ -240,6 +241,7 @@ struct weft_loop {
   uint32_t timer_seq;
   uint64_t armed_when;
   uint64_t now;              /* cached clock, ns */
+  uint64_t vnow;             /* the virtual clock, ns (virtual_time only) */
 
   /* thread-safe queue */
   uv_mutex_t tsq_lock;
@@ -291,6 +293,18 @@ weft_loop_t *weft__loop_hold_mem(weft_loop_t *loop);
 void weft__loop_drop_mem(weft_loop_t *loop);
 weft__cb *weft__cb_alloc(weft_loop_t *loop);
 void weft__cb_free(weft_loop_t *loop, weft__cb *cb);
+
+/* ---- the clock --------------------------------------------------------- */
+
+/* A fresh reading of the loop's clock, ns: the monotonic clock, or under
+ * WEFT_LOOP_VIRTUAL_TIME the virtual one, which only vclock.c moves. */
+static inline uint64_t weft__clock(const weft_loop_t *loop) {
+  return loop->virtual_time ? loop->vnow : uv_hrtime();
+}
+
+/* Virtual time: called before each drain; jumps to the next deadline when
+ * the loop is idle (see vclock.c). */
+void weft__vclock_idle(weft_loop_t *loop);
 
 /* ---- errors and small utilities --------------------------------------- */
 

@@ -24,7 +24,7 @@ static void test_new_flags(void) {
   TU_EQ(weft_loop_is_running(loop), 0);
   tu_loop_close(loop);
 
-  TU_OK(weft_loop_new(1u) == NULL);
+  TU_OK(weft_loop_new(2u) == NULL);
   TU_RC(weft_last_error(), WEFT_EINVAL);
   TU_OK(weft_loop_new(0x80000000u) == NULL);
   TU_RC(weft_last_error(), WEFT_EINVAL);

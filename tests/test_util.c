@@ -82,9 +82,13 @@ void tu_exc_release(void *userdata) {
 
 /* ---- loop fixture ------------------------------------------------------ */
 
-weft_loop_t *tu_loop_new(void) {
+weft_loop_t *tu_loop_new(void) { return tu_loop_new_flags(WEFT_LOOP_DEFAULT); }
+
+weft_loop_t *tu_loop_new_virtual(void) { return tu_loop_new_flags(WEFT_LOOP_VIRTUAL_TIME); }
+
+weft_loop_t *tu_loop_new_flags(unsigned flags) {
   tu_exc_reset();
-  weft_loop_t *loop = weft_loop_new(WEFT_LOOP_DEFAULT);
+  weft_loop_t *loop = weft_loop_new(flags);
   TU_OK(loop != NULL);
   if (!loop) {
     fprintf(stderr, "weft_loop_new failed: %s\n", weft_err_name(weft_last_error()));

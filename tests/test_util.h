@@ -68,6 +68,16 @@ void tu_exc_release(void *userdata);
 weft_loop_t *tu_loop_new(void);
 
 /**
+ * As tu_loop_new, with the virtual clock (WEFT_LOOP_VIRTUAL_TIME): time
+ * starts at 0 and jumps to the next timer when the loop is idle, so timing
+ * tests are exact and take no wall time.
+ */
+weft_loop_t *tu_loop_new_virtual(void);
+
+/** As tu_loop_new, with `flags` for weft_loop_new. */
+weft_loop_t *tu_loop_new_flags(unsigned flags);
+
+/**
  * Closes `loop` (asserting weft_loop_close() == 0 and is_closed == 1) and drops
  * the caller's reference.  NULL is ignored.
  */

@@ -21,9 +21,32 @@
 extern "C" {
 #endif
 
-/** Flags for weft_loop_new(). */
+/** Flags for weft_loop_new() and weft_loop_new_from_uv(). */
 enum weft_loop_flags {
-  WEFT_LOOP_DEFAULT = 0
+  WEFT_LOOP_DEFAULT = 0,
+  /**
+   * A virtual clock, for tests (asyncio's test loop): weft_loop_time()
+   * starts at 0.0 and moves only when the loop is idle, jumping straight to
+   * the next deadline of weft's timers (call_later, call_at, weft_sleep,
+   * weft_task_sleep, wait_for and every other timeout), which then fire at
+   * once: an hour of sleeps takes no wall time, and every callback sees
+   * exactly its deadline.  Idle means: no callback is ready, no thread-safe
+   * call is queued, and a non-blocking poll of libuv readied nothing.
+   * Rules:
+   *  - with a deadline pending the loop never blocks; it polls I/O without
+   *    waiting, then jumps.  I/O, thread-pool jobs or other threads that
+   *    are not done by then do not hold the clock back (they take no
+   *    virtual time if they are, and arbitrarily much if they are not), so
+   *    a deterministic test waits for nothing but timers while one is due;
+   *  - with no deadline pending the loop blocks for I/O, thread-safe calls
+   *    and holds as usual, and the clock stands still meanwhile;
+   *  - a run does not move the clock once it is about to return (stop
+   *    requested, run_until's future done), nor does weft_loop_close;
+   *  - the clock moves in every run mode, WEFT_RUN_NOWAIT included (a jump
+   *    costs no wall time); weft_loop_advance() moves it by hand;
+   *  - libuv handles of your own (weft_loop_uv) keep libuv's real clock.
+   */
+  WEFT_LOOP_VIRTUAL_TIME = 1 << 0
 };
 
 /** Modes for weft_loop_run(). */
@@ -69,7 +92,8 @@ typedef void (*weft_write_fn)(const char *text, size_t len, void *userdata);
 
 /**
  * Creates a loop owned by the calling thread, with its own uv_loop_t.
- * `flags` is 0 (WEFT_LOOP_DEFAULT); unknown bits are an error.
+ * `flags` is 0 (WEFT_LOOP_DEFAULT) or WEFT_LOOP_VIRTUAL_TIME; unknown bits
+ * are an error.
  * Returns a new loop with one reference owned by the caller, or NULL with
  * weft_last_error() set to WEFT_EINVAL (bad flags), WEFT_ENOMEM, or a libuv
  * error from creating the loop's handles.
@@ -81,7 +105,9 @@ WEFT_API weft_loop_t *weft_loop_new(unsigned flags);
  * inside a libuv program.  weft adds its own handles to `uv` (unreferenced
  * when idle) and removes them on weft_loop_close(); it never runs or closes
  * `uv` itself except from weft_loop_run().  `uv` must outlive the weft loop's
- * close and must belong to the calling thread.
+ * close and must belong to the calling thread.  `flags` as for
+ * weft_loop_new(); under WEFT_LOOP_VIRTUAL_TIME, weft keeps `uv` polling
+ * without blocking while one of its deadlines is pending, whoever runs it.
  * Returns a new reference, or NULL with weft_last_error() set to WEFT_EINVAL
  * (`uv` NULL or bad flags), WEFT_ENOMEM, or a libuv error.
  */
@@ -167,9 +193,21 @@ WEFT_API weft_loop_t *weft_loop_running(void);
 
 /**
  * The loop's monotonic clock in seconds (asyncio loop.time()).  The origin
- * is arbitrary; only differences matter.  Owner thread; returns 0.0 for NULL.
+ * is arbitrary; only differences matter.  Under WEFT_LOOP_VIRTUAL_TIME it is
+ * the virtual clock (0.0 at creation).  Owner thread; returns 0.0 for NULL.
  */
 WEFT_API double weft_loop_time(weft_loop_t *loop);
+
+/**
+ * Moves a WEFT_LOOP_VIRTUAL_TIME loop's clock forward by `seconds` (asyncio
+ * TestLoop.advance_time), e.g. to stand for a callback that blocks that
+ * long.  Timers that become due do not run inside this call: they fire in
+ * deadline order at the loop's next iteration.  +infinity moves the clock to
+ * its end.  Owner thread.  Errors: WEFT_EINVAL (NULL loop, NaN or negative
+ * `seconds`), WEFT_ETHREAD, WEFT_ECLOSED, WEFT_ESTATE (the loop has the real
+ * clock).
+ */
+WEFT_API int weft_loop_advance(weft_loop_t *loop, double seconds);
 
 /**
  * Keeps the loop alive for work another thread will finish: while the hold
