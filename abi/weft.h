@@ -8,6 +8,7 @@
  *   weft/task.h     stackless tasks, sleep, weft_run (asyncio.run)
  *   weft/coro.h     macros that make a step function read like async/await
  *   weft/combinators.h  gather, wait_for, shield (the asyncio toolbox)
+ *   weft/timeout.h  timeout scopes around part of a task (asyncio.timeout)
  *
  * Conventions (the whole ABI keeps them):
  *   - Functions return 0 (or a documented non-negative value) or a negative
@@ -31,5 +32,6 @@
 #include "weft/task.h"
 #include "weft/coro.h"
 #include "weft/combinators.h"
+#include "weft/timeout.h"
 
 #endif /* WEFT_H */
