@@ -19,6 +19,7 @@
 weft__cb *weft__cb_alloc(weft_loop_t *loop) {
   weft__cb *cb = loop->free_cbs;
   if (cb != NULL) {
+    WEFT__UNPOISON(cb, sizeof *cb);
     loop->free_cbs = cb->next;
     return cb;
   }
@@ -28,6 +29,33 @@ weft__cb *weft__cb_alloc(weft_loop_t *loop) {
 void weft__cb_free(weft_loop_t *loop, weft__cb *cb) {
   cb->next = loop->free_cbs;
   loop->free_cbs = cb;
+  WEFT__POISON(cb, sizeof *cb);
+}
+
+/* Plain futures come and go once per await in typical code: the loop keeps
+ * a bounded stock of them (owner thread only). */
+enum { WEFT__FREE_FUTURES_MAX = 256 };
+
+static weft_future_t *weft__future_alloc(weft_loop_t *loop) {
+  weft_future_t *f = loop->free_futures;
+  if (f == NULL)
+    return malloc(sizeof *f);
+  WEFT__UNPOISON(f, sizeof *f);
+  loop->free_futures = f->mlink;
+  loop->n_free_futures--;
+  return f;
+}
+
+static void weft__future_release_mem(weft_loop_t *loop, weft_future_t *f, bool plain) {
+  if (!plain || loop->n_free_futures >= WEFT__FREE_FUTURES_MAX || weft__is_closed(loop) ||
+      !weft__on_loop(loop)) {
+    free(f);
+    return;
+  }
+  f->mlink = loop->free_futures;
+  loop->free_futures = f;
+  loop->n_free_futures++;
+  WEFT__POISON(f, sizeof *f);
 }
 
 /* ---- lifetime ------------------------------------------------------------ */
@@ -37,7 +65,8 @@ void weft__future_init(weft_future_t *f, weft_loop_t *loop, uint8_t flags) {
   /* No memory reference yet: until close the loop outlives its futures
    * (they die on its thread); close gives one to each survivor. */
   f->loop = loop;
-  atomic_init(&f->refs, 1);
+  f->lrefs = 1;
+  atomic_init(&f->srefs, 0);
   f->flags = flags;
   weft__loop_link(loop, f);
 }
@@ -49,7 +78,7 @@ weft_future_t *weft_future_new(weft_loop_t *loop) {
     WEFT__FAIL_NULL(WEFT_ETHREAD);
   if (weft__is_closed(loop))
     WEFT__FAIL_NULL(WEFT_ECLOSED);
-  weft_future_t *f = malloc(sizeof *f);
+  weft_future_t *f = weft__future_alloc(loop);
   if (f == NULL)
     WEFT__FAIL_NULL(WEFT_ENOMEM);
   weft__future_init(f, loop, 0);
@@ -57,8 +86,12 @@ weft_future_t *weft_future_new(weft_loop_t *loop) {
 }
 
 weft_future_t *weft_future_ref(weft_future_t *future) {
-  if (future != NULL)
-    atomic_fetch_add_explicit(&future->refs, 1, memory_order_relaxed);
+  if (future == NULL)
+    return NULL;
+  if (weft__on_loop(future->loop) && !future->merged)
+    future->lrefs++;
+  else
+    atomic_fetch_add_explicit(&future->srefs, WEFT__SREF_ONE, memory_order_relaxed);
   return future;
 }
 
@@ -80,7 +113,7 @@ void weft__future_free(weft_future_t *f) {
   }
   if (f->flags & WEFT__F_TASK)
     weft__task_free_fields((weft_task_t *)f);
-  free(f);
+  weft__future_release_mem(loop, f, !(f->flags & (WEFT__F_TASK | WEFT__F_SLEEP)) && !memref);
   if (memref)
     weft__loop_drop_mem(loop);
 }
@@ -118,21 +151,19 @@ void weft__future_report_unobserved(weft_future_t *f) {
  */
 void weft__future_dying(weft_future_t *f) {
   weft_loop_t *loop = f->loop;
+  weft__future_refs_reset(f, 1);
   if (f->state == WEFT_FUTURE_PENDING) {
-    atomic_store(&f->refs, 1);
     weft__future_cancel_plain(f, NULL);
     weft_future_unref(f);
     return;
   }
   if (f->flags & WEFT__F_UNOBSERVED) {
     f->flags &= (uint8_t)~WEFT__F_UNOBSERVED;
-    atomic_store(&f->refs, 1);
     f->node.run = weft__report_run;
     weft__rq_push(loop, &f->node);
     return;
   }
   if (f->state == WEFT_FUTURE_RESULT && f->vtype == WEFT_VALUE_PTR && f->aux.release != NULL) {
-    atomic_store(&f->refs, 1);
     f->node.run = weft__release_run;
     weft__rq_push(loop, &f->node);
     return;
@@ -140,31 +171,99 @@ void weft__future_dying(weft_future_t *f) {
   weft__future_free(f);
 }
 
+/* The last reference went; on the loop thread, or else handed to it. */
+static void weft__future_zero(weft_future_t *f) {
+  if (weft__is_closed(f->loop))
+    weft__future_free(f);
+  else
+    weft__future_dying(f);
+}
+
 static void weft__dying_run(weft__node *node, weft_loop_t *loop) {
   (void)loop;
-  weft_future_t *f = (weft_future_t *)node;
-  if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1)
-    weft__future_dying(f);
+  weft__future_zero((weft_future_t *)node);
+}
+
+/* The last reference went off the loop's thread: the loop finishes the job,
+ * unless it is closed (then nothing of the loop's runs any more). */
+static void weft__future_zero_remote(weft_future_t *f) {
+  weft_loop_t *loop = f->loop;
+  f->node.run = weft__dying_run;
+  if (weft__is_closed(loop) || weft__tsq_post(loop, &f->node) != 0)
+    weft__future_free(f);
+}
+
+/*
+ * Takes a queued future off its loop's merge queue: on the owner, adds the
+ * owner's count into the shared one (unless that happened already); after
+ * close (`owner` false) the close merged it, and only the flag goes.
+ */
+void weft__future_merge(weft_future_t *f, bool owner) {
+  int delta = -WEFT__SREF_QUEUED;
+  if (owner && !f->merged) {
+    delta += (int)f->lrefs * WEFT__SREF_ONE + WEFT__SREF_MERGED;
+    f->lrefs = 0;
+    f->merged = 1;
+  }
+  int was = atomic_fetch_add_explicit(&f->srefs, delta, memory_order_acq_rel);
+  if (was + delta != WEFT__SREF_MERGED)
+    return;
+  if (owner)
+    weft__future_zero(f);
+  else
+    weft__future_zero_remote(f);
+}
+
+/* At close, on the owner: every survivor counts in `srefs` from now on, so
+ * that any thread may drop its last reference without the loop. */
+void weft__future_merge_all(weft_loop_t *loop) {
+  for (weft_future_t *f = loop->live_head; f != NULL; f = f->next) {
+    if (f->merged)
+      continue;
+    int delta = (int)f->lrefs * WEFT__SREF_ONE + WEFT__SREF_MERGED;
+    f->lrefs = 0;
+    f->merged = 1;
+    atomic_fetch_add_explicit(&f->srefs, delta, memory_order_acq_rel);
+  }
+}
+
+static void weft__unref_remote(weft_future_t *f) {
+  int was = atomic_load_explicit(&f->srefs, memory_order_relaxed), now;
+  do {
+    now = was - WEFT__SREF_ONE;
+    /* below zero: the owner's count covers it; have the owner merge */
+    if (now < 0 && !(was & (WEFT__SREF_MERGED | WEFT__SREF_QUEUED)))
+      now |= WEFT__SREF_QUEUED;
+  } while (!atomic_compare_exchange_weak_explicit(&f->srefs, &was, now, memory_order_acq_rel,
+                                                  memory_order_relaxed));
+  if (now == WEFT__SREF_MERGED)
+    weft__future_zero_remote(f);
+  else if ((now & WEFT__SREF_QUEUED) && !(was & WEFT__SREF_QUEUED))
+    weft__tsq_post_merge(f->loop, f);
 }
 
 void weft_future_unref(weft_future_t *future) {
   if (future == NULL)
     return;
-  if (atomic_fetch_sub_explicit(&future->refs, 1, memory_order_acq_rel) != 1)
+  if (!weft__on_loop(future->loop)) {
+    weft__unref_remote(future);
     return;
-  weft_loop_t *loop = future->loop;
-  if (weft__is_closed(loop)) {
-    weft__future_free(future);
-  } else if (weft__on_loop(loop)) {
-    weft__future_dying(future);
-  } else {
-    atomic_store(&future->refs, 1);
-    future->node.run = weft__dying_run;
-    if (weft__tsq_post(loop, &future->node) != 0) {
-      atomic_store(&future->refs, 0);
-      weft__future_free(future);
-    }
   }
+  int was;
+  if (!future->merged) {
+    if (--future->lrefs > 0)
+      return;
+    /* The owner's count ran out: other threads may still hold some. */
+    future->merged = 1;
+    was = atomic_fetch_or_explicit(&future->srefs, WEFT__SREF_MERGED, memory_order_acq_rel);
+    if (was != 0)
+      return;
+  } else {
+    was = atomic_fetch_sub_explicit(&future->srefs, WEFT__SREF_ONE, memory_order_acq_rel);
+    if (was != WEFT__SREF_MERGED + WEFT__SREF_ONE)
+      return;
+  }
+  weft__future_zero(future);
 }
 
 weft_loop_t *weft_future_loop(const weft_future_t *future) {

@@ -12,9 +12,10 @@
 
 static weft_handle_t *weft__handle_alloc(weft_loop_t *loop) {
   weft_handle_t *h = loop->free_handles;
-  if (h != NULL)
+  if (h != NULL) {
+    WEFT__UNPOISON(h, sizeof *h);
     loop->free_handles = (weft_handle_t *)h->node.next;
-  else if ((h = malloc(sizeof *h)) == NULL)
+  } else if ((h = malloc(sizeof *h)) == NULL)
     return NULL;
   memset(h, 0, sizeof *h);
   return h;
@@ -25,6 +26,7 @@ static void weft__handle_release(weft_handle_t *h) {
   if (!weft__is_closed(loop) && weft__on_loop(loop)) {
     h->node.next = (weft__node *)loop->free_handles;
     loop->free_handles = h;
+    WEFT__POISON(h, sizeof *h);
   } else {
     free(h);
   }

@@ -245,13 +245,21 @@ void weft__loop_free(weft_loop_t *loop) {
     loop->exc_release(loop->exc_ud);
   while (loop->free_cbs != NULL) {
     weft__cb *cb = loop->free_cbs;
+    WEFT__UNPOISON(cb, sizeof *cb);
     loop->free_cbs = cb->next;
     free(cb);
   }
   while (loop->free_handles != NULL) {
     weft_handle_t *h = loop->free_handles;
+    WEFT__UNPOISON(h, sizeof *h);
     loop->free_handles = (weft_handle_t *)h->node.next;
     free(h);
+  }
+  while (loop->free_futures != NULL) {
+    weft_future_t *f = loop->free_futures;
+    WEFT__UNPOISON(f, sizeof *f);
+    loop->free_futures = f->mlink;
+    free(f);
   }
   free(loop->heap);
   uv_mutex_destroy(&loop->tsq_lock);
@@ -370,6 +378,29 @@ static void weft__resource_close_all(weft_loop_t *loop) {
     weft__uv_run(loop, UV_RUN_NOWAIT);
 }
 
+/* Reports every failure nobody read, from a snapshot (the handler may drop
+ * references).  False when out of memory for the snapshot. */
+static bool weft__report_unobserved_all(weft_loop_t *loop) {
+  size_t n = 0;
+  for (weft_future_t *f = loop->live_head; f != NULL; f = f->next)
+    n += (f->flags & WEFT__F_UNOBSERVED) != 0;
+  if (n == 0)
+    return true;
+  weft_future_t **list = malloc(n * sizeof *list);
+  if (list == NULL)
+    return false;
+  size_t k = 0;
+  for (weft_future_t *f = loop->live_head; f != NULL && k < n; f = f->next)
+    if (f->flags & WEFT__F_UNOBSERVED)
+      list[k++] = weft_future_ref(f);
+  for (size_t i = 0; i < k; i++) {
+    weft__future_report_unobserved(list[i]);
+    weft_future_unref(list[i]);
+  }
+  free(list);
+  return true;
+}
+
 /* One close round: close the resources, cancel everything pending, then run
  * what that readied. */
 static bool weft__close_round(weft_loop_t *loop) {
@@ -426,14 +457,31 @@ int weft_loop_close(weft_loop_t *loop) {
   weft__loop_hold_mem(loop);
   loop->closing = true;
   bool clean = false;
+  weft__node *late = NULL;
+  weft_future_t *late_merges = NULL;
   for (int round = 0; round < WEFT__CLOSE_ROUNDS && !clean; round++) {
     if (!weft__close_round(loop))
       continue;
-    /* Seal the thread-safe queue only when nothing arrived meanwhile. */
+    /* Failures nobody read are reported now, while the handler can run. */
+    if (!weft__report_unobserved_all(loop))
+      continue;
+    weft__rq_drain_all(loop, WEFT__CLOSE_ROUND_LIMIT);
+    if (loop->rq_head != NULL)
+      continue;
+    /* Seal the thread-safe queue when nothing arrived meanwhile, or on the
+     * last round anyway: threads that keep posting cannot hold close off;
+     * what they posted before the seal runs below, after it. */
     uv_mutex_lock(&loop->tsq_lock);
-    if (loop->tsq_head == NULL) {
-      /* Survivors now hold the loop's memory: after this, other threads
-       * free them directly. */
+    if ((loop->tsq_head == NULL && loop->merge_head == NULL) ||
+        round == WEFT__CLOSE_ROUNDS - 1) {
+      late = loop->tsq_head;
+      late_merges = loop->merge_head;
+      loop->tsq_head = loop->tsq_tail = NULL;
+      loop->merge_head = NULL;
+      atomic_store_explicit(&loop->tsq_pending, 0, memory_order_relaxed);
+      /* Survivors now hold the loop's memory and count their references
+       * atomically: after this, other threads free them directly. */
+      weft__future_merge_all(loop);
       unsigned n = 0;
       for (weft_future_t *f = loop->live_head; f != NULL; f = f->next) {
         f->flags |= WEFT__F_MEMREF;
@@ -450,9 +498,12 @@ int weft_loop_close(weft_loop_t *loop) {
     weft__loop_drop_mem(loop);
     return WEFT_EBUSY;
   }
-  /* Failures nobody read are reported now, while the handler can run. */
-  for (weft_future_t *f = loop->live_head; f != NULL; f = f->next)
-    weft__future_report_unobserved(f);
+  weft__merge_queued(late_merges);
+  while (late != NULL) {
+    weft__node *next = late->next;
+    weft__rq_push(loop, late);
+    late = next;
+  }
   weft__rq_drain_all(loop, WEFT__CLOSE_ROUND_LIMIT);
   loop->hook_fn = NULL;
   weft__registration_swap(&loop->hook_ud, &loop->hook_release, false, NULL, NULL);

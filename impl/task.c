@@ -172,7 +172,7 @@ static weft_task_t *weft__task_create(weft_loop_t *loop, const char *name, weft_
     WEFT__FAIL_NULL(WEFT_ENOMEM);
   }
   weft__future_init(&t->f, loop, WEFT__F_TASK);
-  atomic_store(&t->f.refs, 2u); /* the caller's and the loop's */
+  t->f.lrefs = 2; /* the caller's and the loop's */
   memset(&t->timer, 0, sizeof t->timer);
   t->timer.kind = WEFT__TIMER_TASK;
   t->step = step;

@@ -31,14 +31,43 @@ int weft__tsq_post(weft_loop_t *loop, weft__node *node) {
   return 0;
 }
 
+/* A future whose count another thread took below zero (future.c): the loop
+ * merges it.  After close, close has merged every survivor already. */
+void weft__tsq_post_merge(weft_loop_t *loop, weft_future_t *f) {
+  uv_mutex_lock(&loop->tsq_lock);
+  if (weft__is_closed(loop)) {
+    uv_mutex_unlock(&loop->tsq_lock);
+    weft__future_merge(f, false);
+    return;
+  }
+  f->mlink = loop->merge_head;
+  loop->merge_head = f;
+  atomic_store_explicit(&loop->tsq_pending, 1, memory_order_release);
+  uv_async_send(&loop->async);
+  uv_mutex_unlock(&loop->tsq_lock);
+}
+
+/* On the owner: merges what is queued for merging. */
+void weft__merge_queued(weft_future_t *list) {
+  while (list != NULL) {
+    weft_future_t *next = list->mlink;
+    list->mlink = NULL;
+    weft__future_merge(list, true);
+    list = next;
+  }
+}
+
 void weft__tsq_move(weft_loop_t *loop) {
   if (!atomic_load_explicit(&loop->tsq_pending, memory_order_acquire))
     return;
   uv_mutex_lock(&loop->tsq_lock);
   weft__node *node = loop->tsq_head;
+  weft_future_t *merge = loop->merge_head;
   loop->tsq_head = loop->tsq_tail = NULL;
+  loop->merge_head = NULL;
   atomic_store_explicit(&loop->tsq_pending, 0, memory_order_relaxed);
   uv_mutex_unlock(&loop->tsq_lock);
+  weft__merge_queued(merge);
   while (node != NULL) {
     weft__node *next = node->next;
     weft__rq_push(loop, node);

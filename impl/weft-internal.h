@@ -21,6 +21,17 @@
 
 #include "weft.h"
 
+/* Free lists hide use-after-free from AddressSanitizer unless what they hold
+ * is poisoned while it waits. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define WEFT__POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define WEFT__UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define WEFT__POISON(p, n) ((void)(p), (void)(n))
+#define WEFT__UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 #define WEFT__CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 /* ---- ready queue ------------------------------------------------------- */
@@ -87,14 +98,29 @@ enum {
   WEFT__F_MEMREF = 1 << 4     /* survived close: holds the loop's memory, off the list */
 };
 
+/*
+ * References are biased towards the loop's thread (Choi et al., "Biased
+ * reference counting", PACT 2018).  The owner counts in `lrefs` with plain
+ * arithmetic.  Other threads count in `srefs` atomically, in steps of
+ * WEFT__SREF_ONE; their count may go negative while the owner's covers it.
+ * The first time it does, that thread sets WEFT__SREF_QUEUED and queues the
+ * future on its loop (`mlink`), and the owner merges: it adds `lrefs` into
+ * `srefs` and sets WEFT__SREF_MERGED (also when `lrefs` runs out by itself).
+ * From then on every thread counts in `srefs`; whoever leaves it at exactly
+ * WEFT__SREF_MERGED dropped the last reference.  A queued future is never
+ * freed before the owner has taken it off the queue.
+ */
+enum { WEFT__SREF_MERGED = 1, WEFT__SREF_QUEUED = 2, WEFT__SREF_ONE = 4 };
+
 struct weft_future {
   weft__node node;           /* callback dispatch; a task's step */
   weft_loop_t *loop;
-  atomic_uint refs;
+  uint32_t lrefs;            /* the owner thread's references */
+  atomic_int srefs;          /* other threads' references, see above */
   uint8_t state;             /* enum weft_future_state */
   uint8_t vtype;             /* enum weft_value_type */
   uint8_t flags;
-  uint8_t pad_;
+  uint8_t merged;            /* the owner's copy of WEFT__SREF_MERGED */
   union {
     int64_t i;
     double d;
@@ -110,9 +136,18 @@ struct weft_future {
   weft__cb0 cb0;             /* first callback lives inline */
   weft__cb *cbs;             /* the rest, FIFO */
   weft_future_t *prev, *next; /* the loop's live list */
+  weft_future_t *mlink;      /* the loop's merge queue (WEFT__SREF_QUEUED) */
 };
 
 void weft__future_init(weft_future_t *f, weft_loop_t *loop, uint8_t flags);
+void weft__future_merge(weft_future_t *f, bool owner);
+void weft__future_merge_all(weft_loop_t *loop);
+/* Sets the count to `n` owner references (no other thread may hold one). */
+static inline void weft__future_refs_reset(weft_future_t *f, uint32_t n) {
+  f->lrefs = n;
+  f->merged = 0;
+  atomic_store_explicit(&f->srefs, 0, memory_order_relaxed);
+}
 int weft__future_settle(weft_future_t *f, int state, int vtype, int64_t i, double d, void *p,
                         size_t len, weft_release_fn release, const char *msg);
 int weft__future_cancel_plain(weft_future_t *f, const char *msg);
@@ -246,6 +281,7 @@ struct weft_loop {
   /* thread-safe queue */
   uv_mutex_t tsq_lock;
   weft__node *tsq_head, *tsq_tail;
+  weft_future_t *merge_head;    /* futures to merge (biased counts), LIFO */
   atomic_int tsq_pending;
   atomic_int holds;
   bool async_refd;
@@ -261,6 +297,8 @@ struct weft_loop {
   /* free lists (owner thread only) */
   weft__cb *free_cbs;
   weft_handle_t *free_handles;
+  weft_future_t *free_futures;  /* plain futures, linked through mlink */
+  uint32_t n_free_futures;
 
   weft_exception_fn exc_fn;
   void *exc_ud;
@@ -283,6 +321,8 @@ void weft__loop_keep_polling(weft_loop_t *loop);
 void weft__kick(weft_loop_t *loop);
 void weft__rq_drain_all(weft_loop_t *loop, size_t limit);
 int weft__tsq_post(weft_loop_t *loop, weft__node *node);
+void weft__tsq_post_merge(weft_loop_t *loop, weft_future_t *f);
+void weft__merge_queued(weft_future_t *list);
 void weft__tsq_move(weft_loop_t *loop);
 void weft__sync_holds(weft_loop_t *loop);
 void weft__loop_report(weft_loop_t *loop, int code, const char *message, weft_future_t *f);

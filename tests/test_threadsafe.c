@@ -556,6 +556,108 @@ static void test_unref_from_threads(void) {
   tu_loop_close(loop);
 }
 
+/* References move between threads while the owner keeps using them: the
+ * biased counts must free each future exactly once, with its callback run
+ * once, whichever thread drops the last reference. */
+#define BFUT 64
+#define BTHREADS 3
+
+typedef struct {
+  weft_future_t **f;
+  int seed;
+} biased_arg;
+
+static void *biased_thread(void *p) {
+  biased_arg *a = p;
+  unsigned x = (unsigned)a->seed * 2654435761u + 1;
+  for (int k = 0; k < 20000; k++) {
+    x = x * 1103515245u + 12345u;
+    weft_future_t *f = a->f[2 * ((x >> 8) % (BFUT / 2)) + a->seed % 2]; /* one it holds */
+    weft_future_ref(f);
+    weft_future_ref(f);
+    weft_future_unref(f);
+    weft_future_unref(f);
+  }
+  /* this thread's handed-over reference to every other future */
+  for (int i = a->seed % 2; i < BFUT; i += 2)
+    weft_future_unref(a->f[i]);
+  return NULL;
+}
+
+static void biased_churn(weft_loop_t *loop, int status, void *userdata) {
+  (void)status;
+  weft_future_t **f = userdata;
+  for (int i = 0; i < BFUT; i++) {
+    weft_future_ref(f[i]);
+    weft_future_unref(f[i]);
+  }
+  (void)loop;
+}
+
+static void test_biased_refs_across_threads(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  weft_future_t *f[BFUT];
+  tu_fut_rec recs[BFUT];
+  memset(recs, 0, sizeof recs);
+  for (int i = 0; i < BFUT; i++) {
+    f[i] = weft_future_new(loop);
+    TU_RC(weft_future_add_done_callback(f[i], tu_future_cb, &recs[i]), 0);
+    if (i % 3 == 0) TU_RC(weft_future_set_int64(f[i], i), 0);
+  }
+  /* each thread gets one reference to half of them, made by the owner */
+  biased_arg args[BTHREADS];
+  pthread_t th[BTHREADS];
+  for (int t = 0; t < BTHREADS; t++) {
+    args[t].f = f;
+    args[t].seed = t;
+    for (int i = t % 2; i < BFUT; i += 2) weft_future_ref(f[i]);
+  }
+  TU_RC(weft_loop_hold(loop), 0);
+  for (int t = 0; t < BTHREADS; t++)
+    TU_EQ(pthread_create(&th[t], NULL, biased_thread, &args[t]), 0);
+  /* the owner churns its own references meanwhile, then drops its own */
+  for (int k = 0; k < 200; k++) {
+    TU_RC(weft_loop_call_soon(loop, NULL, biased_churn, f), 0);
+    TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
+  }
+  for (int i = 0; i < BFUT; i++) weft_future_unref(f[i]);
+  for (int t = 0; t < BTHREADS; t++) pthread_join(th[t], NULL);
+  TU_RC(weft_loop_release(loop), 0);
+  tu_run(loop);
+  int bad = 0;
+  for (int i = 0; i < BFUT; i++) {
+    if (recs[i].calls != 1) bad++;
+    if (recs[i].last_state != (i % 3 == 0 ? WEFT_FUTURE_RESULT : WEFT_FUTURE_CANCELLED)) bad++;
+  }
+  TU_EQ(bad, 0);
+  tu_loop_close(loop);
+}
+
+/* A reference dropped by another thread after close frees without the loop. */
+static void *late_unref_thread(void *p) {
+  weft_future_unref(p);
+  return NULL;
+}
+
+static void test_unref_from_thread_after_close(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  weft_future_t *f = weft_future_new(loop);
+  weft_future_t *g = weft_future_new(loop);
+  TU_RC(weft_future_set_int64(g, 5), 0);
+  weft_future_ref(f); /* one for the thread, made by the owner */
+  weft_future_ref(g);
+  tu_loop_close(loop);
+  weft_future_unref(f); /* the owner's */
+  pthread_t th;
+  TU_EQ(pthread_create(&th, NULL, late_unref_thread, f), 0);
+  pthread_join(th, NULL);
+  TU_EQ(pthread_create(&th, NULL, late_unref_thread, g), 0); /* the thread's goes first */
+  pthread_join(th, NULL);
+  weft_future_unref(g);
+}
+
 /* stop from another thread while the loop runs with pending work */
 static int stopper_rc;
 static void *stopper(void *p) {
@@ -651,6 +753,8 @@ static const tu_test tests[] = {
     {"hold_release_threads", test_hold_release_threads},
     {"threadsafe_racing_close", test_threadsafe_racing_close},
     {"unref_from_threads", test_unref_from_threads},
+    {"biased_refs_across_threads", test_biased_refs_across_threads},
+    {"unref_from_thread_after_close", test_unref_from_thread_after_close},
     {"stop_from_thread", test_stop_from_thread},
     {"wrong_thread_future_task", test_wrong_thread_future_task},
     {NULL, NULL},
