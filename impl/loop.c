@@ -20,7 +20,7 @@
 enum { WEFT__DRAIN_BUDGET = 1024, WEFT__DRAIN_CLOCK_EVERY = 128 };
 static const uint64_t WEFT__DRAIN_SLICE_NS = 2000000;
 /* weft_loop_close: rounds of cancellation before giving up with EBUSY. */
-enum { WEFT__CLOSE_ROUNDS = 64 };
+enum { WEFT__CLOSE_ROUNDS = 64, WEFT__CLOSE_SETTLED_ROUNDS = 4 };
 static const size_t WEFT__CLOSE_ROUND_LIMIT = 1000000;
 
 static _Thread_local weft_loop_t *weft__tls_running;
@@ -402,7 +402,8 @@ static bool weft__report_unobserved_all(weft_loop_t *loop) {
 }
 
 /* One close round: close the resources, cancel everything pending, then run
- * what that readied. */
+ * what that readied.  True when nothing is pending any more (what threads
+ * keep posting may still be queued). */
 static bool weft__close_round(weft_loop_t *loop) {
   weft__resource_close_all(loop);
   /* Snapshot by reference so cancellation cannot free what we walk. */
@@ -436,7 +437,7 @@ static bool weft__close_round(weft_loop_t *loop) {
   for (weft_future_t *f = loop->live_head; f != NULL; f = f->next)
     if (f->state == WEFT_FUTURE_PENDING)
       return false;
-  return loop->rq_head == NULL && loop->heap_len == 0 && loop->res_head == NULL;
+  return loop->heap_len == 0 && loop->res_head == NULL;
 }
 
 int weft_loop_close(weft_loop_t *loop) {
@@ -457,6 +458,7 @@ int weft_loop_close(weft_loop_t *loop) {
   weft__loop_hold_mem(loop);
   loop->closing = true;
   bool clean = false;
+  int settled = 0;
   weft__node *late = NULL;
   weft_future_t *late_merges = NULL;
   for (int round = 0; round < WEFT__CLOSE_ROUNDS && !clean; round++) {
@@ -466,14 +468,14 @@ int weft_loop_close(weft_loop_t *loop) {
     if (!weft__report_unobserved_all(loop))
       continue;
     weft__rq_drain_all(loop, WEFT__CLOSE_ROUND_LIMIT);
-    if (loop->rq_head != NULL)
+    bool last = ++settled == WEFT__CLOSE_SETTLED_ROUNDS;
+    if (loop->rq_head != NULL && !last)
       continue;
-    /* Seal the thread-safe queue when nothing arrived meanwhile, or on the
-     * last round anyway: threads that keep posting cannot hold close off;
-     * what they posted before the seal runs below, after it. */
+    /* Seal the thread-safe queue when nothing arrived meanwhile, or after a
+     * few settled rounds anyway: threads that keep posting cannot hold close
+     * off; what they posted before the seal runs below, after it. */
     uv_mutex_lock(&loop->tsq_lock);
-    if ((loop->tsq_head == NULL && loop->merge_head == NULL) ||
-        round == WEFT__CLOSE_ROUNDS - 1) {
+    if ((loop->tsq_head == NULL && loop->merge_head == NULL) || last) {
       late = loop->tsq_head;
       late_merges = loop->merge_head;
       loop->tsq_head = loop->tsq_tail = NULL;
@@ -504,7 +506,8 @@ int weft_loop_close(weft_loop_t *loop) {
     weft__rq_push(loop, late);
     late = next;
   }
-  weft__rq_drain_all(loop, WEFT__CLOSE_ROUND_LIMIT);
+  while (loop->rq_head != NULL) /* finite now: nothing can be posted */
+    weft__rq_drain_all(loop, WEFT__CLOSE_ROUND_LIMIT);
   loop->hook_fn = NULL;
   weft__registration_swap(&loop->hook_ud, &loop->hook_release, false, NULL, NULL);
   /* The live list is abandoned: survivors hold F_MEMREF and never unlink. */
