@@ -9,6 +9,7 @@
  *   weft/coro.h     macros that make a step function read like async/await
  *   weft/combinators.h  gather, wait_for, shield (the asyncio toolbox)
  *   weft/timeout.h  timeout scopes around part of a task (asyncio.timeout)
+ *   weft/dns.h      getaddrinfo / getnameinfo as futures (libuv's thread pool)
  *
  * Conventions (the whole ABI keeps them):
  *   - Functions return 0 (or a documented non-negative value) or a negative
@@ -33,5 +34,6 @@
 #include "weft/coro.h"
 #include "weft/combinators.h"
 #include "weft/timeout.h"
+#include "weft/dns.h"
 
 #endif /* WEFT_H */

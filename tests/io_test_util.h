@@ -1,0 +1,111 @@
+/*
+ * io_test_util.h: helpers for the I/O suites (DNS, UDP, signals, files),
+ * header-only so that each suite takes what it uses.
+ *
+ *   io_fd_count()        open file descriptors of the process (/proc/self/fd)
+ *   IO_FDS_BEGIN/END     assert that a test leaves the fd count unchanged
+ *   io_suite_init()      call first in main (see below)
+ *   io_block_pool()      occupy every libuv thread-pool thread (from a private
+ *   io_unblock_pool()    uv loop), so requests queued meanwhile cannot start:
+ *                        cancelling them is then deterministic
+ *   io_wait_future()     run a loop until a future is done, under a watchdog
+ *
+ * Each suite calls io_suite_init() first thing in main: it fixes
+ * UV_THREADPOOL_SIZE before libuv starts its threads, and opens and closes
+ * one loop so that libuv's process-wide descriptors (its signal lock pipe)
+ * exist before the first test counts fds.
+ */
+#ifndef WEFT_IO_TEST_UTIL_H
+#define WEFT_IO_TEST_UTIL_H
+
+#include <dirent.h>
+#include <stdlib.h>
+
+#include <uv.h>
+
+#include "test_util.h"
+
+/* ---- file descriptors ------------------------------------------------------ */
+
+static inline int io_fd_count(void) {
+  DIR *d = opendir("/proc/self/fd");
+  if (d == NULL)
+    return -1;
+  int n = 0;
+  for (struct dirent *e; (e = readdir(d)) != NULL;)
+    if (e->d_name[0] != '.')
+      n++;
+  closedir(d);
+  return n - 1; /* the directory's own fd */
+}
+
+#define IO_FDS_BEGIN() int io_fds_before_ = io_fd_count()
+#define IO_FDS_END() TU_EQ(io_fd_count(), io_fds_before_)
+
+/* ---- a blocked thread pool ---------------------------------------------------- */
+
+enum { IO_POOL_SIZE = 2 };
+
+static inline void io_suite_init(void) {
+  setenv("UV_THREADPOOL_SIZE", "2", 1);
+  weft_loop_t *loop = weft_loop_new(WEFT_LOOP_DEFAULT);
+  if (loop != NULL) {
+    (void)weft_loop_close(loop);
+    weft_loop_unref(loop);
+  }
+}
+
+static struct {
+  uv_loop_t loop;
+  uv_work_t work[IO_POOL_SIZE];
+  uv_sem_t release, started;
+  int active;
+} io_pool;
+
+static inline void io_pool_work(uv_work_t *w) {
+  (void)w;
+  uv_sem_post(&io_pool.started);
+  uv_sem_wait(&io_pool.release);
+}
+
+static inline void io_pool_after(uv_work_t *w, int status) {
+  (void)w;
+  (void)status;
+}
+
+/* Returns once every pool thread is inside a blocker. */
+static inline void io_block_pool(void) {
+  TU_RC(uv_loop_init(&io_pool.loop), 0);
+  TU_RC(uv_sem_init(&io_pool.release, 0), 0);
+  TU_RC(uv_sem_init(&io_pool.started, 0), 0);
+  for (int i = 0; i < IO_POOL_SIZE; i++)
+    TU_RC(uv_queue_work(&io_pool.loop, &io_pool.work[i], io_pool_work, io_pool_after), 0);
+  for (int i = 0; i < IO_POOL_SIZE; i++)
+    uv_sem_wait(&io_pool.started);
+  io_pool.active = 1;
+}
+
+static inline void io_unblock_pool(void) {
+  if (!io_pool.active)
+    return;
+  for (int i = 0; i < IO_POOL_SIZE; i++)
+    uv_sem_post(&io_pool.release);
+  TU_RC(uv_run(&io_pool.loop, UV_RUN_DEFAULT), 0);
+  TU_RC(uv_loop_close(&io_pool.loop), 0);
+  uv_sem_destroy(&io_pool.release);
+  uv_sem_destroy(&io_pool.started);
+  io_pool.active = 0;
+}
+
+/* ---- running ---------------------------------------------------------------- */
+
+/* Runs `loop` until `f` is done; fails the test (instead of hanging) after
+ * `seconds`.  Returns weft_loop_run_until's code. */
+static inline int io_wait_future(weft_loop_t *loop, weft_future_t *f, double seconds) {
+  tu_watchdog_start(loop, seconds);
+  int rc = weft_loop_run_until(loop, f);
+  TU_EQ(tu_watchdog_stop(), 0);
+  return rc;
+}
+
+#endif /* WEFT_IO_TEST_UTIL_H */
