@@ -1,0 +1,1129 @@
+/*
+ * bindings/lua/runtime.c: the C half of the Lua binding that SWIG cannot
+ * generate: Lua tasks (a weft task whose step resumes a Lua coroutine), the
+ * awaits a coroutine makes, Lua values as future results, error objects, and
+ * the trampolines of the callback typemaps in bindings/swig/lua.i.
+ *
+ * Not compiled on its own: lua.i inserts it into the SWIG wrapper (it uses
+ * SWIG's runtime and type descriptors).
+ *
+ * Rules this file keeps:
+ *   - C calls Lua only under lua_pcall / lua_resume, and only on the thread
+ *     that is inside a run or close of the loop (wl->L), never from a
+ *     finalizer: when no such thread exists the callback is dropped (its
+ *     references released) and a step ends its task cancelled.
+ *   - Every Lua value C keeps (callback functions, coroutines, result values)
+ *     is anchored in the registry of the state; the releases weft calls may
+ *     come from a finalizer or after the state closed, so they never touch
+ *     Lua: they queue the reference, and the queue is drained at the next
+ *     safe point (a step, a callback, the end of a run or close).
+ */
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct wl_state wl_state;
+typedef struct wl_task wl_task;
+
+/* What a release queued for the next safe point. */
+typedef struct wl_pending {
+  void *holder; /* a wl_value to forget, or NULL */
+  int ref;      /* a registry reference to drop, or LUA_NOREF */
+} wl_pending;
+
+struct wl_state {
+  atomic_int refs;      /* the module + every C structure that points here */
+  int dead;             /* the Lua state is closing: never touch it again */
+  lua_State *L;         /* the thread inside a run/close wrapper, or NULL */
+  weft_loop_t *loop;    /* the loop of that run/close */
+  wl_task *current;     /* the task whose coroutine is being resumed */
+  int values_ref;       /* registry: holder lightuserdata -> value(s) */
+  int errmt_ref;        /* registry: metatable of error objects */
+  int dcb_ref;          /* registry: future lightuserdata -> {cb lightuserdata -> fn} */
+  int mt_future_ref;    /* registry: SWIG metatables, to make wrappers fast */
+  int mt_task_ref;
+  pthread_mutex_t mu;   /* guards pending (a release may come from any thread) */
+  wl_pending *pending;
+  size_t npending, cap;
+};
+
+/* Finalizers that drop a loop set this: nothing may call Lua meanwhile. */
+static _Thread_local int wl_gc_depth;
+static const char wl_key = 'w'; /* registry key of the state's wl_state */
+
+static void wl_unref_state(wl_state *wl) {
+  if (atomic_fetch_sub(&wl->refs, 1) != 1)
+    return;
+  pthread_mutex_destroy(&wl->mu);
+  free(wl->pending);
+  free(wl);
+}
+
+/* The thread C may call Lua on now, or NULL. */
+static lua_State *wl_entry(wl_state *wl) {
+  if (wl->dead || wl_gc_depth > 0)
+    return NULL;
+  return wl->L;
+}
+
+/* Queues a registry reference and/or a holder for the next drain.  Returns 1
+ * if queued; 0 if not (the state is gone, or no memory: the Lua values then
+ * stay in the registry, the safe failure), and then the holder is freed and
+ * the caller drops the holder's reference to the state itself. */
+static int wl_defer(wl_state *wl, void *holder, int ref) {
+  pthread_mutex_lock(&wl->mu);
+  if (!wl->dead && wl->npending == wl->cap) {
+    size_t cap = wl->cap ? wl->cap * 2 : 16;
+    wl_pending *p = realloc(wl->pending, cap * sizeof *p);
+    if (p != NULL) {
+      wl->pending = p;
+      wl->cap = cap;
+    }
+  }
+  if (!wl->dead && wl->npending < wl->cap) {
+    wl->pending[wl->npending++] = (wl_pending){holder, ref};
+    pthread_mutex_unlock(&wl->mu);
+    return 1;
+  }
+  pthread_mutex_unlock(&wl->mu);
+  free(holder);
+  return 0;
+}
+
+/* Drops what releases queued; L is a running thread of the state. */
+static void wl_drain(wl_state *wl, lua_State *L) {
+  if (wl->npending == 0)
+    return;
+  pthread_mutex_lock(&wl->mu);
+  wl_pending *items = wl->pending;
+  size_t n = wl->npending;
+  wl->pending = NULL;
+  wl->npending = wl->cap = 0;
+  pthread_mutex_unlock(&wl->mu);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, wl->values_ref);
+  for (size_t i = 0; i < n; i++) {
+    if (items[i].holder != NULL) {
+      lua_pushnil(L);
+      lua_rawsetp(L, -2, items[i].holder);
+      free(items[i].holder);
+      wl_unref_state(wl);
+    }
+    if (items[i].ref != LUA_NOREF)
+      luaL_unref(L, LUA_REGISTRYINDEX, items[i].ref);
+  }
+  lua_pop(L, 1);
+  free(items);
+}
+
+static wl_state *wl_get(lua_State *L) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &wl_key);
+  wl_state *wl = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return wl;
+}
+
+/* ---- wrappers (SWIG userdata, built with cached metatables) --------------- */
+
+static void wl_push_wrapper(lua_State *L, int mt_ref, swig_type_info *type, void *ptr) {
+  swig_lua_userdata *u = lua_newuserdatauv(L, sizeof *u, 0);
+  u->type = type;
+  u->own = 1;
+  u->ptr = ptr;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, mt_ref);
+  lua_setmetatable(L, -2);
+}
+
+/* Pushes a wrapper that owns `f` (one reference the caller hands over): a
+ * task wrapper if `f` is a task's future, else a future wrapper. */
+static void wl_push_future(lua_State *L, wl_state *wl, weft_future_t *f) {
+  if (f == NULL) {
+    lua_pushnil(L);
+    return;
+  }
+  weft_task_t *t = weft_future_task(f);
+  if (t != NULL)
+    wl_push_wrapper(L, wl->mt_task_ref, SWIGTYPE_p_weft_task, t);
+  else
+    wl_push_wrapper(L, wl->mt_future_ref, SWIGTYPE_p_weft_future, f);
+}
+
+/* The future of a future or task wrapper at idx (borrowed), or NULL. */
+static weft_future_t *wl_tofuture(lua_State *L, int idx) {
+  swig_lua_userdata *u = lua_touserdata(L, idx);
+  if (u == NULL || lua_islightuserdata(L, idx) || u->ptr == NULL)
+    return NULL;
+  /* Compare the type first: lua_rawlen guards against foreign userdata. */
+  if (lua_rawlen(L, idx) < sizeof *u)
+    return NULL;
+  if (u->type == SWIGTYPE_p_weft_future)
+    return u->ptr;
+  if (u->type == SWIGTYPE_p_weft_task)
+    return weft_task_future(u->ptr);
+  return NULL;
+}
+
+static weft_future_t *wl_checkfuture(lua_State *L, int idx) {
+  weft_future_t *f = wl_tofuture(L, idx);
+  if (f == NULL)
+    luaL_typeerror(L, idx, "weft future or task");
+  return f;
+}
+
+/* A plain future (not a task: a task's outcome is what its function does). */
+static weft_future_t *wl_checkplain(lua_State *L, int idx) {
+  weft_future_t *f = wl_tofuture(L, idx);
+  if (f == NULL || weft_future_task(f) != NULL)
+    luaL_typeerror(L, idx, "weft future (a task is completed by its function)");
+  return f;
+}
+
+/* ---- error objects ---------------------------------------------------------- */
+
+static void wl_push_error(lua_State *L, wl_state *wl, int code, const char *message) {
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, code);
+  lua_setfield(L, -2, "code");
+  lua_pushstring(L, weft_err_name(code));
+  lua_setfield(L, -2, "name");
+  lua_pushstring(L, message != NULL ? message : weft_strerror(code));
+  lua_setfield(L, -2, "message");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, wl->errmt_ref);
+  lua_setmetatable(L, -2);
+}
+
+static int wl_raise(lua_State *L, wl_state *wl, int code, const char *message) {
+  wl_push_error(L, wl, code, message);
+  return lua_error(L);
+}
+
+/* If the value at idx is a weft error object, its code (and message), else 0. */
+static int wl_error_code(lua_State *L, wl_state *wl, int idx, const char **message) {
+  if (!lua_istable(L, idx) || !lua_getmetatable(L, idx))
+    return 0;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, wl->errmt_ref);
+  int ours = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  if (!ours)
+    return 0;
+  lua_getfield(L, idx, "code");
+  int isnum = 0;
+  lua_Integer code = lua_tointegerx(L, -1, &isnum);
+  lua_pop(L, 1);
+  if (!isnum || code >= 0 || code < INT32_MIN)
+    return 0;
+  if (message != NULL) {
+    lua_getfield(L, idx, "message");
+    *message = lua_tostring(L, -1); /* the table keeps the string alive */
+    lua_pop(L, 1);
+  }
+  return (int)code;
+}
+
+/* pcall message handler: a traceback for plain errors, error objects as they are. */
+static int wl_msgh(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  if (wl_error_code(L, wl, 1, NULL) != 0)
+    return 1;
+  const char *msg = lua_tostring(L, 1);
+  if (msg == NULL)
+    msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+/* ---- values: Lua values in and out of futures ------------------------------- */
+
+/* A result of Lua values that C cannot represent: the future holds this
+ * pointer; the values live in the values table under its address. */
+typedef struct wl_value {
+  wl_state *wl;
+  int n;
+} wl_value;
+
+static void wl_value_release(void *p) {
+  wl_value *h = p;
+  wl_state *wl = h->wl;
+  if (!wl_defer(wl, h, LUA_NOREF)) /* else the drain forgets the values, frees h */
+    wl_unref_state(wl);
+}
+
+/* Completes f with the n values at L[first..]: none, an int64, a double, a
+ * string as bytes, or anything else through a holder.  Returns 0 or a weft error. */
+static int wl_settle(lua_State *L, wl_state *wl, weft_future_t *f, int first, int n) {
+  if (n == 0 || (n == 1 && lua_isnil(L, first)))
+    return weft_future_set_none(f);
+  if (n == 1) {
+    switch (lua_type(L, first)) {
+    case LUA_TNUMBER:
+      if (lua_isinteger(L, first))
+        return weft_future_set_int64(f, lua_tointeger(L, first));
+      return weft_future_set_double(f, lua_tonumber(L, first));
+    case LUA_TSTRING: {
+      size_t len;
+      const char *s = lua_tolstring(L, first, &len);
+      return weft_future_set_bytes(f, s, len);
+    }
+    default:
+      break;
+    }
+  }
+  /* Cheap checks first, so a future that cannot be set never gets a holder. */
+  int st = weft_future_state(f);
+  if (st != WEFT_FUTURE_PENDING)
+    return st < 0 ? st : WEFT_ESTATE;
+  wl_value *h = malloc(sizeof *h);
+  if (h == NULL)
+    return WEFT_ENOMEM;
+  h->wl = wl;
+  h->n = n;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, wl->values_ref);
+  if (n == 1) {
+    lua_pushvalue(L, first);
+  } else {
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+      lua_pushvalue(L, first + i);
+      lua_rawseti(L, -2, i + 1);
+    }
+  }
+  lua_rawsetp(L, -2, h);
+  int rc = weft_future_set_ptr(f, h, wl_value_release);
+  if (rc != 0) {
+    lua_pushnil(L);
+    lua_rawsetp(L, -2, h);
+    free(h);
+  } else {
+    atomic_fetch_add(&wl->refs, 1);
+  }
+  lua_pop(L, 1);
+  return rc;
+}
+
+/* The children's outcomes of a gather that succeeded, in argument order: one
+ * value per child (its first value, nil for none, or its error object when
+ * the gather was made with return_exceptions). */
+static int wl_push_result(lua_State *L, wl_state *wl, weft_future_t *f);
+static int wl_push_gather(lua_State *L, wl_state *wl, weft_future_t *g, int n) {
+  luaL_checkstack(L, n + 4, "too many results");
+  for (int i = 0; i < n; i++) {
+    weft_future_t *c = weft_gather_child(g, (size_t)i);
+    int rc = weft_future_error(c);
+    if (rc == 0) {
+      int k = wl_push_result(L, wl, c);
+      if (k == 0)
+        lua_pushnil(L);
+      else if (k > 1)
+        lua_pop(L, k - 1);
+    } else {
+      wl_push_error(L, wl, rc, weft_future_error_message(c));
+    }
+  }
+  return n;
+}
+
+/* Pushes the result of f (which has one) and returns how many values. */
+static int wl_push_result(lua_State *L, wl_state *wl, weft_future_t *f) {
+  switch (weft_future_result_type(f)) {
+  case WEFT_VALUE_INT64: {
+    int64_t v = 0;
+    weft_future_result_int64(f, &v);
+    lua_pushinteger(L, (lua_Integer)v);
+    return 1;
+  }
+  case WEFT_VALUE_DOUBLE: {
+    double v = 0;
+    weft_future_result_double(f, &v);
+    lua_pushnumber(L, v);
+    return 1;
+  }
+  case WEFT_VALUE_BYTES: {
+    const void *data = NULL;
+    size_t len = 0;
+    weft_future_result_bytes(f, &data, &len);
+    lua_pushlstring(L, data, len);
+    return 1;
+  }
+  case WEFT_VALUE_PTR: {
+    void *p = NULL;
+    weft_future_result_ptr(f, &p);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, wl->values_ref);
+    lua_rawgetp(L, -1, p);
+    if (lua_isnil(L, -1) && p != NULL) { /* not ours: a gather, or a C pointer */
+      lua_pop(L, 2);
+      int n = weft_gather_count(f);
+      if (n >= 0)
+        return wl_push_gather(L, wl, f, n);
+      lua_pushlightuserdata(L, p);
+      return 1;
+    }
+    lua_remove(L, -2);
+    wl_value *h = p; /* found in our table, so it is one of ours */
+    if (h == NULL || h->n == 1)
+      return 1;
+    int n = h->n;
+    luaL_checkstack(L, n, "too many results");
+    int t = lua_gettop(L);
+    for (int i = 1; i <= n; i++)
+      lua_rawgeti(L, t, i);
+    lua_remove(L, t);
+    return n;
+  }
+  default:
+    return 0;
+  }
+}
+
+/* After an await ended with `rc` (0, an error code or WEFT_ECANCELED):
+ * pushes f's values, or raises its error. */
+static int wl_outcome(lua_State *L, wl_state *wl, weft_future_t *f, int rc) {
+  if (rc == 0)
+    return wl_push_result(L, wl, f);
+  const char *msg = f != NULL ? weft_future_error_message(f) : NULL;
+  return wl_raise(L, wl, rc, msg);
+}
+
+/* ---- callbacks ------------------------------------------------------------------ */
+
+/* One registration of a Lua function. */
+typedef struct wl_cb {
+  wl_state *wl;
+  int fn_ref;
+} wl_cb;
+
+static wl_cb *wl_cb_new(lua_State *L, int idx) {
+  wl_state *wl = wl_get(L);
+  wl_cb *cb = malloc(sizeof *cb);
+  if (cb == NULL)
+    return NULL;
+  cb->wl = wl;
+  lua_pushvalue(L, idx);
+  cb->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  atomic_fetch_add(&wl->refs, 1);
+  return cb;
+}
+
+static void wl_cb_free(wl_cb *cb) {
+  wl_state *wl = cb->wl;
+  wl_defer(wl, NULL, cb->fn_ref);
+  free(cb);
+  wl_unref_state(wl);
+}
+
+static void wl_cb_release(void *ud) {
+  if (ud != NULL)
+    wl_cb_free(ud);
+}
+
+/* Reports an error a callback raised (at the top of L) to the loop. */
+static void wl_report(lua_State *L, weft_loop_t *loop, const char *what) {
+  const char *msg = lua_tostring(L, -1);
+  lua_pushfstring(L, "%s: %s", what, msg != NULL ? msg : "(error object is not a string)");
+  if (loop == NULL || weft_loop_call_exception_handler(loop, WEFT_EUNHANDLED, lua_tostring(L, -1),
+                                                       NULL) != 0)
+    weft_loop_default_exception_handler(loop, WEFT_EUNHANDLED, lua_tostring(L, -1), NULL);
+  lua_pop(L, 2);
+}
+
+/* Calls the function of `cb` with the `nargs` values on top of L (below them:
+ * nothing of ours), under pcall.  Returns 0, or -1 after reporting. */
+static int wl_call(lua_State *L, wl_state *wl, int fn_ref, int nargs, weft_loop_t *loop,
+                   const char *what) {
+  int base = lua_gettop(L) - nargs;
+  lua_pushlightuserdata(L, wl);
+  lua_pushcclosure(L, wl_msgh, 1);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, fn_ref);
+  lua_rotate(L, base + 1, 2); /* msgh, fn, args... */
+  int rc = lua_pcall(L, nargs, 0, base + 1);
+  if (rc != LUA_OK)
+    wl_report(L, loop, what);
+  lua_settop(L, base);
+  return rc == LUA_OK ? 0 : -1;
+}
+
+/* weft_callback_fn: fn(status) */
+static void wl_tr_callback(weft_loop_t *loop, int status, void *ud) {
+  wl_cb *cb = ud;
+  lua_State *L = wl_entry(cb->wl);
+  if (L != NULL) {
+    wl_drain(cb->wl, L);
+    luaL_checkstack(L, 4, NULL);
+    lua_pushinteger(L, status);
+    wl_call(L, cb->wl, cb->fn_ref, 1, loop, "callback");
+  }
+  wl_cb_free(cb);
+}
+
+/* weft_future_fn: fn(future) (the done callbacks of add_done_callback) */
+static void wl_dcb_forget(lua_State *L, wl_state *wl, weft_future_t *f, wl_cb *cb);
+static void wl_tr_done(weft_future_t *f, void *ud) {
+  wl_cb *cb = ud;
+  lua_State *L = wl_entry(cb->wl);
+  if (L != NULL) {
+    wl_drain(cb->wl, L);
+    luaL_checkstack(L, 4, NULL);
+    wl_dcb_forget(L, cb->wl, f, cb);
+    wl_push_future(L, cb->wl, weft_future_ref(f));
+    wl_call(L, cb->wl, cb->fn_ref, 1, weft_future_loop(f), "done callback");
+  }
+  wl_cb_free(cb);
+}
+
+/* weft_exception_fn: fn(code, message, future_or_nil); repeating */
+static void wl_tr_exception(weft_loop_t *loop, int code, const char *message,
+                            weft_future_t *future, void *ud) {
+  wl_cb *cb = ud;
+  lua_State *L = wl_entry(cb->wl);
+  if (L == NULL) { /* nobody to run the handler: do not lose the report */
+    weft_loop_default_exception_handler(loop, code, message, future);
+    return;
+  }
+  wl_drain(cb->wl, L);
+  luaL_checkstack(L, 6, NULL);
+  lua_pushinteger(L, code);
+  lua_pushstring(L, message);
+  wl_push_future(L, cb->wl, weft_future_ref(future));
+  int base = lua_gettop(L) - 3;
+  lua_pushlightuserdata(L, cb->wl);
+  lua_pushcclosure(L, wl_msgh, 1);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, cb->fn_ref);
+  lua_rotate(L, base + 1, 2);
+  if (lua_pcall(L, 3, 0, base + 1) != LUA_OK) { /* the handler itself failed */
+    fprintf(stderr, "weft: the Lua exception handler failed: %s\n", lua_tostring(L, -1));
+    weft_loop_default_exception_handler(loop, code, message, future);
+  }
+  lua_settop(L, base);
+}
+
+/* weft_hook_fn: fn(); repeating */
+static void wl_tr_hook(weft_loop_t *loop, void *ud) {
+  wl_cb *cb = ud;
+  lua_State *L = wl_entry(cb->wl);
+  if (L == NULL)
+    return;
+  wl_drain(cb->wl, L);
+  luaL_checkstack(L, 4, NULL);
+  wl_call(L, cb->wl, cb->fn_ref, 0, loop, "iteration hook");
+}
+
+/* weft_write_fn: fn(text), synchronous, on the calling thread. */
+typedef struct wl_writer {
+  lua_State *L;
+  int fn_idx;
+  int failed;
+} wl_writer;
+
+static void wl_tr_write(const char *text, size_t len, void *ud) {
+  wl_writer *w = ud;
+  if (w->failed)
+    return;
+  lua_State *L = w->L;
+  luaL_checkstack(L, 3, NULL);
+  lua_pushvalue(L, w->fn_idx);
+  lua_pushlstring(L, text, len);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    w->failed = 1;
+    lua_pop(L, 1);
+  }
+}
+
+/* ---- done callbacks from Lua (removable by function, as asyncio) ------------ */
+
+static void wl_dcb_forget(lua_State *L, wl_state *wl, weft_future_t *f, wl_cb *cb) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, wl->dcb_ref);
+  if (lua_rawgetp(L, -1, f) == LUA_TTABLE) {
+    lua_pushnil(L);
+    lua_rawsetp(L, -2, cb);
+    lua_pushnil(L);
+    if (lua_next(L, -2) == 0) { /* empty: forget the future */
+      lua_pushnil(L);
+      lua_rawsetp(L, -3, f);
+    } else {
+      lua_pop(L, 2);
+    }
+  }
+  lua_pop(L, 2);
+}
+
+/* fut:add_done_callback(fn) */
+static int wl_add_done_callback(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  weft_future_t *f = wl_checkfuture(L, 1);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  wl_cb *cb = wl_cb_new(L, 2);
+  if (cb == NULL)
+    return wl_raise(L, wl, WEFT_ENOMEM, NULL);
+  int rc = weft_future_add_done_callback(f, wl_tr_done, cb);
+  if (rc != 0) {
+    wl_cb_free(cb);
+    return wl_raise(L, wl, rc, NULL);
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, wl->dcb_ref);
+  if (lua_rawgetp(L, -1, f) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, -3, f);
+  }
+  lua_pushvalue(L, 2);
+  lua_rawsetp(L, -2, cb);
+  return 0;
+}
+
+/* fut:remove_done_callback(fn): returns how many registrations it removed. */
+static int wl_remove_done_callback(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  weft_future_t *f = wl_checkfuture(L, 1);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  int removed = 0;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, wl->dcb_ref);
+  if (lua_rawgetp(L, -1, f) == LUA_TTABLE) {
+    int tbl = lua_gettop(L);
+    /* collect first: the table must not change while lua_next walks it */
+    lua_newtable(L);
+    int found = lua_gettop(L), nfound = 0;
+    lua_pushnil(L);
+    while (lua_next(L, tbl) != 0) {
+      if (lua_rawequal(L, -1, 2)) {
+        lua_pushvalue(L, -2);
+        lua_rawseti(L, found, ++nfound);
+      }
+      lua_pop(L, 1);
+    }
+    for (int i = 1; i <= nfound; i++) {
+      lua_rawgeti(L, found, i);
+      wl_cb *cb = lua_touserdata(L, -1);
+      lua_pop(L, 1);
+      if (weft_future_remove_done_callback(f, wl_tr_done, cb) > 0) {
+        removed++;
+        lua_pushnil(L);
+        lua_rawsetp(L, tbl, cb);
+        wl_cb_free(cb);
+      }
+    }
+    lua_pushnil(L);
+    if (lua_next(L, tbl) == 0) {
+      lua_pushnil(L);
+      lua_rawsetp(L, tbl - 1, f);
+    } else {
+      lua_pop(L, 2);
+    }
+  }
+  lua_pushinteger(L, removed);
+  return 1;
+}
+
+/* ---- Lua tasks ---------------------------------------------------------------- */
+
+struct wl_task {
+  wl_state *wl;
+  lua_State *co;     /* the coroutine (anchored by co_ref) */
+  int co_ref;
+  int nargs;         /* arguments waiting for the first resume */
+  int suspended;     /* the coroutine yielded through an await of ours */
+  weft_task_t *task; /* borrowed: the task owns this structure */
+};
+
+static void wl_task_release(void *ud) {
+  wl_task *t = ud;
+  wl_state *wl = t->wl;
+  wl_defer(wl, NULL, t->co_ref);
+  free(t);
+  wl_unref_state(wl);
+}
+
+/* The task whose coroutine is L, or NULL (the main chunk, a callback, or a
+ * coroutine that a task created and resumed itself). */
+static wl_task *wl_current(wl_state *wl, lua_State *L) {
+  wl_task *t = wl->current;
+  return t != NULL && t->co == L ? t : NULL;
+}
+
+static wl_task *wl_checkcurrent(lua_State *L, wl_state *wl, const char *what) {
+  wl_task *t = wl_current(wl, L);
+  if (t == NULL) {
+    lua_pushfstring(L, "%s outside a weft task (call it from a function run by weft.spawn or "
+                       "weft.run, not from the main chunk, a callback or a nested coroutine)",
+                    what);
+    lua_error(L);
+  }
+  return t;
+}
+
+/* Ends the task from the values/error left on its coroutine. */
+static int wl_task_finish(wl_task *t, lua_State *L, int status, int nres) {
+  lua_State *co = t->co;
+  weft_future_t *f = weft_task_future(t->task);
+  wl_state *wl = t->wl;
+  if (status == LUA_OK) {
+    int rc = wl_settle(co, wl, f, lua_gettop(co) - nres + 1, nres);
+    lua_settop(co, 0);
+    return rc == 0 ? WEFT_STEP_DONE : rc;
+  }
+  /* An error: an error object keeps its code and message; anything else
+   * fails the task with WEFT_EUNHANDLED and a traceback. */
+  const char *msg = NULL;
+  int code = wl_error_code(co, wl, -1, &msg);
+  if (code == WEFT_ECANCELED) {
+    lua_settop(co, 0);
+    return WEFT_ECANCELED;
+  }
+  luaL_checkstack(L, 4, NULL);
+  if (code != 0) {
+    lua_pushstring(L, msg);
+  } else {
+    code = WEFT_EUNHANDLED;
+    const char *m = lua_tostring(co, -1);
+    if (m == NULL)
+      m = lua_pushfstring(co, "(error object is a %s value)", luaL_typename(co, -1));
+    luaL_traceback(L, co, m, 0);
+  }
+  int rc = weft_future_set_error(f, code, lua_tostring(L, -1));
+  lua_pop(L, 1);
+  lua_settop(co, 0);
+  return rc == 0 ? WEFT_STEP_DONE : code;
+}
+
+static int wl_step(weft_task_t *task, void *ud) {
+  wl_task *t = ud;
+  wl_state *wl = t->wl;
+  lua_State *L = wl_entry(wl);
+  if (L == NULL) /* a finalizer closes the loop, or the state is gone */
+    return WEFT_ECANCELED;
+  wl_drain(wl, L);
+  t->task = task;
+  wl_task *prev = wl->current;
+  wl->current = t;
+  int nargs = t->nargs, nres = 0;
+  t->nargs = 0;
+  t->suspended = 0;
+  int status = lua_resume(t->co, L, nargs, &nres);
+  wl->current = prev;
+  if (status == LUA_YIELD) {
+    lua_pop(t->co, nres);
+    if (t->suspended)
+      return WEFT_STEP_SUSPEND;
+    /* a bare coroutine.yield(): the task cannot go on */
+#if LUA_VERSION_RELEASE_NUM >= 50406
+    lua_closethread(t->co, L);
+#else
+    lua_resetthread(t->co);
+#endif
+    lua_settop(t->co, 0);
+    weft_future_set_error(weft_task_future(task), WEFT_EUNHANDLED,
+                          "coroutine.yield() inside a weft task: suspend with await or "
+                          "weft.sleep, or yield from a coroutine of your own");
+    return WEFT_STEP_DONE;
+  }
+  return wl_task_finish(t, L, status, nres);
+}
+
+/* The loop Lua code runs under now: the current task's, else the one in a
+ * run/close wrapper, else the running one. */
+static weft_loop_t *wl_loop(lua_State *L, wl_state *wl) {
+  wl_task *t = wl_current(wl, L);
+  if (t != NULL)
+    return weft_future_loop(weft_task_future(t->task));
+  if (wl->loop != NULL)
+    return wl->loop;
+  return weft_loop_running();
+}
+
+static weft_loop_t *wl_checkloop(lua_State *L, wl_state *wl, int idx) {
+  if (!lua_isnoneornil(L, idx)) {
+    weft_loop_t *loop = NULL;
+    if (!SWIG_IsOK(SWIG_ConvertPtr(L, idx, (void **)&loop, SWIGTYPE_p_weft_loop, 0)))
+      luaL_typeerror(L, idx, "weft loop");
+    return loop;
+  }
+  weft_loop_t *loop = wl_loop(L, wl);
+  if (loop == NULL)
+    luaL_error(L, "no running weft loop (use weft.run)");
+  return loop;
+}
+
+/* rt.spawn(loop_or_nil, name_or_nil, fn, ...) -> task */
+static int wl_spawn(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  weft_loop_t *loop = wl_checkloop(L, wl, 1);
+  const char *name = luaL_optstring(L, 2, NULL);
+  luaL_checktype(L, 3, LUA_TFUNCTION);
+  int nargs = lua_gettop(L) - 3;
+  wl_task *t = malloc(sizeof *t);
+  if (t == NULL)
+    return wl_raise(L, wl, WEFT_ENOMEM, NULL);
+  lua_State *co = lua_newthread(L);
+  t->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  t->wl = wl;
+  t->co = co;
+  t->nargs = nargs;
+  t->suspended = 0;
+  t->task = NULL;
+  weft_task_t *task = weft_task_spawn(loop, name, wl_step, t, wl_task_release);
+  if (task == NULL) {
+    int err = weft_last_error();
+    luaL_unref(L, LUA_REGISTRYINDEX, t->co_ref);
+    free(t);
+    return wl_raise(L, wl, err, NULL);
+  }
+  atomic_fetch_add(&wl->refs, 1);
+  t->task = task;
+  lua_xmove(L, co, nargs + 1); /* fn and its arguments */
+  wl_push_wrapper(L, wl->mt_task_ref, SWIGTYPE_p_weft_task, task);
+  return 1;
+}
+
+static int wl_await_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_task *t = wl_current(wl, L);
+  int rc = weft_task_resume_status(t->task);
+  return wl_outcome(L, wl, weft_task_awaited(t->task), rc);
+}
+
+/* x:await() inside a task: the values of x's result, or raises its error. */
+static int wl_await(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  weft_future_t *f = wl_checkfuture(L, 1);
+  wl_task *t = wl_checkcurrent(L, wl, "await");
+  int rc = weft_task_await(t->task, f);
+  if (rc == WEFT_STEP_SUSPEND) {
+    t->suspended = 1;
+    return lua_yieldk(L, 0, 0, wl_await_k);
+  }
+  /* A done future of this loop gives its outcome; anything else is a
+   * failure of the await itself (EAWAITSELF, EOTHERLOOP, ...). */
+  if (weft_future_done(f) && weft_future_loop(f) == weft_future_loop(weft_task_future(t->task)))
+    return wl_outcome(L, wl, f, rc);
+  return wl_raise(L, wl, rc, NULL);
+}
+
+static int wl_sleep_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_task *t = wl_current(wl, L);
+  int rc = weft_task_resume_status(t->task);
+  if (rc != 0)
+    return wl_raise(L, wl, rc, NULL);
+  return lua_gettop(L) - 1; /* asyncio.sleep(delay, result): the values after delay */
+}
+
+/* weft.sleep(delay, ...) inside a task; returns the values after `delay`. */
+static int wl_sleep(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  lua_Number delay = luaL_optnumber(L, 1, 0);
+  wl_task *t = wl_checkcurrent(L, wl, "weft.sleep");
+  int rc = weft_task_sleep(t->task, (double)delay);
+  if (rc != WEFT_STEP_SUSPEND)
+    return wl_raise(L, wl, rc, NULL);
+  t->suspended = 1;
+  return lua_yieldk(L, 0, 0, wl_sleep_k);
+}
+
+/* rt.result(x): the values of a done future, or raises (also EPENDING). */
+static int wl_result(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  weft_future_t *f = wl_checkfuture(L, 1);
+  return wl_outcome(L, wl, f, weft_future_error(f));
+}
+
+/* rt.error(x): nil if x has a result, its error object if it failed or was
+ * cancelled; raises EPENDING if it is not done. */
+static int wl_error(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  weft_future_t *f = wl_checkfuture(L, 1);
+  int rc = weft_future_error(f);
+  if (rc == WEFT_EPENDING)
+    return wl_raise(L, wl, rc, NULL);
+  if (rc == 0)
+    return 0;
+  wl_push_error(L, wl, rc, weft_future_error_message(f));
+  return 1;
+}
+
+/* rt.set_result(fut, ...): raises on failure (ESTATE if done). */
+static int wl_set_result(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  weft_future_t *f = wl_checkplain(L, 1);
+  int rc = wl_settle(L, wl, f, 2, lua_gettop(L) - 1);
+  if (rc != 0)
+    return wl_raise(L, wl, rc, NULL);
+  return 0;
+}
+
+/* rt.set_error(fut, err [, message]): err is a code, an error object or a
+ * message (then the code is EUNHANDLED). */
+static int wl_set_error(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  weft_future_t *f = wl_checkplain(L, 1);
+  const char *msg = NULL;
+  int code;
+  if (lua_type(L, 2) == LUA_TNUMBER) {
+    lua_Integer c = luaL_checkinteger(L, 2);
+    code = (c < 0 && c >= INT32_MIN) ? (int)c : WEFT_EINVAL;
+    msg = luaL_optstring(L, 3, NULL);
+    if (code == WEFT_EINVAL && c != WEFT_EINVAL)
+      return luaL_argerror(L, 2, "a negative weft error code");
+  } else if ((code = wl_error_code(L, wl, 2, &msg)) == 0) {
+    code = WEFT_EUNHANDLED;
+    msg = luaL_tolstring(L, 2, NULL);
+  }
+  if (code == WEFT_ECANCELED)
+    return luaL_argerror(L, 2, "ECANCELED: use cancel()");
+  int rc = weft_future_set_error(f, code, msg);
+  if (rc != 0)
+    return wl_raise(L, wl, rc, NULL);
+  return 0;
+}
+
+/* rt.future([loop]): a new pending future of the current loop. */
+static int wl_future_new(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  weft_loop_t *loop = wl_checkloop(L, wl, 1);
+  weft_future_t *f = weft_future_new(loop);
+  if (f == NULL)
+    return wl_raise(L, wl, weft_last_error(), NULL);
+  wl_push_wrapper(L, wl->mt_future_ref, SWIGTYPE_p_weft_future, f);
+  return 1;
+}
+
+/* rt.loop(): the current loop (a new wrapper), or nil. */
+static int wl_current_loop(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  weft_loop_t *loop = wl_loop(L, wl);
+  if (loop == NULL)
+    return 0;
+  SWIG_NewPointerObj(L, weft_loop_ref(loop), SWIGTYPE_p_weft_loop, 1);
+  return 1;
+}
+
+/* rt.current_task(): the task whose coroutine is running, or nil. */
+static int wl_current_task(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_task *t = wl_current(wl, L);
+  if (t == NULL)
+    return 0;
+  wl_push_wrapper(L, wl->mt_task_ref, SWIGTYPE_p_weft_task, weft_task_ref(t->task));
+  return 1;
+}
+
+/* rt.in_task(): true inside a task's own coroutine. */
+static int wl_in_task(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  lua_pushboolean(L, wl_current(wl, L) != NULL);
+  return 1;
+}
+
+/* rt.error_object(code [, message]): a new error object. */
+static int wl_error_object(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  lua_Integer code = luaL_checkinteger(L, 1);
+  luaL_argcheck(L, code < 0 && code >= INT32_MIN, 1, "a negative weft error code");
+  wl_push_error(L, wl, (int)code, luaL_optstring(L, 2, NULL));
+  return 1;
+}
+
+/* rt.error_code(v): the code of an error object, or nil. */
+static int wl_error_code_l(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  int code = wl_error_code(L, wl, 1, NULL);
+  if (code == 0)
+    return 0;
+  lua_pushinteger(L, code);
+  return 1;
+}
+
+/* rt.adopt(lightuserdata, kind[, steal]): wraps a weft pointer that C hands
+ * to Lua (kind "future", "task" or "loop").  The wrapper takes a new
+ * reference, or with `steal` takes over the one the C code gave along. */
+static int wl_adopt(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  luaL_checktype(L, 1, LUA_TLIGHTUSERDATA);
+  static const char *const kinds[] = {"future", "task", "loop", NULL};
+  int kind = luaL_checkoption(L, 2, NULL, kinds);
+  int steal = lua_toboolean(L, 3);
+  void *p = lua_touserdata(L, 1);
+  if (p == NULL)
+    return luaL_argerror(L, 1, "NULL pointer");
+  if (kind == 2) {
+    SWIG_NewPointerObj(L, (steal ? p : weft_loop_ref(p)), SWIGTYPE_p_weft_loop, 1);
+    return 1;
+  }
+  weft_future_t *f = kind == 1 ? weft_task_future(p) : p;
+  wl_push_future(L, wl, steal ? f : weft_future_ref(f));
+  return 1;
+}
+
+/* rt.pointer(obj): the C pointer under a weft wrapper (borrowed), for C code. */
+static int wl_pointer(lua_State *L) {
+  swig_lua_userdata *u = lua_touserdata(L, 1);
+  if (u == NULL || lua_islightuserdata(L, 1) || lua_rawlen(L, 1) < sizeof *u ||
+      (u->type != SWIGTYPE_p_weft_future && u->type != SWIGTYPE_p_weft_task &&
+       u->type != SWIGTYPE_p_weft_loop && u->type != SWIGTYPE_p_weft_handle))
+    return luaL_typeerror(L, 1, "weft object");
+  lua_pushlightuserdata(L, u->ptr);
+  return 1;
+}
+
+/* rt.drain(): releases what finalizers queued (tests call it to check that
+ * nothing is left). Returns how many items were pending. */
+static int wl_drain_l(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  lua_pushinteger(L, (lua_Integer)wl->npending);
+  wl_drain(wl, L);
+  return 1;
+}
+
+/* rt.stats(): the number of live C structures that point at the state. */
+static int wl_stats(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  lua_pushinteger(L, atomic_load(&wl->refs) - 1);
+  return 1;
+}
+
+/* ---- run / close wrappers (lua.i's %exception) ---------------------------------- */
+
+typedef struct wl_frame {
+  lua_State *L;
+  weft_loop_t *loop;
+} wl_frame;
+
+static wl_frame wl_enter(lua_State *L, weft_loop_t *loop) {
+  wl_state *wl = wl_get(L);
+  wl_frame saved = {wl->L, wl->loop};
+  wl->L = L;
+  wl->loop = loop;
+  wl_drain(wl, L);
+  return saved;
+}
+
+static void wl_leave(lua_State *L, wl_frame saved) {
+  wl_state *wl = wl_get(L);
+  wl_drain(wl, L);
+  wl->L = saved.L;
+  wl->loop = saved.loop;
+}
+
+/* The loop wrapper's finalizer: whatever dropping the loop runs (closing it
+ * when this was the last reference) must not call Lua. */
+static void wl_loop_drop(weft_loop_t *loop) {
+  wl_gc_depth++;
+  weft_loop_unref(loop);
+  wl_gc_depth--;
+}
+
+/* ---- module setup ---------------------------------------------------------------- */
+
+static int wl_state_gc(lua_State *L) {
+  wl_state **pwl = lua_touserdata(L, 1);
+  wl_state *wl = *pwl;
+  if (wl == NULL)
+    return 0;
+  *pwl = NULL;
+  wl_drain(wl, L);
+  pthread_mutex_lock(&wl->mu);
+  wl->dead = 1;
+  pthread_mutex_unlock(&wl->mu);
+  wl_unref_state(wl);
+  return 0;
+}
+
+static int wl_error_tostring(lua_State *L) {
+  lua_getfield(L, 1, "name");
+  lua_getfield(L, 1, "message");
+  lua_pushfstring(L, "%s: %s", lua_tostring(L, -2), lua_tostring(L, -1));
+  return 1;
+}
+
+static int wl_newref_table(lua_State *L, const char *mode) {
+  lua_newtable(L);
+  if (mode != NULL) {
+    lua_createtable(L, 0, 1);
+    lua_pushstring(L, mode);
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+  }
+  return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+static int wl_class_mt(lua_State *L, const char *name) {
+  SWIG_Lua_get_class_metatable(L, name);
+  if (!lua_istable(L, -1))
+    luaL_error(L, "weft: SWIG class %s not registered", name);
+  return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+/* Called from SWIG_init with the module table on top: adds module.rt. */
+static void wl_init(lua_State *L) {
+  wl_state *wl = calloc(1, sizeof *wl);
+  if (wl == NULL)
+    luaL_error(L, "weft: out of memory");
+  atomic_init(&wl->refs, 1);
+  pthread_mutex_init(&wl->mu, NULL);
+  wl->values_ref = wl_newref_table(L, NULL);
+  wl->dcb_ref = wl_newref_table(L, NULL);
+  wl->mt_future_ref = wl_class_mt(L, "future");
+  wl->mt_task_ref = wl_class_mt(L, "task");
+
+  /* the sentinel: its finalizer (last, at lua_close) retires the state */
+  wl_state **pwl = lua_newuserdatauv(L, sizeof *pwl, 0);
+  *pwl = wl;
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, wl_state_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushlightuserdata(L, wl);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &wl_key);
+
+  /* error objects: init.lua adds to this metatable */
+  lua_createtable(L, 0, 4);
+  lua_pushcfunction(L, wl_error_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pushstring(L, "weft.error");
+  lua_setfield(L, -2, "__name");
+  lua_pushvalue(L, -1);
+  wl->errmt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  int errmt = lua_gettop(L);
+
+  static const luaL_Reg fns[] = {
+      {"spawn", wl_spawn},
+      {"await", wl_await},
+      {"sleep", wl_sleep},
+      {"result", wl_result},
+      {"error", wl_error},
+      {"set_result", wl_set_result},
+      {"set_error", wl_set_error},
+      {"future", wl_future_new},
+      {"loop", wl_current_loop},
+      {"current_task", wl_current_task},
+      {"in_task", wl_in_task},
+      {"add_done_callback", wl_add_done_callback},
+      {"remove_done_callback", wl_remove_done_callback},
+      {"error_object", wl_error_object},
+      {"error_code", wl_error_code_l},
+      {"adopt", wl_adopt},
+      {"pointer", wl_pointer},
+      {"drain", wl_drain_l},
+      {"stats", wl_stats},
+      {NULL, NULL}};
+  lua_createtable(L, 0, sizeof fns / sizeof fns[0]);
+  lua_pushlightuserdata(L, wl);
+  luaL_setfuncs(L, fns, 1);
+  lua_pushvalue(L, errmt);
+  lua_setfield(L, -2, "error_metatable");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, wl->mt_future_ref);
+  lua_setfield(L, -2, "future_metatable");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, wl->mt_task_ref);
+  lua_setfield(L, -2, "task_metatable");
+  SWIG_Lua_get_class_metatable(L, "loop");
+  lua_setfield(L, -2, "loop_metatable");
+  SWIG_Lua_get_class_metatable(L, "handle");
+  lua_setfield(L, -2, "handle_metatable");
+  lua_setfield(L, errmt - 1, "rt"); /* module.rt */
+  lua_pop(L, 1);                    /* errmt */
+}

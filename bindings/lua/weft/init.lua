@@ -1,0 +1,299 @@
+--- weft: asyncio for Lua 5.4, on weft (libuv).
+--
+--   local weft = require "weft"
+--   weft.run(function()
+--     local t = weft.spawn(function(n) weft.sleep(0.1); return n * 2 end, 21)
+--     print(t:await())                       --> 42
+--   end)
+--
+-- Tasks are coroutines driven by weft tasks: weft.spawn(fn, ...) starts one,
+-- x:await() inside a task suspends it until the future or task x is done and
+-- returns its values (or raises its error).  Everything that waits is a weft
+-- future (combinators included), so C code and Lua code await each other.
+--
+-- Errors are tables {code=<negative weft code>, name="ETIMEDOUT", message=...}
+-- (weft.Error is their metatable): cancellation is code weft.ECANCELED, a
+-- timeout weft.ETIMEDOUT, and a Lua error raised in a task fails it with
+-- code weft.EUNHANDLED and a message that carries the traceback.
+--
+-- Values: a future's result can be any Lua values.  nil, one integer, float or
+-- string are stored as weft values (a C task reads them as int64, double or
+-- bytes); anything else is kept in the registry until the future is freed.
+
+local core = require "weft.core"
+local rt = core.rt
+
+local weft = { core = core }
+
+-- ---- constants --------------------------------------------------------------------
+
+for k, v in pairs(core) do
+  if type(v) == "number" and k:match("^[A-Z][A-Z0-9_]*$") then
+    weft[k] = v
+  end
+end
+weft.VERSION = core.version_string()
+weft.strerror = core.strerror
+weft.err_name = core.err_name
+
+-- ---- errors -----------------------------------------------------------------------
+
+local Error = rt.error_metatable
+weft.Error = Error
+local error_object = rt.error_object
+local ECANCELED, ETIMEDOUT = core.ECANCELED, core.ETIMEDOUT
+
+--- An error object for `code` (a negative weft code) and an optional message.
+function weft.error(code, message)
+  return error_object(code, message)
+end
+
+--- true if `e` is a weft error object (optionally with this code).
+function weft.is_error(e, code)
+  local c = rt.error_code(e)
+  return c ~= nil and (code == nil or c == code)
+end
+
+function weft.is_cancelled(e) return rt.error_code(e) == ECANCELED end
+function weft.is_timeout(e) return rt.error_code(e) == ETIMEDOUT end
+
+-- Raises an error object for a negative status code; returns rc otherwise.
+local function check(rc, what)
+  if type(rc) == "number" and rc < 0 then
+    error(error_object(rc, what and (what .. ": " .. core.strerror(rc)) or nil), 3)
+  end
+  return rc
+end
+weft.check = check
+
+-- ---- methods ----------------------------------------------------------------------
+
+local function copy(t, into)
+  into = into or {}
+  for k, v in pairs(t) do into[k] = v end
+  return into
+end
+
+local fut_mt, task_mt = rt.future_metatable, rt.task_metatable
+local loop_mt, handle_mt = rt.loop_metatable, rt.handle_metatable
+local sw_future, sw_task = fut_mt[".fn"], task_mt[".fn"]
+
+-- Future methods (they all accept a task too: a task is a future).
+local F = copy(sw_future)
+F.await = rt.await
+F.result = rt.result
+F.exception = rt.error
+F.set_result = rt.set_result
+F.set_error = rt.set_error
+F.add_done_callback = rt.add_done_callback
+F.remove_done_callback = rt.remove_done_callback
+F.get_loop = sw_future.loop
+F.code = sw_future.error          -- the raw outcome: 0, EPENDING, ECANCELED or the error code
+local sw_done, sw_cancelled, sw_cancel = sw_future.done, sw_future.cancelled, sw_future.cancel
+function F.done(self) return sw_done(self) == 1 end
+function F.cancelled(self) return sw_cancelled(self) == 1 end
+--- Cancels a pending future (a task: requests its cancellation); true if it did.
+function F.cancel(self, msg) return check(sw_cancel(self, msg)) == 1 end
+
+-- Task methods: the future's, plus the task's own.
+local T = copy(F)
+copy(sw_task, T)
+T.set_result, T.set_error = nil, nil     -- a task's outcome is its function's
+T.cancel = F.cancel
+local sw_uncancel, sw_set_name = sw_task.uncancel, sw_task.set_name
+function T.uncancel(self) return check(sw_uncancel(self)) end
+function T.set_name(self, name) check(sw_set_name(self, name)) end
+function T.get_name(self) return self:name() end
+
+fut_mt.__index = F
+task_mt.__index = T
+local function describe(self) return self:describe() end
+fut_mt.__tostring = describe
+task_mt.__tostring = describe
+weft.Future, weft.Task = F, T
+
+local L = copy(loop_mt[".fn"])
+loop_mt.__index = L
+handle_mt.__index = copy(handle_mt[".fn"])
+local sw_hcancel = handle_mt[".fn"].cancel
+function handle_mt.__index.cancel(self) return check(sw_hcancel(self)) == 1 end
+function handle_mt.__index.cancelled(self) return handle_mt[".fn"].cancelled(self) == 1 end
+weft.Loop, weft.Handle = L, handle_mt.__index
+
+-- ---- the loop ---------------------------------------------------------------------
+
+local current_loop = rt.loop
+
+--- The loop the caller runs under (asyncio.get_running_loop); raises if none.
+function weft.get_running_loop()
+  local loop = current_loop()
+  if loop == nil then error("no running weft loop (use weft.run)", 2) end
+  return loop
+end
+
+--- A new loop, not running (for loop:run / run_until / close by hand).
+function weft.new_loop(flags)
+  local loop = core.loop(flags or 0)
+  if loop == nil then check(core.last_error(), "weft.new_loop") end
+  return loop
+end
+
+--- asyncio.run: runs main(...) as the task "main" on a new loop until it is
+-- done, cancels what is left, closes the loop, and returns main's values or
+-- raises its error.
+function weft.run(main, ...)
+  if current_loop() ~= nil then
+    error("weft.run() cannot be called while a weft loop is running", 2)
+  end
+  local loop = weft.new_loop()
+  local ok, task = pcall(rt.spawn, loop, "main", main, ...)
+  if not ok then
+    loop:close()
+    error(task, 2)
+  end
+  local rc = loop:run_until(task)
+  local deadlock = rc == core.EDEADLOCK
+  if deadlock then
+    task:cancel("weft.run: no work left that could wake the main task")
+    rc = loop:run_until(task)
+  end
+  local closed
+  for _ = 1, 10 do
+    closed = loop:close()
+    if closed ~= core.EBUSY then break end
+  end
+  if deadlock and task:cancelled() then
+    error(error_object(core.EDEADLOCK, "the main task waits for something that cannot happen"), 2)
+  end
+  if not task:done() then check(rc ~= 0 and rc or core.ESTATE, "weft.run") end
+  check(closed, "weft.run: closing the loop")
+  return rt.result(task)
+end
+
+--- Schedules fn(...) to run soon; returns a handle (handle:cancel()).
+function weft.call_soon(fn, ...)
+  local args, n = { ... }, select("#", ...)
+  local rc, h = weft.get_running_loop():call_soon(function(status)
+    if status == 0 then fn(table.unpack(args, 1, n)) end
+  end)
+  check(rc, "call_soon")
+  return h
+end
+
+--- Schedules fn(...) after `delay` seconds; returns a handle.
+function weft.call_later(delay, fn, ...)
+  local args, n = { ... }, select("#", ...)
+  local rc, h = weft.get_running_loop():call_later(delay, function(status)
+    if status == 0 then fn(table.unpack(args, 1, n)) end
+  end)
+  check(rc, "call_later")
+  return h
+end
+
+--- Schedules fn(...) at loop time `when` (weft.time() units); returns a handle.
+function weft.call_at(when, fn, ...)
+  local args, n = { ... }, select("#", ...)
+  local rc, h = weft.get_running_loop():call_at(when, function(status)
+    if status == 0 then fn(table.unpack(args, 1, n)) end
+  end)
+  check(rc, "call_at")
+  return h
+end
+
+--- The loop's monotonic clock, in seconds.
+function weft.time() return weft.get_running_loop():time() end
+
+--- Installs handler(ctx) for failures nobody observed (nil restores the
+-- default).  ctx = {code=, name=, message=, future=<future/task or nil>}.
+function weft.set_exception_handler(handler)
+  local loop = weft.get_running_loop()
+  if handler == nil then return check(loop:set_exception_handler(nil)) end
+  return check(loop:set_exception_handler(function(code, message, future)
+    handler({ code = code, name = core.err_name(code), message = message, future = future })
+  end))
+end
+
+--- The tasks of the running loop that are not done, oldest first.
+function weft.all_tasks()
+  local rc, tasks = weft.get_running_loop():all_tasks()
+  check(rc, "all_tasks")
+  return tasks
+end
+
+-- ---- tasks ------------------------------------------------------------------------
+
+local spawn = rt.spawn
+
+--- Starts fn(...) as a task of the running loop; returns the task.  The loop
+-- owns it until it is done: dropping the task object does not stop it.
+function weft.spawn(fn, ...) return spawn(nil, nil, fn, ...) end
+
+--- As weft.spawn, with a task name.
+function weft.spawn_named(name, fn, ...) return spawn(nil, name, fn, ...) end
+
+weft.sleep = rt.sleep
+weft.await = rt.await
+weft.future = rt.future
+weft.current_task = rt.current_task
+weft.in_task = rt.in_task
+
+--- C interop: the C pointer under a weft object (borrowed, light userdata),
+-- and a wrapper for a pointer C hands over (kind "future", "task" or "loop";
+-- with `steal` the wrapper takes over the reference C passed along).
+weft.pointer = rt.pointer
+weft.adopt = rt.adopt
+
+--- Suspends the task for one round of the loop (asyncio.sleep(0)).
+function weft.yield() return rt.sleep(0) end
+
+-- An awaitable: a future or task as it is, a function spawned as a task.
+local function awaitable(x, level)
+  if type(x) == "function" then return spawn(nil, nil, x) end
+  if type(x) == "userdata" and (getmetatable(x) == fut_mt or getmetatable(x) == task_mt) then
+    return x
+  end
+  error("expected a weft future, task or function, got " .. type(x), level + 1)
+end
+weft.awaitable = function(x) return awaitable(x, 2) end
+
+local function made(f, what)
+  if f == nil then check(core.last_error(), what) end
+  return f
+end
+
+--- asyncio.gather: a future whose await returns the results of every
+-- awaitable, in argument order (the first value of each).  The first failure
+-- fails it; with a last argument {return_exceptions = true} failures come
+-- back as error objects in their place instead.
+function weft.gather(...)
+  local n = select("#", ...)
+  local opts = n > 0 and select(n, ...) or nil
+  local return_exceptions = 0
+  if type(opts) == "table" and getmetatable(opts) == nil then
+    n = n - 1
+    return_exceptions = opts.return_exceptions and 1 or 0
+  end
+  local list = {}
+  for i = 1, n do list[i] = awaitable((select(i, ...)), 2) end
+  return made(core.gather(weft.get_running_loop(), list, return_exceptions), "gather")
+end
+
+--- asyncio.wait_for: a future with the outcome of `aw`, or failing with
+-- ETIMEDOUT (aw is then cancelled) after `timeout` seconds (nil: no limit).
+function weft.wait_for(aw, timeout)
+  local f = awaitable(aw, 2)
+  return made(core.wait_for(weft.get_running_loop(), f, timeout or math.huge), "wait_for")
+end
+
+--- asyncio.shield: a future with the outcome of `aw` whose cancellation does
+-- not cancel `aw`.
+function weft.shield(aw)
+  return made(core.shield(weft.get_running_loop(), awaitable(aw, 2)), "shield")
+end
+
+--- A future done after `delay` seconds (with no value), for combinators.
+function weft.sleep_future(delay)
+  return made(core.sleep(weft.get_running_loop(), delay), "sleep_future")
+end
+
+return weft
