@@ -32,32 +32,6 @@ void weft__cb_free(weft_loop_t *loop, weft__cb *cb) {
   WEFT__POISON(cb, sizeof *cb);
 }
 
-/* Plain futures come and go once per await in typical code: the loop keeps
- * a bounded stock of them (owner thread only). */
-enum { WEFT__FREE_FUTURES_MAX = 256 };
-
-static weft_future_t *weft__future_alloc(weft_loop_t *loop) {
-  weft_future_t *f = loop->free_futures;
-  if (f == NULL)
-    return malloc(sizeof *f);
-  WEFT__UNPOISON(f, sizeof *f);
-  loop->free_futures = f->mlink;
-  loop->n_free_futures--;
-  return f;
-}
-
-static void weft__future_release_mem(weft_loop_t *loop, weft_future_t *f, bool plain) {
-  if (!plain || loop->n_free_futures >= WEFT__FREE_FUTURES_MAX || weft__is_closed(loop) ||
-      !weft__on_loop(loop)) {
-    free(f);
-    return;
-  }
-  f->mlink = loop->free_futures;
-  loop->free_futures = f;
-  loop->n_free_futures++;
-  WEFT__POISON(f, sizeof *f);
-}
-
 /* ---- lifetime ------------------------------------------------------------ */
 
 void weft__future_init(weft_future_t *f, weft_loop_t *loop, uint8_t flags) {
@@ -78,10 +52,12 @@ weft_future_t *weft_future_new(weft_loop_t *loop) {
     WEFT__FAIL_NULL(WEFT_ETHREAD);
   if (weft__is_closed(loop))
     WEFT__FAIL_NULL(WEFT_ECLOSED);
-  weft_future_t *f = weft__future_alloc(loop);
+  uint8_t sclass;
+  weft_future_t *f = weft__slab_alloc(loop, sizeof *f, &sclass);
   if (f == NULL)
     WEFT__FAIL_NULL(WEFT_ENOMEM);
   weft__future_init(f, loop, 0);
+  f->sclass = sclass;
   return f;
 }
 
@@ -113,7 +89,7 @@ void weft__future_free(weft_future_t *f) {
   }
   if (f->flags & WEFT__F_TASK)
     weft__task_free_fields((weft_task_t *)f);
-  weft__future_release_mem(loop, f, !(f->flags & (WEFT__F_TASK | WEFT__F_SLEEP)) && !memref);
+  weft__slab_free(loop, f, f->sclass);
   if (memref)
     weft__loop_drop_mem(loop);
 }

@@ -255,12 +255,7 @@ void weft__loop_free(weft_loop_t *loop) {
     loop->free_handles = (weft_handle_t *)h->node.next;
     free(h);
   }
-  while (loop->free_futures != NULL) {
-    weft_future_t *f = loop->free_futures;
-    WEFT__UNPOISON(f, sizeof *f);
-    loop->free_futures = f->mlink;
-    free(f);
-  }
+  weft__slab_destroy(&loop->slab);
   free(loop->heap);
   uv_mutex_destroy(&loop->tsq_lock);
   free(loop);

@@ -163,15 +163,19 @@ static weft_task_t *weft__task_create(weft_loop_t *loop, const char *name, weft_
   if (weft__is_closed(loop))
     WEFT__FAIL_NULL(WEFT_ECLOSED);
   size_t head = (sizeof(weft_task_t) + 15) & ~(size_t)15;
-  weft_task_t *t = malloc(frame != NULL ? head + frame_size : sizeof *t);
+  if (frame != NULL && frame_size > SIZE_MAX - head)
+    WEFT__FAIL_NULL(WEFT_ENOMEM);
+  uint8_t sclass;
+  weft_task_t *t = weft__slab_alloc(loop, frame != NULL ? head + frame_size : sizeof *t, &sclass);
   if (t == NULL)
     WEFT__FAIL_NULL(WEFT_ENOMEM);
   char *copy = NULL;
   if (name != NULL && (copy = weft__strdup(name)) == NULL) {
-    free(t);
+    weft__slab_free(loop, t, sclass);
     WEFT__FAIL_NULL(WEFT_ENOMEM);
   }
   weft__future_init(&t->f, loop, WEFT__F_TASK);
+  t->f.sclass = sclass;
   t->f.lrefs = 2; /* the caller's and the loop's */
   memset(&t->timer, 0, sizeof t->timer);
   t->timer.kind = WEFT__TIMER_TASK;
@@ -477,10 +481,12 @@ weft_future_t *weft_sleep(weft_loop_t *loop, double delay) {
     WEFT__FAIL_NULL(WEFT_ETHREAD);
   if (weft__is_closed(loop))
     WEFT__FAIL_NULL(WEFT_ECLOSED);
-  weft__sleep *s = malloc(sizeof *s);
+  uint8_t sclass;
+  weft__sleep *s = weft__slab_alloc(loop, sizeof *s, &sclass);
   if (s == NULL)
     WEFT__FAIL_NULL(WEFT_ENOMEM);
   weft__future_init(&s->f, loop, WEFT__F_SLEEP);
+  s->f.sclass = sclass;
   memset(&s->timer, 0, sizeof s->timer);
   s->timer.kind = WEFT__TIMER_SLEEP;
   weft__timer_start(loop, &s->timer, weft__delay_to_when(loop, delay));

@@ -121,6 +121,7 @@ struct weft_future {
   uint8_t vtype;             /* enum weft_value_type */
   uint8_t flags;
   uint8_t merged;            /* the owner's copy of WEFT__SREF_MERGED */
+  uint8_t sclass;            /* slab size class; 0: malloc'd */
   union {
     int64_t i;
     double d;
@@ -243,6 +244,21 @@ void weft__resource_unlink(weft_loop_t *loop, weft__resource *res);
 void weft__loop_uv_closing(weft_loop_t *loop);
 void weft__loop_uv_closed(weft_loop_t *loop);
 
+/* ---- memory ------------------------------------------------------------ */
+
+/* Size classes of 16 bytes up to 1 KiB (slab.c); bigger blocks are malloc'd. */
+enum { WEFT__SLAB_STEP = 16, WEFT__SLAB_CLASSES = 1024 / 16 + 1 };
+typedef struct weft__slab {
+  void *free[WEFT__SLAB_CLASSES]; /* LIFO free list per class */
+  char *cur, *end;                /* what is left of the chunk being carved */
+  struct weft__chunk *chunks;
+  uint32_t nchunks, empty;        /* chunks mapped; those with no live block */
+} weft__slab;
+/* Owner thread.  *sclass receives what weft__slab_free needs. */
+void *weft__slab_alloc(weft_loop_t *loop, size_t size, uint8_t *sclass);
+void weft__slab_free(weft_loop_t *loop, void *p, uint8_t sclass);
+void weft__slab_destroy(weft__slab *s);
+
 /* ---- the loop ----------------------------------------------------------- */
 
 struct weft_loop {
@@ -297,8 +313,7 @@ struct weft_loop {
   /* free lists (owner thread only) */
   weft__cb *free_cbs;
   weft_handle_t *free_handles;
-  weft_future_t *free_futures;  /* plain futures, linked through mlink */
-  uint32_t n_free_futures;
+  weft__slab slab;              /* futures and tasks */
 
   weft_exception_fn exc_fn;
   void *exc_ud;

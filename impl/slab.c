@@ -1,0 +1,152 @@
+/*
+ * slab.c: the loop's memory for futures and tasks.
+ *
+ * Spawning a million tasks through malloc spends more time in the kernel's
+ * page faults than in weft: the blocks come from 2 MiB chunks instead,
+ * aligned and marked MADV_HUGEPAGE (one fault per chunk where transparent
+ * huge pages are on), carved by bumping a pointer and recycled through one
+ * LIFO free list per 16-byte size class.  Owner thread only; after close the
+ * blocks are no longer recycled (other threads may free survivors) and go
+ * with the loop.  A chunk whose blocks are all free again is unmapped once a
+ * quarter of the chunks are, so a burst does not keep its memory for ever.
+ */
+#include "weft-internal.h"
+
+#include <sys/mman.h>
+
+enum { WEFT__CHUNK = 2u << 20 };
+
+/* At the start of every chunk. */
+typedef struct weft__chunk {
+  struct weft__chunk *next;
+  uint32_t live; /* blocks handed out and not freed */
+} weft__chunk;
+
+static weft__chunk *weft__chunk_of(void *p) {
+  return (weft__chunk *)((uintptr_t)p & ~(uintptr_t)(WEFT__CHUNK - 1));
+}
+
+static inline unsigned weft__slab_class(size_t size) {
+  return (unsigned)((size + WEFT__SLAB_STEP - 1) / WEFT__SLAB_STEP);
+}
+
+/* A 2 MiB-aligned mapping: map twice the size and trim both ends. */
+static weft__chunk *weft__chunk_map(void) {
+  size_t span = 2 * (size_t)WEFT__CHUNK;
+  char *raw = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED)
+    return NULL;
+  char *start = (char *)(((uintptr_t)raw + WEFT__CHUNK - 1) & ~(uintptr_t)(WEFT__CHUNK - 1));
+  if (start > raw)
+    munmap(raw, (size_t)(start - raw));
+  size_t tail = (size_t)(raw + span - (start + WEFT__CHUNK));
+  if (tail > 0)
+    munmap(start + WEFT__CHUNK, tail);
+#ifdef MADV_HUGEPAGE
+  madvise(start, WEFT__CHUNK, MADV_HUGEPAGE);
+#endif
+  return (weft__chunk *)start;
+}
+
+void *weft__slab_alloc(weft_loop_t *loop, size_t size, uint8_t *sclass) {
+  unsigned c = weft__slab_class(size);
+  if (c >= WEFT__SLAB_CLASSES) {
+    *sclass = 0;
+    return malloc(size);
+  }
+  weft__slab *s = &loop->slab;
+  void *p = s->free[c];
+  if (p != NULL) {
+    WEFT__UNPOISON(p, (size_t)c * WEFT__SLAB_STEP);
+    s->free[c] = *(void **)p;
+    weft__chunk *ch = weft__chunk_of(p);
+    if (ch->live++ == 0)
+      s->empty--;
+  } else {
+    size_t bytes = (size_t)c * WEFT__SLAB_STEP;
+    if (s->cur == NULL || (size_t)(s->end - s->cur) < bytes) {
+      weft__chunk *ch = weft__chunk_map();
+      if (ch == NULL)
+        return NULL;
+      ch->next = s->chunks;
+      ch->live = 0;
+      s->chunks = ch;
+      s->nchunks++;
+      s->empty++;
+      s->cur = (char *)ch + ((sizeof *ch + 63) & ~(size_t)63);
+      s->end = (char *)ch + WEFT__CHUNK;
+    }
+    p = s->cur;
+    s->cur += bytes;
+    weft__chunk *ch = weft__chunk_of(p);
+    if (ch->live++ == 0)
+      s->empty--;
+  }
+  *sclass = (uint8_t)c;
+  return p;
+}
+
+/* Unmaps the chunks whose blocks are all free (but the one being carved):
+ * their blocks leave the free lists first. */
+static void weft__slab_sweep(weft__slab *s) {
+  weft__chunk *carving = s->cur != NULL ? weft__chunk_of(s->cur - 1) : NULL;
+  for (unsigned c = 1; c < WEFT__SLAB_CLASSES; c++) {
+    void *prev = NULL;
+    for (void *p = s->free[c], *next; p != NULL; p = next) {
+      WEFT__UNPOISON(p, sizeof(void *));
+      next = *(void **)p;
+      weft__chunk *ch = weft__chunk_of(p);
+      if (ch->live == 0 && ch != carving) {
+        if (prev == NULL) {
+          s->free[c] = next;
+        } else {
+          WEFT__UNPOISON(prev, sizeof(void *));
+          *(void **)prev = next;
+          WEFT__POISON(prev, sizeof(void *));
+        }
+      } else {
+        WEFT__POISON(p, sizeof(void *));
+        prev = p;
+      }
+    }
+  }
+  for (weft__chunk **link = &s->chunks; *link != NULL;) {
+    weft__chunk *ch = *link;
+    if (ch->live == 0 && ch != carving) {
+      *link = ch->next;
+      s->nchunks--;
+      s->empty--;
+      WEFT__UNPOISON(ch, WEFT__CHUNK);
+      munmap(ch, WEFT__CHUNK);
+    } else {
+      link = &ch->next;
+    }
+  }
+}
+
+void weft__slab_free(weft_loop_t *loop, void *p, uint8_t sclass) {
+  if (sclass == 0) {
+    free(p);
+    return;
+  }
+  /* After close other threads free survivors: the memory goes with the loop. */
+  if (weft__is_closed(loop) || !weft__on_loop(loop))
+    return;
+  weft__slab *s = &loop->slab;
+  *(void **)p = s->free[sclass];
+  s->free[sclass] = p;
+  WEFT__POISON(p, (size_t)sclass * WEFT__SLAB_STEP);
+  weft__chunk *ch = weft__chunk_of(p);
+  if (--ch->live == 0 && ++s->empty >= 2 && s->empty * 4 >= s->nchunks)
+    weft__slab_sweep(s);
+}
+
+void weft__slab_destroy(weft__slab *s) {
+  while (s->chunks != NULL) {
+    weft__chunk *ch = s->chunks;
+    s->chunks = ch->next;
+    WEFT__UNPOISON(ch, WEFT__CHUNK);
+    munmap(ch, WEFT__CHUNK);
+  }
+  memset(s, 0, sizeof *s);
+}
