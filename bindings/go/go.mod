@@ -1,0 +1,3 @@
+module weft.local/weft
+
+go 1.19

@@ -1,0 +1,548 @@
+package weft
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	c "weft.local/weft/internal/cweft"
+)
+
+// Loop is a weft event loop (weft_loop_t) that runs on one OS thread: its own
+// goroutine locked to a thread (NewLoop), or the caller's (Run).  Every method
+// may be called from any goroutine: calls from other goroutines are queued to
+// the loop thread (one weft_loop_call_soon_threadsafe wakes it per batch) and
+// run there in the order they were made.
+type Loop struct {
+	ptr    uintptr // weft_loop_t *, owned; dropped when the loop goroutine ends
+	thread uintptr // pthread_t of the loop thread
+
+	mu        sync.Mutex
+	queue     []func() // submitted from other goroutines, run on the loop
+	spare     []func()
+	scheduled bool // a drain call is queued in C
+	closed    bool // no more submissions (the C loop is closed or closing)
+	drainH    uintptr
+
+	ctx    context.Context // cancelled when Close starts
+	cancel context.CancelFunc
+
+	// loop thread only
+	closing bool
+	excH    bool // a Go exception handler is installed
+
+	closeOnce sync.Once
+	finished  chan struct{}
+	closeErr  error
+}
+
+func init() {
+	c.Recovered = func(loop uintptr, v any) {
+		msg := fmt.Sprintf("panic in a Go callback: %v\n%s", v, debug.Stack())
+		if loop != 0 && c.Weft_loop_call_exception_handler(lp(loop), codeUnhandled, msg, fp(0)) == 0 {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "weft:", msg)
+	}
+}
+
+// Small converters from raw pointers to the SWIG types.
+func lp(p uintptr) c.SwigcptrStruct_SS_weft_loop   { return c.SwigcptrStruct_SS_weft_loop(p) }
+func fp(p uintptr) c.SwigcptrStruct_SS_weft_future { return c.SwigcptrStruct_SS_weft_future(p) }
+func tp(p uintptr) c.SwigcptrStruct_SS_weft_task   { return c.SwigcptrStruct_SS_weft_task(p) }
+func hp(p uintptr) c.SwigcptrStruct_SS_weft_handle { return c.SwigcptrStruct_SS_weft_handle(p) }
+
+// NewLoop starts a loop on a new goroutine locked to its own OS thread and
+// returns once the loop runs.  Close it when done: until then its goroutine
+// and thread stay.
+func NewLoop() (*Loop, error) {
+	l := newLoop()
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		l.serve(started, nil)
+	}()
+	if err := <-started; err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Run is asyncio.run on the calling goroutine: it locks the goroutine to its
+// thread, creates a loop there, runs main as a task, and when main is done
+// cancels what is left, closes the loop and returns main's outcome.
+func Run[T any](main func(ctx context.Context, l *Loop) (T, error)) (T, error) {
+	var zero T
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	l := newLoop()
+	started := make(chan error, 1)
+	var task *Task[T]
+	l.serve(started, func() {
+		task = Spawn(l, func(ctx context.Context) (T, error) { return main(ctx, l) }, WithName("main"))
+		task.c.registerDone(func() { l.beginClose() })
+	})
+	if err := <-started; err != nil {
+		return zero, err
+	}
+	<-task.Done()
+	return task.Result()
+}
+
+func newLoop() *Loop {
+	l := &Loop{finished: make(chan struct{})}
+	l.ctx, l.cancel = context.WithCancel(context.Background())
+	return l
+}
+
+// serve runs the loop on the calling (locked) goroutine until Close.
+func (l *Loop) serve(started chan<- error, onStart func()) {
+	loop := c.Weft_loop_new(0).Swigcptr()
+	if loop == 0 {
+		started <- lastError()
+		return
+	}
+	l.ptr = loop
+	l.thread = uintptr(c.Weft_go_thread_self())
+	l.drainH = c.Handle(c.Persistent(func(uintptr, int) { l.drain() }))
+	c.Weft_loop_hold(lp(loop)) // RUN_FOREVER needs no hold; close's rounds do
+	c.Weft_loop_set_iteration_hook(lp(loop), 1)
+	if onStart != nil {
+		onStart()
+	}
+	started <- nil
+	c.Weft_loop_run(lp(loop), int(c.WEFT_RUN_FOREVER))
+	l.shutdown()
+}
+
+// shutdown runs on the loop thread after beginClose stopped the loop: it
+// waits for every task to end (Go tasks end when their goroutines return),
+// closes the C loop, runs what was still queued, and releases the loop.
+func (l *Loop) shutdown() {
+	loop := lp(l.ptr)
+	for {
+		n := c.Weft_loop_all_tasks(loop, nil)
+		if n <= 0 {
+			break
+		}
+		l.cancelAll()
+		c.Weft_loop_run(loop, int(c.WEFT_RUN_ONCE))
+	}
+	c.Weft_loop_release(loop)
+	rc := c.Weft_loop_close(loop)
+	for i := 0; rc == codeBusy && i < 100; i++ {
+		c.Weft_loop_run(loop, int(c.WEFT_RUN_ONCE))
+		rc = c.Weft_loop_close(loop)
+	}
+	l.closeErr = errorOf(rc)
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	for {
+		l.mu.Lock()
+		empty := len(l.queue) == 0
+		l.mu.Unlock()
+		if empty {
+			break
+		}
+		l.drain()
+	}
+	c.DeleteHandle(l.drainH)
+	if rc == 0 {
+		c.Weft_loop_unref(loop)
+	} // else the loop stays allocated: weft cannot free an open loop
+	close(l.finished)
+}
+
+// cancelAll requests cancellation of every pending task not yet cancelled.
+func (l *Loop) cancelAll() {
+	loop := lp(l.ptr)
+	n := c.Weft_loop_all_tasks(loop, nil)
+	if n <= 0 {
+		return
+	}
+	tasks := make([]uintptr, n)
+	n = c.Weft_loop_all_tasks(loop, tasks)
+	for i := 0; i < n && i < len(tasks); i++ {
+		if c.Weft_task_cancelling(tp(tasks[i])) == 0 {
+			c.Weft_task_cancel(tp(tasks[i]), "loop closed")
+		}
+		c.Weft_task_unref(tp(tasks[i]))
+	}
+}
+
+// beginClose (loop thread) stops accepting tasks, cancels the pending ones
+// and the loop's context, and stops the loop so that shutdown runs.
+func (l *Loop) beginClose() {
+	if l.closing {
+		return
+	}
+	l.closing = true
+	l.cancel()
+	l.cancelAll()
+	c.Weft_loop_stop(lp(l.ptr))
+}
+
+// Close cancels every pending task (their contexts too), waits until they
+// have ended, closes the loop (which cancels the futures still pending and
+// runs their callbacks), and waits for the loop's goroutine to finish.
+// Closing twice returns the first outcome.  Called from the loop's own
+// thread (a callback) it starts the close and returns ErrRunning, because it
+// cannot wait for itself.
+func (l *Loop) Close() error {
+	if l.onLoop() {
+		l.beginClose()
+		return ErrRunning
+	}
+	l.closeOnce.Do(func() {
+		if l.submit(l.beginClose) != nil {
+			return // already closed
+		}
+	})
+	<-l.finished
+	return l.closeErr
+}
+
+// CPointer is the loop's weft_loop_t * as a uintptr (borrowed: valid until
+// Close returns), for C code that spawns tasks on this loop (on its thread).
+func (l *Loop) CPointer() uintptr { return l.ptr }
+
+// Context is cancelled when the loop starts closing; Go tasks' contexts
+// derive from it unless WithContext says otherwise.
+func (l *Loop) Context() context.Context { return l.ctx }
+
+// Closed is closed once the loop is closed and its goroutine is done.
+func (l *Loop) Closed() <-chan struct{} { return l.finished }
+
+// IsClosed says whether the C loop is closed (weft_loop_is_closed).
+func (l *Loop) IsClosed() bool {
+	select {
+	case <-l.finished:
+		return true
+	default:
+	}
+	return c.Weft_loop_is_closed(lp(l.ptr)) != 0
+}
+
+// onLoop says whether the caller runs on the loop's thread (a callback, a
+// step); only the loop's goroutine runs there, because it is locked to it.
+func (l *Loop) onLoop() bool {
+	return l.thread != 0 && c.Weft_go_on_thread(uint(l.thread)) != 0
+}
+
+// submit queues fn to run on the loop thread.  Only the first submission
+// after a drain crosses into C (call_soon_threadsafe); later ones ride along.
+func (l *Loop) submit(fn func()) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	l.queue = append(l.queue, fn)
+	if !l.scheduled {
+		if rc := c.Weft_loop_call_soon_threadsafe(lp(l.ptr), l.drainH); rc != 0 {
+			l.queue = l.queue[:len(l.queue)-1]
+			return errorOf(rc)
+		}
+		l.scheduled = true
+	}
+	return nil
+}
+
+// drain runs on the loop thread: everything submitted so far, in order.
+func (l *Loop) drain() {
+	l.mu.Lock()
+	q := l.queue
+	l.queue = l.spare[:0]
+	l.scheduled = false
+	l.mu.Unlock()
+	for i, fn := range q {
+		l.runSafe(fn)
+		q[i] = nil
+	}
+	l.spare = q
+}
+
+// runSafe runs fn; a panic goes to the loop's exception handler.
+func (l *Loop) runSafe(fn func()) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.Recovered(l.ptr, v)
+		}
+	}()
+	fn()
+}
+
+// exec runs fn on the loop thread: at once if the caller is there, else
+// queued.
+func (l *Loop) exec(fn func()) error {
+	if l.onLoop() {
+		fn()
+		return nil
+	}
+	return l.submit(fn)
+}
+
+// Do queues fn to run on the loop thread (at once if the caller is there).
+// It returns ErrClosed if the loop no longer accepts work.  A panic in fn is
+// recovered and reported to the loop's exception handler.
+func (l *Loop) Do(fn func()) error {
+	if l.onLoop() {
+		l.runSafe(fn)
+		return nil
+	}
+	return l.submit(fn)
+}
+
+type callResult[T any] struct {
+	v   T
+	err error
+}
+
+// Call runs fn on the loop thread and returns its outcome: the round trip of
+// a goroutine that asks the loop for something.  A panic in fn comes back as
+// a *PanicError.  ErrClosed if the loop no longer accepts work.
+func Call[T any](l *Loop, fn func() (T, error)) (T, error) {
+	if l.onLoop() {
+		return callSafe(fn)
+	}
+	ch := make(chan callResult[T], 1)
+	if err := l.submit(func() {
+		v, err := callSafe(fn)
+		ch <- callResult[T]{v, err}
+	}); err != nil {
+		var zero T
+		return zero, err
+	}
+	r := <-ch
+	return r.v, r.err
+}
+
+func callSafe[T any](fn func() (T, error)) (v T, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &PanicError{Value: p, Stack: debug.Stack()}
+		}
+	}()
+	return fn()
+}
+
+// read runs fn on the loop thread; once the loop has closed, on the caller's
+// goroutine.  Only for reading futures: a closed loop changes none of them
+// any more, and they keep the loop's memory.
+func read[T any](l *Loop, fn func() (T, error)) (T, error) {
+	if l.onLoop() {
+		return callSafe(fn)
+	}
+	ch := make(chan callResult[T], 1)
+	if err := l.submit(func() {
+		v, err := callSafe(fn)
+		ch <- callResult[T]{v, err}
+	}); err != nil {
+		<-l.finished
+		return callSafe(fn)
+	}
+	r := <-ch
+	return r.v, r.err
+}
+
+// call is Call for the binding's own loop-thread work.
+func (l *Loop) call(fn func() error) error {
+	_, err := Call(l, func() (struct{}, error) { return struct{}{}, fn() })
+	return err
+}
+
+// Time is the loop's monotonic clock in seconds (weft_loop_time).
+func (l *Loop) Time() float64 {
+	t, _ := Call(l, func() (float64, error) { return c.Weft_loop_time(lp(l.ptr)), nil })
+	return t
+}
+
+// IsRunning says whether the loop is inside weft_loop_run now.
+func (l *Loop) IsRunning() bool { return c.Weft_loop_is_running(lp(l.ptr)) != 0 }
+
+// RunningLoop is true when called from the loop's thread while it runs
+// (weft_loop_running() is this loop).
+func (l *Loop) RunningLoop() bool {
+	ok, _ := Call(l, func() (bool, error) { return c.Weft_loop_running().Swigcptr() == l.ptr, nil })
+	return ok
+}
+
+// ---- scheduled callbacks ---------------------------------------------------
+
+// Handle is a scheduled callback (weft_handle_t) that can be cancelled.
+type Handle struct {
+	l   *Loop
+	ptr uintptr // set on the loop thread
+}
+
+// CallSoon schedules fn on the loop, after what is already scheduled
+// (weft_loop_call_soon).  fn does not run if the handle is cancelled first or
+// the loop closes first.
+func (l *Loop) CallSoon(fn func()) (*Handle, error) {
+	return l.schedule(fn, func(out *uintptr, h uintptr) int {
+		return c.Weft_loop_call_soon(lp(l.ptr), out, h)
+	})
+}
+
+// CallLater schedules fn to run after d (weft_loop_call_later).
+func (l *Loop) CallLater(d time.Duration, fn func()) (*Handle, error) {
+	return l.schedule(fn, func(out *uintptr, h uintptr) int {
+		return c.Weft_loop_call_later(lp(l.ptr), d.Seconds(), out, h)
+	})
+}
+
+// CallAt schedules fn at the loop time when (Time units) (weft_loop_call_at).
+func (l *Loop) CallAt(when float64, fn func()) (*Handle, error) {
+	return l.schedule(fn, func(out *uintptr, h uintptr) int {
+		return c.Weft_loop_call_at(lp(l.ptr), when, out, h)
+	})
+}
+
+func (l *Loop) schedule(fn func(), reg func(out *uintptr, h uintptr) int) (*Handle, error) {
+	hd := &Handle{l: l}
+	err := l.call(func() error {
+		h := c.Handle(c.CallbackFn(func(_ uintptr, status int) {
+			if status == 0 {
+				fn()
+			}
+		}))
+		var out uintptr
+		if rc := reg(&out, h); rc != 0 {
+			c.DeleteHandle(h)
+			return errorOf(rc)
+		}
+		hd.ptr = out
+		runtime.SetFinalizer(hd, func(hd *Handle) { c.Weft_handle_unref(hp(hd.ptr)) })
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return hd, nil
+}
+
+// Cancel cancels the call (weft_handle_cancel): true if this cancelled it,
+// false if it had run, been cancelled or the loop closed.
+func (h *Handle) Cancel() bool {
+	ok, _ := Call(h.l, func() (bool, error) { return c.Weft_handle_cancel(hp(h.ptr)) == 1, nil })
+	runtime.KeepAlive(h)
+	return ok
+}
+
+// Cancelled says whether the handle was cancelled (weft_handle_cancelled).
+func (h *Handle) Cancelled() bool {
+	ok, err := Call(h.l, func() (bool, error) { return c.Weft_handle_cancelled(hp(h.ptr)) == 1, nil })
+	runtime.KeepAlive(h)
+	return ok && err == nil
+}
+
+// When is the loop time the call is due (weft_handle_when).
+func (h *Handle) When() float64 {
+	t := c.Weft_handle_when(hp(h.ptr))
+	runtime.KeepAlive(h)
+	return t
+}
+
+// ---- unobserved failures ---------------------------------------------------
+
+// Exception is what the loop's exception handler receives: a failure that
+// nobody observed (a task's error nobody read, a panic in a callback).
+type Exception struct {
+	Err     error        // the error (an *Error with the code)
+	Message string       // what happened, e.g. "Task exception was never retrieved"
+	Future  *Future[any] // the future concerned, or nil
+}
+
+// SetExceptionHandler installs fn as the loop's exception handler; nil
+// restores weft's default (a report on stderr).  fn runs on the loop thread.
+func (l *Loop) SetExceptionHandler(fn func(Exception)) error {
+	return l.call(func() error {
+		if fn == nil {
+			return errorOf(c.Weft_loop_set_exception_handler(lp(l.ptr), 0))
+		}
+		h := c.Handle(c.ExceptionFn(func(loop uintptr, code int, msg string, fut uintptr) {
+			ex := Exception{Err: &Error{Code: code}, Message: msg}
+			if fut != 0 {
+				ex.Future = adopt[any](l, fut)
+				if m := c.Weft_future_error_message(fp(fut)); m != "" {
+					ex.Err = &Error{Code: code, Message: m}
+				}
+			}
+			fn(ex)
+		}))
+		if rc := c.Weft_loop_set_exception_handler(lp(l.ptr), h); rc != 0 {
+			c.DeleteHandle(h)
+			return errorOf(rc)
+		}
+		return nil
+	})
+}
+
+// ReportException reports err to the loop's exception handler, later, from
+// the loop (weft_loop_call_exception_handler).
+func (l *Loop) ReportException(err error, message string) error {
+	return l.call(func() error {
+		return errorOf(c.Weft_loop_call_exception_handler(lp(l.ptr), Code(err), message, fp(0)))
+	})
+}
+
+// DefaultExceptionHandler is weft's own report (stderr), for handlers that
+// chain to it.  Loop thread (call it from the handler).
+func (l *Loop) DefaultExceptionHandler(ex Exception) {
+	var f uintptr
+	if ex.Future != nil {
+		f = ex.Future.c.ptr.Load()
+	}
+	c.Weft_loop_default_exception_handler(lp(l.ptr), Code(ex.Err), ex.Message, fp(f))
+	runtime.KeepAlive(ex.Future)
+}
+
+// ---- introspection -----------------------------------------------------------
+
+// AllTasks lists the loop's pending tasks, oldest first (weft_loop_all_tasks).
+func (l *Loop) AllTasks() []*Task[any] {
+	ts, _ := Call(l, func() ([]*Task[any], error) {
+		loop := lp(l.ptr)
+		n := c.Weft_loop_all_tasks(loop, nil)
+		if n <= 0 {
+			return nil, errorOf(n)
+		}
+		raw := make([]uintptr, n)
+		n = c.Weft_loop_all_tasks(loop, raw)
+		var out []*Task[any]
+		for i := 0; i < n && i < len(raw); i++ {
+			out = append(out, &Task[any]{Future: adopt[any](l, c.Weft_task_future(tp(raw[i])).Swigcptr())})
+			c.Weft_task_unref(tp(raw[i]))
+		}
+		return out, nil
+	})
+	return ts
+}
+
+// DumpTasks describes every pending task, one line each (weft_loop_dump_tasks).
+func (l *Loop) DumpTasks() string {
+	s, _ := Call(l, func() (string, error) {
+		var b []byte
+		h := c.Handle(c.WriteFn(func(text string) { b = append(b, text...) }))
+		defer c.DeleteHandle(h)
+		rc := c.Weft_loop_dump_tasks(lp(l.ptr), h)
+		return string(b), errorOf(rc)
+	})
+	return s
+}
+
+// DumpTasksTo writes DumpTasks's text to the file descriptor fd
+// (weft_loop_dump_tasks_fd).
+func (l *Loop) DumpTasksTo(fd int) error {
+	return l.call(func() error {
+		return errorOf(c.Weft_loop_dump_tasks_fd(lp(l.ptr), fd))
+	})
+}
+
+var errNotLoopPtr = errors.New("weft: no C pointer")

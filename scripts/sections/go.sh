@@ -1,0 +1,110 @@
+# shellcheck shell=bash
+# Go binding: vet, `go test -race` (bindings/go and examples/go), the check
+# that every exported Go function is exercised by the tests, the binding
+# coverage check (every weft_* function bound or listed), and a consumer
+# module outside the tree that uses the binding through a replace directive.
+# Offline: GOFLAGS=-mod=mod GOPROXY=off.  Sourced by scripts/test.sh.
+
+# go_env: the environment every go command here runs in.  The Go build cache
+# does not notice a changed weft-uninstalled.pc or changed headers (the SWIG
+# step reads them), so the cache is cleared whenever they change.
+go_env() {
+  export GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local GO111MODULE=on
+  export GOCACHE="$WEFT_ROOT/build/go/cache" GOPATH="$WEFT_ROOT/build/go/path"
+  export PKG_CONFIG_PATH="$WEFT_RELEASE_DIR/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+  mkdir -p "$GOCACHE" "$GOPATH"
+  local stamp="$WEFT_ROOT/build/go/inputs.sha" sum
+  sum=$(cat "$WEFT_RELEASE_DIR/pkgconfig/weft-uninstalled.pc" "$WEFT_ROOT"/abi/*.h \
+            "$WEFT_ROOT"/abi/weft/*.h "$WEFT_ROOT"/bindings/swig/*.i \
+            "$WEFT_ROOT"/bindings/go/internal/cweft/*.i 2>/dev/null | sha256sum)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
+    go clean -cache
+    echo "$sum" >"$stamp"
+  fi
+}
+
+# go_step <name> <command...>: runs one check, counted as one test.
+go_step() {
+  local name=$1
+  shift
+  echo "-- go: $name"
+  if "$@"; then
+    GO_PASSED=$((GO_PASSED + 1))
+  else
+    echo "go.sh: FAILED: $name" >&2
+    GO_FAILED=$((GO_FAILED + 1))
+  fi
+}
+
+# go_vet: every package; cweft's SWIG output only exists inside `go build`,
+# so it is generated into a copy of the module and vetted there (without the
+# unsafeptr check, which flags SWIG's own string-copy helper).
+go_vet() {
+  local copy
+  (cd "$WEFT_ROOT/bindings/go" && go vet $(go list ./... | grep -v /internal/cweft)) || return 1
+  copy=$(mktemp -d) || return 1
+  cp -r "$WEFT_ROOT/bindings/go/." "$copy/"
+  (cd "$WEFT_ROOT/bindings/go/internal/cweft" &&
+    swig -go -cgo -intgosize 64 -module cweft \
+      $(pkg-config --cflags-only-I weft) \
+      -o "$copy/internal/cweft/cweft_wrap.c" -outdir "$copy/internal/cweft" cweft.swig) &&
+    rm "$copy/internal/cweft/cweft.swig" &&
+    (cd "$copy" && go vet -unsafeptr=false ./internal/cweft)
+  local rc=$?
+  rm -rf "$copy"
+  [ -z "$(cd "$WEFT_ROOT/bindings/go" && gofmt -l .)" ] || { echo "gofmt: $(cd "$WEFT_ROOT/bindings/go" && gofmt -l .)"; return 1; }
+  return $rc
+}
+
+# go_tests <dir>: go test -race -v, each test counted.
+go_tests() {
+  local dir=$1 log passed failed rc
+  log=$(mktemp)
+  (cd "$dir" && go test -race -count=1 -v -timeout 300s ./...) >"$log" 2>&1
+  rc=$?
+  grep -E -- '^(--- FAIL|FAIL|ok|panic:)' "$log"
+  passed=$(grep -c -- '^--- PASS' "$log")
+  failed=$(grep -c -- '^--- FAIL' "$log")
+  if [ "$rc" -ne 0 ]; then
+    grep -v -- '^=== \|^--- PASS' "$log" | tail -n 60
+    [ "$failed" -eq 0 ] && failed=1
+  fi
+  rm -f "$log"
+  GO_PASSED=$((GO_PASSED + passed))
+  GO_FAILED=$((GO_FAILED + failed))
+}
+
+# go_exported_covered: every exported function and method of package weft
+# runs in the tests (coverage above 0%).
+go_exported_covered() {
+  local prof missing
+  prof=$(mktemp)
+  (cd "$WEFT_ROOT/bindings/go" && go test -count=1 -coverprofile="$prof" . >/dev/null) || { rm -f "$prof"; return 1; }
+  missing=$(cd "$WEFT_ROOT/bindings/go" && go tool cover -func="$prof" |
+    awk '$NF == "0.0%" && $2 ~ /^[A-Z]/ {print $1, $2}')
+  rm -f "$prof"
+  [ -z "$missing" ] || { echo "exported but never run by a test:"; echo "$missing"; return 1; }
+}
+
+section_go() {
+  weft_banner "Go binding (bindings/go)"
+  GO_PASSED=0
+  GO_FAILED=0
+  if ! command -v go >/dev/null || [ ! -f "$WEFT_RELEASE_DIR/pkgconfig/weft-uninstalled.pc" ]; then
+    echo "go.sh: no go, or no build/release (the release section failed?)" >&2
+    record go 0 1
+    return
+  fi
+  rm -f "$WEFT_ROOT/build/go/counts"
+  (
+    go_env
+    go_step "vet + gofmt" go_vet
+    go_tests "$WEFT_ROOT/bindings/go"
+    go_step "every exported function is tested" go_exported_covered
+    echo "$GO_PASSED $GO_FAILED" >"$WEFT_ROOT/build/go/counts"
+  )
+  read -r GO_PASSED GO_FAILED <"$WEFT_ROOT/build/go/counts" || GO_FAILED=1
+  record go "$GO_PASSED" "$GO_FAILED"
+}
+
+SECTIONS+=(section_go)
