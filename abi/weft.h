@@ -10,6 +10,7 @@
  *   weft/combinators.h  gather, wait_for, shield (the asyncio toolbox)
  *   weft/timeout.h  timeout scopes around part of a task (asyncio.timeout)
  *   weft/dns.h      getaddrinfo / getnameinfo as futures (libuv's thread pool)
+ *   weft/fs.h       files: whole-file read/write, open/read/write at offsets/close
  *
  * Conventions (the whole ABI keeps them):
  *   - Functions return 0 (or a documented non-negative value) or a negative
@@ -35,5 +36,6 @@
 #include "weft/combinators.h"
 #include "weft/timeout.h"
 #include "weft/dns.h"
+#include "weft/fs.h"
 
 #endif /* WEFT_H */

@@ -6,7 +6,8 @@
  *   IO_FDS_BEGIN/END     assert that a test leaves the fd count unchanged
  *   io_suite_init()      call first in main (see below)
  *   io_block_pool()      occupy every libuv thread-pool thread (from a private
- *   io_unblock_pool()    uv loop), so requests queued meanwhile cannot start:
+ *   io_release_pool()    uv loop), so requests queued meanwhile cannot start:
+ *   io_unblock_pool()
  *                        cancelling them is then deterministic
  *   io_wait_future()     run a loop until a future is done, under a watchdog
  *
@@ -60,6 +61,7 @@ static struct {
   uv_work_t work[IO_POOL_SIZE];
   uv_sem_t release, started;
   int active;
+  int released;
 } io_pool;
 
 static inline void io_pool_work(uv_work_t *w) {
@@ -85,16 +87,26 @@ static inline void io_block_pool(void) {
   io_pool.active = 1;
 }
 
+/* Lets the blockers finish; safe in a weft callback or another thread (no
+ * assertion).  io_unblock_pool() must still follow, on the test's thread. */
+static inline void io_release_pool(void) {
+  if (!io_pool.active || io_pool.released)
+    return;
+  io_pool.released = 1;
+  for (int i = 0; i < IO_POOL_SIZE; i++)
+    uv_sem_post(&io_pool.release);
+}
+
 static inline void io_unblock_pool(void) {
   if (!io_pool.active)
     return;
-  for (int i = 0; i < IO_POOL_SIZE; i++)
-    uv_sem_post(&io_pool.release);
+  io_release_pool();
   TU_RC(uv_run(&io_pool.loop, UV_RUN_DEFAULT), 0);
   TU_RC(uv_loop_close(&io_pool.loop), 0);
   uv_sem_destroy(&io_pool.release);
   uv_sem_destroy(&io_pool.started);
   io_pool.active = 0;
+  io_pool.released = 0;
 }
 
 /* ---- running ---------------------------------------------------------------- */

@@ -158,7 +158,8 @@ WEFT_API const char *weft_version_string(void);
   XX(EOTHERLOOP, -5008, "object belongs to another loop") \
   XX(ESTOPPED, -5009, "loop stopped before the future was done") \
   XX(EDEADLOCK, -5010, "no work is left that could complete the future") \
-  XX(EUNHANDLED, -5011, "task or callback failed without an error code")
+  XX(EUNHANDLED, -5011, "task or callback failed without an error code") \
+  XX(EOBJCLOSED, -5023, "the file, socket or watcher was closed")
 
 /** Every error code weft returns, as negative values. WEFT_OK is 0. */
 enum weft_errno {
