@@ -46,7 +46,7 @@ func seconds(d time.Duration) float64 {
 // Sleep is a future done after d (weft_sleep).  Cancelling it stops the timer.
 func (l *Loop) Sleep(d time.Duration) *Future[struct{}] {
 	return derived[struct{}](l, nil, func([]uintptr) uintptr {
-		return c.Weft_sleep(lp(l.ptr), d.Seconds()).Swigcptr()
+		return c.Sleep(lp(l.ptr), d.Seconds()).Swigcptr()
 	}, func(out *outcome, f uintptr) (any, error) {
 		return struct{}{}, cOutcome(f)
 	})
@@ -76,19 +76,20 @@ func gather(l *Loop, returnExceptions bool, fs []Waitable) *Future[[]any] {
 		re = 1
 	}
 	return derived[[]any](l, cores, func(ptrs []uintptr) uintptr {
-		return c.Weft_gather(lp(l.ptr), ptrs, re).Swigcptr()
+		return c.Gather(lp(l.ptr), ptrs, re).Swigcptr()
 	}, func(out *outcome, f uintptr) (any, error) {
 		if err := cOutcome(f); err != nil {
 			return nil, err
 		}
-		n := c.Weft_gather_count(fp(f))
+		n := c.Gather_count(fp(f))
 		if n < 0 {
 			return nil, errorOf(n)
 		}
 		vals := make([]any, n)
 		for i := 0; i < n && i < len(cores); i++ {
-			child := c.Weft_gather_child(fp(f), int64(i)).Swigcptr()
-			v, err := cores[i].decode(child)
+			child := c.Gather_child(fp(f), int64(i)) // a new reference
+			v, err := cores[i].decode(child.Swigcptr())
+			c.DeleteFuture(child)
 			if err != nil {
 				vals[i] = err
 			} else {
@@ -105,7 +106,7 @@ func gather(l *Loop, returnExceptions bool, fs []Waitable) *Future[[]any] {
 func WaitFor[T any](l *Loop, f *Future[T], d time.Duration) *Future[T] {
 	inner := f.c
 	return derived[T](l, []*core{inner}, func(ptrs []uintptr) uintptr {
-		return c.Weft_wait_for(lp(l.ptr), fp(ptrs[0]), seconds(d)).Swigcptr()
+		return c.Wait_for(lp(l.ptr), fp(ptrs[0]), seconds(d)).Swigcptr()
 	}, func(out *outcome, p uintptr) (any, error) {
 		return mirror[T](inner, p)
 	})
@@ -116,7 +117,7 @@ func WaitFor[T any](l *Loop, f *Future[T], d time.Duration) *Future[T] {
 func Shield[T any](l *Loop, f *Future[T]) *Future[T] {
 	inner := f.c
 	return derived[T](l, []*core{inner}, func(ptrs []uintptr) uintptr {
-		return c.Weft_shield(lp(l.ptr), fp(ptrs[0])).Swigcptr()
+		return c.Shield(lp(l.ptr), fp(ptrs[0])).Swigcptr()
 	}, func(out *outcome, p uintptr) (any, error) {
 		return mirror[T](inner, p)
 	})

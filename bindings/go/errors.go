@@ -19,7 +19,7 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	s := "weft: " + c.Weft_err_name(e.Code) + ": " + c.Weft_strerror(e.Code)
+	s := "weft: " + c.Err_name(e.Code) + ": " + c.Strerror(e.Code)
 	if e.Message != "" {
 		s += ": " + e.Message
 	}
@@ -27,7 +27,7 @@ func (e *Error) Error() string {
 }
 
 // Name is the code's symbolic name without the WEFT_ prefix ("ECANCELED").
-func (e *Error) Name() string { return c.Weft_err_name(e.Code) }
+func (e *Error) Name() string { return c.Err_name(e.Code) }
 
 // Is matches another *Error with the same code, and the context errors for
 // cancellation and timeout.
@@ -43,31 +43,31 @@ func (e *Error) Is(target error) bool {
 }
 
 var (
-	codeCancelled = int(c.WEFT_ECANCELED)
-	codeTimeout   = int(c.WEFT_ETIMEDOUT)
-	codeUnhandled = int(c.WEFT_EUNHANDLED)
-	codePending   = int(c.WEFT_EPENDING)
-	codeClosed    = int(c.WEFT_ECLOSED)
-	codeBusy      = int(c.WEFT_EBUSY)
+	codeCancelled = int(c.ECANCELED)
+	codeTimeout   = int(c.ETIMEDOUT)
+	codeUnhandled = int(c.EUNHANDLED)
+	codePending   = int(c.EPENDING)
+	codeClosed    = int(c.ECLOSED)
+	codeBusy      = int(c.EBUSY)
 )
 
 // Sentinels for errors.Is.  Every one is an *Error without a message.
 var (
-	ErrCancelled = &Error{Code: codeCancelled}          // cancelled (ECANCELED)
-	ErrTimeout   = &Error{Code: codeTimeout}            // timed out (ETIMEDOUT)
-	ErrClosed    = &Error{Code: codeClosed}             // the loop is closed (ECLOSED)
-	ErrPending   = &Error{Code: codePending}            // the future is not done (EPENDING)
-	ErrState     = &Error{Code: int(c.WEFT_ESTATE)}     // invalid state (ESTATE), e.g. set twice
-	ErrInvalid   = &Error{Code: int(c.WEFT_EINVAL)}     // invalid argument (EINVAL)
-	ErrType      = &Error{Code: int(c.WEFT_ETYPE)}      // the result has another type (ETYPE)
-	ErrThread    = &Error{Code: int(c.WEFT_ETHREAD)}    // wrong thread (ETHREAD)
-	ErrRunning   = &Error{Code: int(c.WEFT_ERUNNING)}   // the loop is running (ERUNNING)
-	ErrBusy      = &Error{Code: codeBusy}               // tasks refused to end (EBUSY)
-	ErrDeadlock  = &Error{Code: int(c.WEFT_EDEADLOCK)}  // nothing could complete it (EDEADLOCK)
-	ErrUnhandled = &Error{Code: codeUnhandled}          // failed without a weft code (EUNHANDLED)
-	ErrAwaitSelf = &Error{Code: int(c.WEFT_EAWAITSELF)} // a task awaited itself (EAWAITSELF)
-	ErrOtherLoop = &Error{Code: int(c.WEFT_EOTHERLOOP)} // object of another loop (EOTHERLOOP)
-	ErrNoMemory  = &Error{Code: int(c.WEFT_ENOMEM)}     // out of memory (ENOMEM)
+	ErrCancelled = &Error{Code: codeCancelled}     // cancelled (ECANCELED)
+	ErrTimeout   = &Error{Code: codeTimeout}       // timed out (ETIMEDOUT)
+	ErrClosed    = &Error{Code: codeClosed}        // the loop is closed (ECLOSED)
+	ErrPending   = &Error{Code: codePending}       // the future is not done (EPENDING)
+	ErrState     = &Error{Code: int(c.ESTATE)}     // invalid state (ESTATE), e.g. set twice
+	ErrInvalid   = &Error{Code: int(c.EINVAL)}     // invalid argument (EINVAL)
+	ErrType      = &Error{Code: int(c.ETYPE)}      // the result has another type (ETYPE)
+	ErrThread    = &Error{Code: int(c.ETHREAD)}    // wrong thread (ETHREAD)
+	ErrRunning   = &Error{Code: int(c.ERUNNING)}   // the loop is running (ERUNNING)
+	ErrBusy      = &Error{Code: codeBusy}          // tasks refused to end (EBUSY)
+	ErrDeadlock  = &Error{Code: int(c.EDEADLOCK)}  // nothing could complete it (EDEADLOCK)
+	ErrUnhandled = &Error{Code: codeUnhandled}     // failed without a weft code (EUNHANDLED)
+	ErrAwaitSelf = &Error{Code: int(c.EAWAITSELF)} // a task awaited itself (EAWAITSELF)
+	ErrOtherLoop = &Error{Code: int(c.EOTHERLOOP)} // object of another loop (EOTHERLOOP)
+	ErrNoMemory  = &Error{Code: int(c.ENOMEM)}     // out of memory (ENOMEM)
 )
 
 // errorOf turns a weft return code into an error (nil for codes >= 0).
@@ -80,7 +80,7 @@ func errorOf(code int) error {
 
 // lastError is weft_last_error() as an error, for NULL-returning calls.
 func lastError() error {
-	if err := errorOf(c.Weft_last_error()); err != nil {
+	if err := errorOf(c.Last_error()); err != nil {
 		return err
 	}
 	return ErrUnhandled
@@ -122,7 +122,7 @@ func (p *PanicError) Error() string { return fmt.Sprintf("weft: panic: %v", p.Va
 func (p *PanicError) Is(target error) bool { return target == ErrUnhandled }
 
 // Version is the version string of the loaded libweft ("0.1.0").
-func Version() string { return c.Weft_version_string() }
+func Version() string { return c.Version_string() }
 
 // VersionHex is weft_version(): (major << 16) | (minor << 8) | patch.
-func VersionHex() uint { return c.Weft_version() }
+func VersionHex() uint { return c.Version() }

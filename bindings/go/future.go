@@ -72,9 +72,9 @@ func newCore(l *Loop, isTask bool) *core {
 
 func (co *core) finalize() {
 	if t := co.tptr.Load(); t != 0 {
-		c.Weft_task_unref(tp(t))
+		c.DeleteTask(tp(t))
 	} else if p := co.ptr.Load(); p != 0 {
-		c.Weft_future_unref(fp(p))
+		c.DeleteFuture(fp(p))
 	}
 }
 
@@ -102,7 +102,7 @@ func (co *core) registerDone(extra func()) {
 			}
 			return
 		}
-		h := c.Handle(c.FutureFn(func(f uintptr) {
+		h := c.NewHandle(c.FutureFn(func(f uintptr) {
 			if first {
 				out.val, out.err = decode(f)
 				close(out.done)
@@ -111,8 +111,8 @@ func (co *core) registerDone(extra func()) {
 				extra()
 			}
 		}))
-		if rc := c.Weft_future_add_done_callback(fp(p), h); rc != 0 {
-			c.DeleteHandle(h)
+		if rc := fp(p).Add_done_callback(h); rc != 0 {
+			c.DropHandle(h)
 			if first {
 				out.err = errorOf(rc)
 				close(out.done)
@@ -122,7 +122,7 @@ func (co *core) registerDone(extra func()) {
 	if err != nil && first {
 		// the loop is closed: every future is done and stays as it is
 		<-co.l.finished
-		if p := co.ptr.Load(); p != 0 && c.Weft_future_done(fp(p)) != 0 {
+		if p := co.ptr.Load(); p != 0 && fp(p).Done() != 0 {
 			out.val, out.err = decode(p)
 		} else {
 			out.err = err
@@ -145,7 +145,7 @@ func (co *core) await(ctx context.Context) (any, error) {
 	default:
 	}
 	if co.l.onLoop() {
-		return nil, &Error{Code: int(c.WEFT_EDEADLOCK), Message: "Await on the loop's own thread would block the loop"}
+		return nil, &Error{Code: int(c.EDEADLOCK), Message: "Await on the loop's own thread would block the loop"}
 	}
 	if ctx == nil {
 		ctx = context.Background()
@@ -174,7 +174,7 @@ func (co *core) result() (any, error) {
 		if p == 0 {
 			return r{nil, ErrPending}, nil
 		}
-		if c.Weft_future_done(fp(p)) == 0 {
+		if fp(p).Done() == 0 {
 			return r{nil, ErrPending}, nil
 		}
 		v, err := co.decode(p)
@@ -188,11 +188,11 @@ func (co *core) result() (any, error) {
 
 // cOutcome reads the C outcome as an error (nil for a result); loop thread.
 func cOutcome(f uintptr) error {
-	rc := c.Weft_future_error(fp(f))
+	rc := fp(f).Error()
 	if rc == 0 {
 		return nil
 	}
-	return &Error{Code: rc, Message: c.Weft_future_error_message(fp(f))}
+	return &Error{Code: rc, Message: fp(f).Error_message()}
 }
 
 // decodeFor is the decoder of a Future[T] whose outcome may have been set by
@@ -237,7 +237,7 @@ func NewFuture[T any](l *Loop) *Future[T] {
 	f.c.decode = decodeFor[T](f.c.out)
 	co := f.c
 	if err := l.exec(func() {
-		p := c.Weft_future_new(lp(l.ptr)).Swigcptr()
+		p := c.NewFuture(lp(l.ptr)).Swigcptr()
 		if p == 0 {
 			co.fail(lastError())
 			return
@@ -311,7 +311,7 @@ func asT[T any](v any, err error) (T, error) {
 	}
 	t, ok := v.(T)
 	if !ok {
-		return zero, &Error{Code: int(c.WEFT_ETYPE), Message: "result is not of the awaited type"}
+		return zero, &Error{Code: int(c.ETYPE), Message: "result is not of the awaited type"}
 	}
 	return t, nil
 }
@@ -323,7 +323,7 @@ func (f *Future[T]) State() State {
 		if p == 0 {
 			return Failed, nil // never created: it failed with ErrClosed or ENOMEM
 		}
-		return State(c.Weft_future_get_state(fp(p))), nil
+		return State(fp(p).State()), nil
 	})
 	return s
 }
@@ -334,7 +334,7 @@ func (f *Future[T]) IsDone() bool { return f.State() != Pending }
 // IsCancelled says whether f was cancelled (weft_future_cancelled).
 func (f *Future[T]) IsCancelled() bool {
 	ok, _ := read(f.c.l, func() (bool, error) {
-		return c.Weft_future_cancelled(fp(f.c.ptr.Load())) == 1, nil
+		return fp(f.c.ptr.Load()).Cancelled() == 1, nil
 	})
 	return ok
 }
@@ -361,8 +361,8 @@ func (f *Future[T]) set(apply func(p uintptr) int, goVal any, goErr error) error
 		return run()
 	}
 	return co.l.submit(func() {
-		if err := run(); err != nil && !isCancellation(err) && c.Weft_future_cancelled(fp(co.ptr.Load())) == 0 {
-			c.Weft_loop_call_exception_handler(lp(co.l.ptr), Code(err), "Go SetResult/SetError on a future that was already done", fp(co.ptr.Load()))
+		if err := run(); err != nil && !isCancellation(err) && fp(co.ptr.Load()).Cancelled() == 0 {
+			lp(co.l.ptr).Call_exception_handler(Code(err), "Go SetResult/SetError on a future that was already done", fp(co.ptr.Load()))
 		}
 	})
 }
@@ -383,7 +383,7 @@ func (f *Future[T]) SetError(err error) error {
 		return nil
 	}
 	code := Code(err)
-	return f.set(func(p uintptr) int { return c.Weft_future_set_error(fp(p), code, err.Error()) }, nil, err)
+	return f.set(func(p uintptr) int { return fp(p).Set_error(code, err.Error()) }, nil, err)
 }
 
 // Cancel cancels f with msg (weft_future_cancel; for a task, a cancel
@@ -397,9 +397,9 @@ func (f *Future[T]) Cancel(msg string) bool {
 			return false
 		}
 		if t := co.tptr.Load(); t != 0 {
-			return c.Weft_task_cancel(tp(t), msg) == 1
+			return tp(t).Cancel(msg) == 1
 		}
-		return c.Weft_future_cancel(fp(p), msg) == 1
+		return fp(p).Cancel(msg) == 1
 	}
 	if co.l.onLoop() {
 		return run()
@@ -414,9 +414,9 @@ func (f *Future[T]) Cancel(msg string) bool {
 func (f *Future[T]) AddDoneCallback(fn func(*Future[T])) (remove func() bool, err error) {
 	var h uintptr
 	err = f.c.l.call(func() error {
-		h = c.Handle(c.FutureFn(func(uintptr) { fn(f) }))
-		if rc := c.Weft_future_add_done_callback(fp(f.c.ptr.Load()), h); rc != 0 {
-			c.DeleteHandle(h)
+		h = c.NewHandle(c.FutureFn(func(uintptr) { fn(f) }))
+		if rc := fp(f.c.ptr.Load()).Add_done_callback(h); rc != 0 {
+			c.DropHandle(h)
 			return errorOf(rc)
 		}
 		return nil
@@ -426,9 +426,9 @@ func (f *Future[T]) AddDoneCallback(fn func(*Future[T])) (remove func() bool, er
 	}
 	return func() bool {
 		n, _ := Call(f.c.l, func() (int, error) {
-			n := c.Weft_future_remove_done_callback(fp(f.c.ptr.Load()), h)
+			n := fp(f.c.ptr.Load()).Remove_done_callback(h)
 			if n > 0 {
-				c.DeleteHandle(h)
+				c.DropHandle(h)
 			}
 			return n, nil
 		})
@@ -443,16 +443,7 @@ func (f *Future[T]) String() string {
 		if p == 0 {
 			return "<Future not created>", nil
 		}
-		buf := make([]byte, 256)
-		n := c.Weft_future_describe(fp(p), buf)
-		if n < 0 {
-			return "", errorOf(n)
-		}
-		if n >= len(buf) {
-			buf = make([]byte, n+1)
-			c.Weft_future_describe(fp(p), buf)
-		}
-		return string(buf[:n]), nil
+		return fp(p).Describe(), nil
 	})
 	return s
 }

@@ -44,7 +44,7 @@ type Loop struct {
 func init() {
 	c.Recovered = func(loop uintptr, v any) {
 		msg := fmt.Sprintf("panic in a Go callback: %v\n%s", v, debug.Stack())
-		if loop != 0 && c.Weft_loop_call_exception_handler(lp(loop), codeUnhandled, msg, fp(0)) == 0 {
+		if loop != 0 && lp(loop).Call_exception_handler(codeUnhandled, msg, fp(0)) == 0 {
 			return
 		}
 		fmt.Fprintln(os.Stderr, "weft:", msg)
@@ -52,10 +52,10 @@ func init() {
 }
 
 // Small converters from raw pointers to the SWIG types.
-func lp(p uintptr) c.SwigcptrStruct_SS_weft_loop   { return c.SwigcptrStruct_SS_weft_loop(p) }
-func fp(p uintptr) c.SwigcptrStruct_SS_weft_future { return c.SwigcptrStruct_SS_weft_future(p) }
-func tp(p uintptr) c.SwigcptrStruct_SS_weft_task   { return c.SwigcptrStruct_SS_weft_task(p) }
-func hp(p uintptr) c.SwigcptrStruct_SS_weft_handle { return c.SwigcptrStruct_SS_weft_handle(p) }
+func lp(p uintptr) c.SwigcptrLoop   { return c.SwigcptrLoop(p) }
+func fp(p uintptr) c.SwigcptrFuture { return c.SwigcptrFuture(p) }
+func tp(p uintptr) c.SwigcptrTask   { return c.SwigcptrTask(p) }
+func hp(p uintptr) c.SwigcptrHandle { return c.SwigcptrHandle(p) }
 
 // NewLoop starts a loop on a new goroutine locked to its own OS thread and
 // returns once the loop runs.  Close it when done: until then its goroutine
@@ -102,21 +102,21 @@ func newLoop() *Loop {
 
 // serve runs the loop on the calling (locked) goroutine until Close.
 func (l *Loop) serve(started chan<- error, onStart func()) {
-	loop := c.Weft_loop_new(0).Swigcptr()
+	loop := c.NewLoop().Swigcptr()
 	if loop == 0 {
 		started <- lastError()
 		return
 	}
 	l.ptr = loop
-	l.thread = uintptr(c.Weft_go_thread_self())
-	l.drainH = c.Handle(c.Persistent(func(uintptr, int) { l.drain() }))
-	c.Weft_loop_hold(lp(loop)) // RUN_FOREVER needs no hold; close's rounds do
-	c.Weft_loop_set_iteration_hook(lp(loop), 1)
+	l.thread = uintptr(c.Go_thread_self())
+	l.drainH = c.NewHandle(c.Persistent(func(uintptr, int) { l.drain() }))
+	lp(loop).Hold() // RUN_FOREVER needs no hold; close's rounds do
+	lp(loop).Set_iteration_hook(1)
 	if onStart != nil {
 		onStart()
 	}
 	started <- nil
-	c.Weft_loop_run(lp(loop), int(c.WEFT_RUN_FOREVER))
+	lp(loop).Run(int(c.RUN_FOREVER))
 	l.shutdown()
 }
 
@@ -126,18 +126,18 @@ func (l *Loop) serve(started chan<- error, onStart func()) {
 func (l *Loop) shutdown() {
 	loop := lp(l.ptr)
 	for {
-		n := c.Weft_loop_all_tasks(loop, nil)
+		n := loop.All_tasks(nil)
 		if n <= 0 {
 			break
 		}
 		l.cancelAll()
-		c.Weft_loop_run(loop, int(c.WEFT_RUN_ONCE))
+		loop.Run(int(c.RUN_ONCE))
 	}
-	c.Weft_loop_release(loop)
-	rc := c.Weft_loop_close(loop)
+	loop.Release()
+	rc := loop.Close()
 	for i := 0; rc == codeBusy && i < 100; i++ {
-		c.Weft_loop_run(loop, int(c.WEFT_RUN_ONCE))
-		rc = c.Weft_loop_close(loop)
+		loop.Run(int(c.RUN_ONCE))
+		rc = loop.Close()
 	}
 	l.closeErr = errorOf(rc)
 	l.mu.Lock()
@@ -152,9 +152,9 @@ func (l *Loop) shutdown() {
 		}
 		l.drain()
 	}
-	c.DeleteHandle(l.drainH)
+	c.DropHandle(l.drainH)
 	if rc == 0 {
-		c.Weft_loop_unref(loop)
+		c.DeleteLoop(loop)
 	} // else the loop stays allocated: weft cannot free an open loop
 	close(l.finished)
 }
@@ -162,17 +162,17 @@ func (l *Loop) shutdown() {
 // cancelAll requests cancellation of every pending task not yet cancelled.
 func (l *Loop) cancelAll() {
 	loop := lp(l.ptr)
-	n := c.Weft_loop_all_tasks(loop, nil)
+	n := loop.All_tasks(nil)
 	if n <= 0 {
 		return
 	}
 	tasks := make([]uintptr, n)
-	n = c.Weft_loop_all_tasks(loop, tasks)
+	n = loop.All_tasks(tasks)
 	for i := 0; i < n && i < len(tasks); i++ {
-		if c.Weft_task_cancelling(tp(tasks[i])) == 0 {
-			c.Weft_task_cancel(tp(tasks[i]), "loop closed")
+		if tp(tasks[i]).Cancelling() == 0 {
+			tp(tasks[i]).Cancel("loop closed")
 		}
-		c.Weft_task_unref(tp(tasks[i]))
+		c.DeleteTask(tp(tasks[i]))
 	}
 }
 
@@ -185,7 +185,7 @@ func (l *Loop) beginClose() {
 	l.closing = true
 	l.cancel()
 	l.cancelAll()
-	c.Weft_loop_stop(lp(l.ptr))
+	lp(l.ptr).Stop()
 }
 
 // Close cancels every pending task (their contexts too), waits until they
@@ -226,13 +226,13 @@ func (l *Loop) IsClosed() bool {
 		return true
 	default:
 	}
-	return c.Weft_loop_is_closed(lp(l.ptr)) != 0
+	return lp(l.ptr).Is_closed() != 0
 }
 
 // onLoop says whether the caller runs on the loop's thread (a callback, a
 // step); only the loop's goroutine runs there, because it is locked to it.
 func (l *Loop) onLoop() bool {
-	return l.thread != 0 && c.Weft_go_on_thread(uint(l.thread)) != 0
+	return l.thread != 0 && c.Go_on_thread(uint(l.thread)) != 0
 }
 
 // submit queues fn to run on the loop thread.  Only the first submission
@@ -245,7 +245,7 @@ func (l *Loop) submit(fn func()) error {
 	}
 	l.queue = append(l.queue, fn)
 	if !l.scheduled {
-		if rc := c.Weft_loop_call_soon_threadsafe(lp(l.ptr), l.drainH); rc != 0 {
+		if rc := lp(l.ptr).Call_soon_threadsafe(l.drainH); rc != 0 {
 			l.queue = l.queue[:len(l.queue)-1]
 			return errorOf(rc)
 		}
@@ -359,17 +359,21 @@ func (l *Loop) call(fn func() error) error {
 
 // Time is the loop's monotonic clock in seconds (weft_loop_time).
 func (l *Loop) Time() float64 {
-	t, _ := Call(l, func() (float64, error) { return c.Weft_loop_time(lp(l.ptr)), nil })
+	t, _ := Call(l, func() (float64, error) { return lp(l.ptr).Time(), nil })
 	return t
 }
 
 // IsRunning says whether the loop is inside weft_loop_run now.
-func (l *Loop) IsRunning() bool { return c.Weft_loop_is_running(lp(l.ptr)) != 0 }
+func (l *Loop) IsRunning() bool { return lp(l.ptr).Is_running() != 0 }
 
 // RunningLoop is true when called from the loop's thread while it runs
 // (weft_loop_running() is this loop).
 func (l *Loop) RunningLoop() bool {
-	ok, _ := Call(l, func() (bool, error) { return c.Weft_loop_running().Swigcptr() == l.ptr, nil })
+	ok, _ := Call(l, func() (bool, error) {
+		r := c.LoopRunning() // a new reference
+		defer c.DeleteLoop(r)
+		return r.Swigcptr() == l.ptr, nil
+	})
 	return ok
 }
 
@@ -386,39 +390,39 @@ type Handle struct {
 // the loop closes first.
 func (l *Loop) CallSoon(fn func()) (*Handle, error) {
 	return l.schedule(fn, func(out *uintptr, h uintptr) int {
-		return c.Weft_loop_call_soon(lp(l.ptr), out, h)
+		return lp(l.ptr).Call_soon(out, h)
 	})
 }
 
 // CallLater schedules fn to run after d (weft_loop_call_later).
 func (l *Loop) CallLater(d time.Duration, fn func()) (*Handle, error) {
 	return l.schedule(fn, func(out *uintptr, h uintptr) int {
-		return c.Weft_loop_call_later(lp(l.ptr), d.Seconds(), out, h)
+		return lp(l.ptr).Call_later(d.Seconds(), out, h)
 	})
 }
 
 // CallAt schedules fn at the loop time when (Time units) (weft_loop_call_at).
 func (l *Loop) CallAt(when float64, fn func()) (*Handle, error) {
 	return l.schedule(fn, func(out *uintptr, h uintptr) int {
-		return c.Weft_loop_call_at(lp(l.ptr), when, out, h)
+		return lp(l.ptr).Call_at(when, out, h)
 	})
 }
 
 func (l *Loop) schedule(fn func(), reg func(out *uintptr, h uintptr) int) (*Handle, error) {
 	hd := &Handle{l: l}
 	err := l.call(func() error {
-		h := c.Handle(c.CallbackFn(func(_ uintptr, status int) {
+		h := c.NewHandle(c.CallbackFn(func(_ uintptr, status int) {
 			if status == 0 {
 				fn()
 			}
 		}))
 		var out uintptr
 		if rc := reg(&out, h); rc != 0 {
-			c.DeleteHandle(h)
+			c.DropHandle(h)
 			return errorOf(rc)
 		}
 		hd.ptr = out
-		runtime.SetFinalizer(hd, func(hd *Handle) { c.Weft_handle_unref(hp(hd.ptr)) })
+		runtime.SetFinalizer(hd, func(hd *Handle) { c.DeleteHandle(hp(hd.ptr)) })
 		return nil
 	})
 	if err != nil {
@@ -430,21 +434,21 @@ func (l *Loop) schedule(fn func(), reg func(out *uintptr, h uintptr) int) (*Hand
 // Cancel cancels the call (weft_handle_cancel): true if this cancelled it,
 // false if it had run, been cancelled or the loop closed.
 func (h *Handle) Cancel() bool {
-	ok, _ := Call(h.l, func() (bool, error) { return c.Weft_handle_cancel(hp(h.ptr)) == 1, nil })
+	ok, _ := Call(h.l, func() (bool, error) { return hp(h.ptr).Cancel() == 1, nil })
 	runtime.KeepAlive(h)
 	return ok
 }
 
 // Cancelled says whether the handle was cancelled (weft_handle_cancelled).
 func (h *Handle) Cancelled() bool {
-	ok, err := Call(h.l, func() (bool, error) { return c.Weft_handle_cancelled(hp(h.ptr)) == 1, nil })
+	ok, err := Call(h.l, func() (bool, error) { return hp(h.ptr).Cancelled() == 1, nil })
 	runtime.KeepAlive(h)
 	return ok && err == nil
 }
 
 // When is the loop time the call is due (weft_handle_when).
 func (h *Handle) When() float64 {
-	t := c.Weft_handle_when(hp(h.ptr))
+	t := hp(h.ptr).When()
 	runtime.KeepAlive(h)
 	return t
 }
@@ -464,20 +468,20 @@ type Exception struct {
 func (l *Loop) SetExceptionHandler(fn func(Exception)) error {
 	return l.call(func() error {
 		if fn == nil {
-			return errorOf(c.Weft_loop_set_exception_handler(lp(l.ptr), 0))
+			return errorOf(lp(l.ptr).Set_exception_handler(0))
 		}
-		h := c.Handle(c.ExceptionFn(func(loop uintptr, code int, msg string, fut uintptr) {
+		h := c.NewHandle(c.ExceptionFn(func(loop uintptr, code int, msg string, fut uintptr) {
 			ex := Exception{Err: &Error{Code: code}, Message: msg}
 			if fut != 0 {
 				ex.Future = adopt[any](l, fut)
-				if m := c.Weft_future_error_message(fp(fut)); m != "" {
+				if m := fp(fut).Error_message(); m != "" {
 					ex.Err = &Error{Code: code, Message: m}
 				}
 			}
 			fn(ex)
 		}))
-		if rc := c.Weft_loop_set_exception_handler(lp(l.ptr), h); rc != 0 {
-			c.DeleteHandle(h)
+		if rc := lp(l.ptr).Set_exception_handler(h); rc != 0 {
+			c.DropHandle(h)
 			return errorOf(rc)
 		}
 		return nil
@@ -488,7 +492,7 @@ func (l *Loop) SetExceptionHandler(fn func(Exception)) error {
 // the loop (weft_loop_call_exception_handler).
 func (l *Loop) ReportException(err error, message string) error {
 	return l.call(func() error {
-		return errorOf(c.Weft_loop_call_exception_handler(lp(l.ptr), Code(err), message, fp(0)))
+		return errorOf(lp(l.ptr).Call_exception_handler(Code(err), message, fp(0)))
 	})
 }
 
@@ -499,7 +503,7 @@ func (l *Loop) DefaultExceptionHandler(ex Exception) {
 	if ex.Future != nil {
 		f = ex.Future.c.ptr.Load()
 	}
-	c.Weft_loop_default_exception_handler(lp(l.ptr), Code(ex.Err), ex.Message, fp(f))
+	lp(l.ptr).Default_exception_handler(Code(ex.Err), ex.Message, fp(f))
 	runtime.KeepAlive(ex.Future)
 }
 
@@ -509,16 +513,16 @@ func (l *Loop) DefaultExceptionHandler(ex Exception) {
 func (l *Loop) AllTasks() []*Task[any] {
 	ts, _ := Call(l, func() ([]*Task[any], error) {
 		loop := lp(l.ptr)
-		n := c.Weft_loop_all_tasks(loop, nil)
+		n := loop.All_tasks(nil)
 		if n <= 0 {
 			return nil, errorOf(n)
 		}
 		raw := make([]uintptr, n)
-		n = c.Weft_loop_all_tasks(loop, raw)
+		n = loop.All_tasks(raw)
 		var out []*Task[any]
 		for i := 0; i < n && i < len(raw); i++ {
 			out = append(out, &Task[any]{Future: adopt[any](l, c.Weft_task_future(tp(raw[i])).Swigcptr())})
-			c.Weft_task_unref(tp(raw[i]))
+			c.DeleteTask(tp(raw[i]))
 		}
 		return out, nil
 	})
@@ -529,9 +533,9 @@ func (l *Loop) AllTasks() []*Task[any] {
 func (l *Loop) DumpTasks() string {
 	s, _ := Call(l, func() (string, error) {
 		var b []byte
-		h := c.Handle(c.WriteFn(func(text string) { b = append(b, text...) }))
-		defer c.DeleteHandle(h)
-		rc := c.Weft_loop_dump_tasks(lp(l.ptr), h)
+		h := c.NewHandle(c.WriteFn(func(text string) { b = append(b, text...) }))
+		defer c.DropHandle(h)
+		rc := lp(l.ptr).Dump_tasks(h)
 		return string(b), errorOf(rc)
 	})
 	return s
@@ -541,7 +545,7 @@ func (l *Loop) DumpTasks() string {
 // (weft_loop_dump_tasks_fd).
 func (l *Loop) DumpTasksTo(fd int) error {
 	return l.call(func() error {
-		return errorOf(c.Weft_loop_dump_tasks_fd(lp(l.ptr), fd))
+		return errorOf(lp(l.ptr).Dump_tasks_fd(fd))
 	})
 }
 

@@ -68,7 +68,7 @@ func (g *goTask) Release() { g.cancel() }
 // goroutine; a cancel request cancels the body's context; the step after the
 // body returned completes the task.
 func (g *goTask) Step(task uintptr) int {
-	suspend := int(c.WEFT_STEP_SUSPEND)
+	suspend := int(c.STEP_SUSPEND)
 	switch {
 	case !g.started:
 		g.started = true
@@ -87,7 +87,7 @@ func (g *goTask) run(task uintptr) {
 	g.l.submit(func() {
 		g.finished, g.val, g.err = true, v, err
 		g.cancel()
-		c.Weft_task_wake(tp(task))
+		tp(task).Wake()
 	})
 }
 
@@ -117,9 +117,9 @@ func (g *goTask) finish(task uintptr) int {
 	case isCancellation(g.err):
 		return codeCancelled
 	default:
-		c.Weft_future_set_error(fp(fut), Code(g.err), g.err.Error())
+		fp(fut).Set_error(Code(g.err), g.err.Error())
 	}
-	return int(c.WEFT_STEP_DONE)
+	return int(c.STEP_DONE)
 }
 
 // Spawn starts body as a weft task on l (weft_task_spawn): its first step
@@ -149,10 +149,10 @@ func Spawn[T any](l *Loop, body func(ctx context.Context) (T, error), opts ...Ta
 			co.fail(ErrClosed)
 			return
 		}
-		h := c.Handle(c.Stepper(g))
+		h := c.NewHandle(c.Stepper(g))
 		tk := c.Weft_task_spawn(lp(l.ptr), cfg.name, h).Swigcptr()
 		if tk == 0 {
-			c.DeleteHandle(h)
+			c.DropHandle(h)
 			g.cancel()
 			co.fail(lastError())
 			return
@@ -178,26 +178,26 @@ func AdoptTask[T any](l *Loop, ctask uintptr) *Task[T] {
 
 // Name is the task's name (weft_task_name).
 func (t *Task[T]) Name() string {
-	s, _ := read(t.c.l, func() (string, error) { return c.Weft_task_name(tp(t.c.tptr.Load())), nil })
+	s, _ := read(t.c.l, func() (string, error) { return tp(t.c.tptr.Load()).Name(), nil })
 	runtime.KeepAlive(t)
 	return s
 }
 
 // SetName renames the task ("" restores "Task-N") (weft_task_set_name).
 func (t *Task[T]) SetName(name string) error {
-	return t.c.l.call(func() error { return errorOf(c.Weft_task_set_name(tp(t.c.tptr.Load()), name)) })
+	return t.c.l.call(func() error { return errorOf(tp(t.c.tptr.Load()).Set_name(name)) })
 }
 
 // Cancelling is the number of pending cancel requests (weft_task_cancelling).
 func (t *Task[T]) Cancelling() int {
-	n, _ := read(t.c.l, func() (int, error) { return c.Weft_task_cancelling(tp(t.c.tptr.Load())), nil })
+	n, _ := read(t.c.l, func() (int, error) { return tp(t.c.tptr.Load()).Cancelling(), nil })
 	return n
 }
 
 // Uncancel withdraws one cancel request and returns how many remain
 // (weft_task_uncancel).
 func (t *Task[T]) Uncancel() int {
-	n, _ := Call(t.c.l, func() (int, error) { return c.Weft_task_uncancel(tp(t.c.tptr.Load())), nil })
+	n, _ := Call(t.c.l, func() (int, error) { return tp(t.c.tptr.Load()).Uncancel(), nil })
 	return n
 }
 
@@ -206,18 +206,19 @@ func (t *Task[T]) Uncancel() int {
 // goroutine, so for Go tasks it is nil.
 func (t *Task[T]) Awaiting() *Future[any] {
 	f, _ := Call(t.c.l, func() (*Future[any], error) {
-		p := c.Weft_task_awaiting(tp(t.c.tptr.Load())).Swigcptr()
-		if p == 0 {
+		aw := tp(t.c.tptr.Load()).Awaiting() // a new reference
+		if aw.Swigcptr() == 0 {
 			return nil, nil
 		}
-		return adopt[any](t.c.l, p), nil
+		defer c.DeleteFuture(aw)
+		return adopt[any](t.c.l, aw.Swigcptr()), nil
 	})
 	return f
 }
 
 // Wake schedules a C task suspended with no future (weft_task_wake).
 func (t *Task[T]) Wake() error {
-	return t.c.l.call(func() error { return errorOf(c.Weft_task_wake(tp(t.c.tptr.Load()))) })
+	return t.c.l.call(func() error { return errorOf(tp(t.c.tptr.Load()).Wake()) })
 }
 
 // CTask is the task's weft_task_t * as a uintptr (borrowed).

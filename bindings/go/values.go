@@ -12,27 +12,27 @@ import (
 func setValue(p uintptr, v any) int {
 	f := fp(p)
 	if v == nil {
-		return c.Weft_future_set_none(f)
+		return f.Set_none()
 	}
 	rv := reflect.ValueOf(v)
 	switch rv.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return c.Weft_future_set_int64(f, rv.Int())
+		return f.Set_int64(rv.Int())
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		if u := rv.Uint(); u <= math.MaxInt64 {
-			return c.Weft_future_set_int64(f, int64(u))
+			return f.Set_int64(int64(u))
 		}
 	case reflect.Float32, reflect.Float64:
-		return c.Weft_future_set_double(f, rv.Float())
+		return f.Set_double(rv.Float())
 	case reflect.String:
-		return c.Weft_future_set_bytes(f, []byte(rv.String()))
+		return f.Set_bytes([]byte(rv.String()))
 	case reflect.Slice:
 		if rv.Type().Elem().Kind() == reflect.Uint8 {
-			return c.Weft_future_set_bytes(f, rv.Bytes())
+			return f.Set_bytes(rv.Bytes())
 		}
 	case reflect.Struct:
 		if rv.NumField() == 0 { // struct{}: no value
-			return c.Weft_future_set_none(f)
+			return f.Set_none()
 		}
 	}
 	box := c.NewBox(v)
@@ -48,29 +48,29 @@ func setValue(p uintptr, v any) int {
 // back the Go value; a pointer set by C code is a uintptr.
 func decodeValue[T any](f uintptr) (any, error) {
 	var raw any
-	switch c.Weft_future_result_type(fp(f)) {
-	case int(c.WEFT_VALUE_NONE):
+	switch fp(f).Result_type() {
+	case int(c.VALUE_NONE):
 		var zero T
 		return zero, nil
-	case int(c.WEFT_VALUE_INT64):
+	case int(c.VALUE_INT64):
 		var v int64
-		if rc := c.Weft_future_result_int64(fp(f), &v); rc != 0 {
+		if rc := fp(f).Result_int64(&v); rc != 0 {
 			return nil, errorOf(rc)
 		}
 		raw = v
-	case int(c.WEFT_VALUE_DOUBLE):
+	case int(c.VALUE_DOUBLE):
 		var v float64
-		if rc := c.Weft_future_result_double(fp(f), &v); rc != 0 {
+		if rc := fp(f).Result_double(&v); rc != 0 {
 			return nil, errorOf(rc)
 		}
 		raw = v
-	case int(c.WEFT_VALUE_BYTES):
+	case int(c.VALUE_BYTES):
 		b, rc := c.ResultBytes(f)
 		if rc != 0 {
 			return nil, errorOf(rc)
 		}
 		raw = b
-	case int(c.WEFT_VALUE_PTR):
+	case int(c.VALUE_PTR):
 		var p uintptr
 		if rc := c.Weft_future_result_ptr(fp(f), &p); rc != 0 {
 			return nil, errorOf(rc)
@@ -114,7 +114,7 @@ func convert[T any](raw any) (any, error) {
 		}
 	}
 	if !ok || !rv.Type().ConvertibleTo(to) {
-		return nil, &Error{Code: int(c.WEFT_ETYPE), Message: "cannot read a " + rv.Type().String() + " result as " + to.String()}
+		return nil, &Error{Code: int(c.ETYPE), Message: "cannot read a " + rv.Type().String() + " result as " + to.String()}
 	}
 	return rv.Convert(to).Interface(), nil
 }

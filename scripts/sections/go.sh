@@ -36,24 +36,32 @@ go_step() {
   fi
 }
 
-# go_vet: every package; cweft's SWIG output only exists inside `go build`,
-# so it is generated into a copy of the module and vetted there (without the
-# unsafeptr check, which flags SWIG's own string-copy helper).
-go_vet() {
-  local copy
-  (cd "$WEFT_ROOT/bindings/go" && go vet $(go list ./... | grep -v /internal/cweft)) || return 1
-  copy=$(mktemp -d) || return 1
-  cp -r "$WEFT_ROOT/bindings/go/." "$copy/"
+# go_generate: cweft's SWIG output only exists inside `go build`, so it is
+# generated into a copy of the module ($GO_COPY), for vet and bound.py.
+go_generate() {
+  GO_COPY=$(mktemp -d) || return 1
+  cp -r "$WEFT_ROOT/bindings/go/." "$GO_COPY/"
+  # shellcheck disable=SC2046
   (cd "$WEFT_ROOT/bindings/go/internal/cweft" &&
-    swig -go -cgo -intgosize 64 -module cweft \
-      $(pkg-config --cflags-only-I weft) \
-      -o "$copy/internal/cweft/cweft_wrap.c" -outdir "$copy/internal/cweft" cweft.swig) &&
-    rm "$copy/internal/cweft/cweft.swig" &&
-    (cd "$copy" && go vet -unsafeptr=false ./internal/cweft)
-  local rc=$?
-  rm -rf "$copy"
-  [ -z "$(cd "$WEFT_ROOT/bindings/go" && gofmt -l .)" ] || { echo "gofmt: $(cd "$WEFT_ROOT/bindings/go" && gofmt -l .)"; return 1; }
-  return $rc
+    swig -go -cgo -intgosize 64 -module cweft $(pkg-config --cflags-only-I weft) \
+      -o "$GO_COPY/internal/cweft/cweft_wrap.c" -outdir "$GO_COPY/internal/cweft" cweft.swig) &&
+    rm "$GO_COPY/internal/cweft/cweft.swig"
+}
+
+# go_vet: every package, and gofmt; cweft on the generated copy, without the
+# unsafeptr check, which flags SWIG's own string-copy helper.
+go_vet() {
+  (cd "$WEFT_ROOT/bindings/go" && go vet $(go list ./... | grep -v /internal/cweft)) || return 1
+  (cd "$GO_COPY" && go vet -unsafeptr=false ./internal/cweft) || return 1
+  local unformatted
+  unformatted=$(cd "$WEFT_ROOT" && gofmt -l bindings/go examples/go bench/go 2>/dev/null)
+  [ -z "$unformatted" ] || { echo "gofmt: $unformatted"; return 1; }
+}
+
+# go_bound: every weft_* function reachable from Go or listed (c-only.txt).
+go_bound() {
+  python3 "$WEFT_ROOT/bindings/go/bound.py" "$WEFT_ROOT/abi/weft.map" \
+    "$GO_COPY/internal/cweft/cweft_wrap.c" "$GO_COPY/internal/cweft/cweft.go"
 }
 
 # go_tests <dir>: go test -race -v, each test counted.
@@ -98,9 +106,12 @@ section_go() {
   rm -f "$WEFT_ROOT/build/go/counts"
   (
     go_env
+    go_step "generate cweft (SWIG) for the checks" go_generate
     go_step "vet + gofmt" go_vet
+    go_step "every weft_* function bound or listed (bound.py)" go_bound
     go_tests "$WEFT_ROOT/bindings/go"
     go_step "every exported function is tested" go_exported_covered
+    [ -n "${GO_COPY:-}" ] && rm -rf "$GO_COPY"
     echo "$GO_PASSED $GO_FAILED" >"$WEFT_ROOT/build/go/counts"
   )
   read -r GO_PASSED GO_FAILED <"$WEFT_ROOT/build/go/counts" || GO_FAILED=1

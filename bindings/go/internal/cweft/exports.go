@@ -66,7 +66,7 @@ func weftGoCallback(loop C.uintptr_t, status C.int, h C.uintptr_t) {
 
 //export weftGoFutureDone
 func weftGoFutureDone(future C.uintptr_t, h C.uintptr_t) {
-	defer recoverTo(Weft_future_loop(SwigcptrStruct_SS_weft_future(future)).Swigcptr())
+	defer recoverTo(Weft_future_loop(SwigcptrFuture(future)).Swigcptr())
 	take(h).(FutureFn)(uintptr(future))
 }
 
@@ -75,9 +75,9 @@ func weftGoTaskStep(task C.uintptr_t, h C.uintptr_t) (rc C.int) {
 	s := cgo.Handle(h).Value().(Stepper)
 	defer func() {
 		if v := recover(); v != nil {
-			t := SwigcptrStruct_SS_weft_task(task)
+			t := SwigcptrTask(task)
 			Recovered(Weft_future_loop(Weft_task_future(t)).Swigcptr(), v)
-			rc = C.int(WEFT_EUNHANDLED)
+			rc = C.int(EUNHANDLED)
 		}
 	}()
 	return C.int(s.Step(uintptr(task)))

@@ -22,11 +22,11 @@ import (
 	"unsafe"
 )
 
-// Handle wraps a Go value for a C userdata slot.
-func Handle(v any) uintptr { return uintptr(cgo.NewHandle(v)) }
+// NewHandle wraps a Go value for a C userdata slot.
+func NewHandle(v any) uintptr { return uintptr(cgo.NewHandle(v)) }
 
-// DeleteHandle releases a handle that C will never call back with.
-func DeleteHandle(h uintptr) { cgo.Handle(h).Delete() }
+// DropHandle releases a handle that C will never call back with.
+func DropHandle(h uintptr) { cgo.Handle(h).Delete() }
 
 // ResultBytes copies a future's bytes result (loop thread).
 func ResultBytes(future uintptr) ([]byte, int) {
