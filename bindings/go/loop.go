@@ -231,7 +231,13 @@ func (l *Loop) IsClosed() bool {
 
 // onLoop says whether the caller runs on the loop's thread (a callback, a
 // step); only the loop's goroutine runs there, because it is locked to it.
+// Once the loop has finished its thread id may belong to another thread.
 func (l *Loop) onLoop() bool {
+	select {
+	case <-l.finished: // the thread is gone (or, after Run, no longer the loop's)
+		return false
+	default:
+	}
 	return l.thread != 0 && c.Go_on_thread(uint(l.thread)) != 0
 }
 

@@ -87,11 +87,56 @@ go_tests() {
 go_exported_covered() {
   local prof missing
   prof=$(mktemp)
-  (cd "$WEFT_ROOT/bindings/go" && go test -count=1 -coverprofile="$prof" . >/dev/null) || { rm -f "$prof"; return 1; }
+  (cd "$WEFT_ROOT/bindings/go" && go test -count=1 -coverprofile="$prof" . >"$prof.log" 2>&1) || { tail -n 40 "$prof.log"; rm -f "$prof" "$prof.log"; return 1; }
+  rm -f "$prof.log"
   missing=$(cd "$WEFT_ROOT/bindings/go" && go tool cover -func="$prof" |
     awk '$NF == "0.0%" && $2 ~ /^[A-Z]/ {print $1, $2}')
   rm -f "$prof"
   [ -z "$missing" ] || { echo "exported but never run by a test:"; echo "$missing"; return 1; }
+}
+
+# go_consumer: a module in a temporary directory outside the repository that
+# requires weft.local/weft and replaces it with this checkout.
+go_consumer() {
+  local dir rc
+  dir=$(mktemp -d) || return 1
+  cat >"$dir/go.mod" <<EOF2
+module consumer
+
+go 1.19
+
+require weft.local/weft v0.0.0
+
+replace weft.local/weft => $WEFT_ROOT/bindings/go
+EOF2
+  cat >"$dir/main.go" <<'EOF2'
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"weft.local/weft"
+)
+
+func main() {
+	v, err := weft.Run(func(ctx context.Context, l *weft.Loop) (int, error) {
+		t := weft.Spawn(l, func(ctx context.Context) (int, error) { return 41, nil })
+		n, err := t.Await(ctx)
+		return n + 1, err
+	})
+	if v != 42 || err != nil {
+		fmt.Println("consumer: got", v, err)
+		os.Exit(1)
+	}
+	fmt.Println("consumer: ok")
+}
+EOF2
+  (cd "$dir" && go vet . && go run .)
+  rc=$?
+  rm -rf "$dir"
+  return $rc
 }
 
 section_go() {
@@ -111,6 +156,8 @@ section_go() {
     go_step "every weft_* function bound or listed (bound.py)" go_bound
     go_tests "$WEFT_ROOT/bindings/go"
     go_step "every exported function is tested" go_exported_covered
+    go_tests "$WEFT_ROOT/examples/go"
+    go_step "a consumer module outside the tree (replace directive, offline)" go_consumer
     [ -n "${GO_COPY:-}" ] && rm -rf "$GO_COPY"
     echo "$GO_PASSED $GO_FAILED" >"$WEFT_ROOT/build/go/counts"
   )
