@@ -11,6 +11,7 @@
  *   weft/timeout.h  timeout scopes around part of a task (asyncio.timeout)
  *   weft/dns.h      getaddrinfo / getnameinfo as futures (libuv's thread pool)
  *   weft/fs.h       files: whole-file read/write, open/read/write at offsets/close
+ *   weft/signal.h   signals: await one as a future, or add/remove a handler
  *
  * Conventions (the whole ABI keeps them):
  *   - Functions return 0 (or a documented non-negative value) or a negative
@@ -37,5 +38,6 @@
 #include "weft/timeout.h"
 #include "weft/dns.h"
 #include "weft/fs.h"
+#include "weft/signal.h"
 
 #endif /* WEFT_H */
