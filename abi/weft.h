@@ -12,6 +12,7 @@
  *   weft/dns.h      getaddrinfo / getnameinfo as futures (libuv's thread pool)
  *   weft/fs.h       files: whole-file read/write, open/read/write at offsets/close
  *   weft/signal.h   signals: await one as a future, or add/remove a handler
+ *   weft/taskgroup.h  task groups: structured concurrency (asyncio.TaskGroup)
  *
  * Conventions (the whole ABI keeps them):
  *   - Functions return 0 (or a documented non-negative value) or a negative
@@ -39,5 +40,6 @@
 #include "weft/dns.h"
 #include "weft/fs.h"
 #include "weft/signal.h"
+#include "weft/taskgroup.h"
 
 #endif /* WEFT_H */

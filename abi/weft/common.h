@@ -159,6 +159,7 @@ WEFT_API const char *weft_version_string(void);
   XX(ESTOPPED, -5009, "loop stopped before the future was done") \
   XX(EDEADLOCK, -5010, "no work is left that could complete the future") \
   XX(EUNHANDLED, -5011, "task or callback failed without an error code") \
+  XX(EGROUP, -5012, "unhandled errors in a task group") \
   XX(EOBJCLOSED, -5023, "the file, socket or watcher was closed")
 
 /** Every error code weft returns, as negative values. WEFT_OK is 0. */
