@@ -13,6 +13,7 @@
  *   weft/fs.h       files: whole-file read/write, open/read/write at offsets/close
  *   weft/signal.h   signals: await one as a future, or add/remove a handler
  *   weft/taskgroup.h  task groups: structured concurrency (asyncio.TaskGroup)
+ *   weft/executor.h  blocking work on libuv's thread pool (to_thread)
  *
  * Conventions (the whole ABI keeps them):
  *   - Functions return 0 (or a documented non-negative value) or a negative
@@ -41,5 +42,6 @@
 #include "weft/fs.h"
 #include "weft/signal.h"
 #include "weft/taskgroup.h"
+#include "weft/executor.h"
 
 #endif /* WEFT_H */

@@ -309,6 +309,8 @@ struct weft_loop {
   uint32_t next_task_id;
   weft_task_t *current;
   weft_future_t *until;
+  struct weft__executor *executor; /* executor.c's state, NULL until used */
+  uint64_t work_wait_ns;     /* close's wait for running pool jobs; 0: default */
 
   /* free lists (owner thread only) */
   weft__cb *free_cbs;
