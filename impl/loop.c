@@ -24,6 +24,7 @@ enum { WEFT__CLOSE_ROUNDS = 64, WEFT__CLOSE_SETTLED_ROUNDS = 4 };
 static const size_t WEFT__CLOSE_ROUND_LIMIT = 1000000;
 
 static _Thread_local weft_loop_t *weft__tls_running;
+_Thread_local char weft__tls_self __attribute__((tls_model("initial-exec")));
 
 /* ---- ready queue -------------------------------------------------------- */
 
@@ -186,7 +187,7 @@ static weft_loop_t *weft__loop_create(uv_loop_t *uv, unsigned flags) {
   atomic_init(&loop->stop, 0);
   atomic_init(&loop->tsq_pending, 0);
   atomic_init(&loop->holds, 0);
-  loop->owner = pthread_self();
+  loop->owner = &weft__tls_self;
   loop->next_task_id = 1;
   loop->virtual_time = (flags & WEFT_LOOP_VIRTUAL_TIME) != 0;
   int rc;

@@ -264,7 +264,7 @@ void weft__slab_destroy(weft__slab *s);
 struct weft_loop {
   atomic_uint refs;          /* the user's references (weft_loop_ref) */
   atomic_uint mem_refs;      /* what keeps the memory: objects + 1 for the user side */
-  pthread_t owner;
+  const char *owner;         /* &weft__tls_self of the loop's thread */
   uv_loop_t *uv;
   uv_loop_t uv_own;
   bool adopted;
@@ -325,8 +325,13 @@ struct weft_loop {
   weft_release_fn hook_release;
 };
 
+/* One byte per thread whose address names the thread: cheaper than
+ * pthread_self() on every reference count (initial-exec: no
+ * __tls_get_addr call; one byte fits glibc's surplus for dlopen). */
+extern _Thread_local char weft__tls_self __attribute__((tls_model("initial-exec")));
+
 static inline bool weft__on_loop(const weft_loop_t *loop) {
-  return pthread_equal(pthread_self(), loop->owner) != 0;
+  return loop->owner == &weft__tls_self;
 }
 
 static inline bool weft__is_closed(const weft_loop_t *loop) {
