@@ -14,6 +14,7 @@
  *   weft/signal.h   signals: await one as a future, or add/remove a handler
  *   weft/taskgroup.h  task groups: structured concurrency (asyncio.TaskGroup)
  *   weft/executor.h  blocking work on libuv's thread pool (to_thread)
+ *   weft/stream.h   TCP and Unix-socket streams and servers (asyncio streams)
  *
  * Conventions (the whole ABI keeps them):
  *   - Functions return 0 (or a documented non-negative value) or a negative
@@ -43,5 +44,6 @@
 #include "weft/signal.h"
 #include "weft/taskgroup.h"
 #include "weft/executor.h"
+#include "weft/stream.h"
 
 #endif /* WEFT_H */

@@ -160,6 +160,8 @@ WEFT_API const char *weft_version_string(void);
   XX(EDEADLOCK, -5010, "no work is left that could complete the future") \
   XX(EUNHANDLED, -5011, "task or callback failed without an error code") \
   XX(EGROUP, -5012, "unhandled errors in a task group") \
+  XX(EINCOMPLETE, -5020, "end of file before the requested bytes arrived") \
+  XX(ELIMIT, -5021, "line or chunk longer than the stream's limit") \
   XX(EOBJCLOSED, -5023, "the file, socket or watcher was closed")
 
 /** Every error code weft returns, as negative values. WEFT_OK is 0. */
