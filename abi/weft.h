@@ -15,6 +15,7 @@
  *   weft/taskgroup.h  task groups: structured concurrency (asyncio.TaskGroup)
  *   weft/executor.h  blocking work on libuv's thread pool (to_thread)
  *   weft/stream.h   TCP and Unix-socket streams and servers (asyncio streams)
+ *   weft/process.h  subprocesses with pipes as streams
  *
  * Conventions (the whole ABI keeps them):
  *   - Functions return 0 (or a documented non-negative value) or a negative
@@ -45,5 +46,6 @@
 #include "weft/taskgroup.h"
 #include "weft/executor.h"
 #include "weft/stream.h"
+#include "weft/process.h"
 
 #endif /* WEFT_H */

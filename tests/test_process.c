@@ -1,0 +1,403 @@
+/*
+ * test_process.c: subprocesses (weft/process.h): pipes as streams, exit
+ * codes and signals, kill on cancel, the loop closing with a child running.
+ * Every test counts open file descriptors before and after: equal.
+ */
+#define _GNU_SOURCE
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+static int count_fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  if (d == NULL)
+    return -1;
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL)
+    if (e->d_name[0] != '.')
+      n++;
+  closedir(d);
+  return n - 1;
+}
+
+static int fds_before;
+
+static weft_loop_t *io_begin(void) {
+  static int warmed;
+  if (!warmed) { /* libuv opens process-wide descriptors with its first loop and child */
+    weft_loop_t *warm = weft_loop_new(WEFT_LOOP_DEFAULT);
+    const char *argv[] = {"true", NULL};
+    weft_process_t *p = weft_process_spawn(warm, argv, NULL, NULL, 0, 0, 0);
+    weft_future_t *w = weft_process_wait(p);
+    weft_loop_run_until(warm, w);
+    weft_future_unref(w);
+    weft_process_unref(p);
+    weft_loop_close(warm);
+    weft_loop_unref(warm);
+    warmed = 1;
+  }
+  fds_before = count_fds();
+  return tu_loop_new();
+}
+
+static void io_end(weft_loop_t *loop) {
+  tu_loop_close(loop);
+  TU_EQ(count_fds(), fds_before);
+}
+
+static int run_main(weft_loop_t *loop, weft_step_fn step, void *frame) {
+  weft_task_t *t = weft_task_spawn(loop, "main", step, frame, NULL);
+  TU_OK(t != NULL);
+  if (t == NULL)
+    return WEFT_ENOMEM;
+  tu_watchdog_start(loop, 30);
+  int rc = weft_loop_run_until(loop, weft_task_future(t));
+  TU_EQ(tu_watchdog_stop(), 0);
+  TU_RC(rc, 0);
+  int out = weft_future_error(weft_task_future(t));
+  weft_task_unref(t);
+  return out;
+}
+
+static weft_loop_t *loop_of(weft_task_t *t) { return weft_future_loop(weft_task_future(t)); }
+
+static void expect_bytes(weft_future_t *f, const char *want) {
+  const void *d = NULL;
+  size_t n = 0;
+  TU_RC(weft_future_result_bytes(f, &d, &n), 0);
+  TU_EQ(n, strlen(want));
+  TU_OK(n == strlen(want) && memcmp(d, want, n) == 0);
+  if (n != strlen(want) || memcmp(d, want, n) != 0)
+    fprintf(stderr, "    got \"%.*s\"\n", (int)n, (const char *)d);
+}
+
+static int64_t int_of(weft_future_t *f) {
+  int64_t v = -12345;
+  TU_RC(weft_future_result_int64(f, &v), 0);
+  return v;
+}
+
+typedef struct {
+  WEFT_CORO_STATE;
+  weft_process_t *p;
+  weft_future_t *f, *g;
+  int i;
+  int status, sig;
+} proc_frame;
+
+/* ---- cat: stdin and stdout as streams ------------------------------------ */
+
+static int cat_main(weft_task_t *task, void *ud) {
+  proc_frame *f = ud;
+  int rc;
+  static const char *argv[] = {"cat", NULL};
+  WEFT_CORO_BEGIN(task, f);
+  f->p = weft_process_spawn(loop_of(task), argv, NULL, NULL, WEFT_STDIO_PIPE, WEFT_STDIO_PIPE,
+                            WEFT_STDIO_INHERIT);
+  TU_OK(f->p != NULL);
+  if (f->p == NULL)
+    WEFT_CORO_FAIL(weft_last_error(), NULL);
+  TU_OK(weft_process_pid(f->p) > 0);
+  TU_EQ(weft_stream_kind(weft_process_stdin(f->p)), WEFT_STREAM_PIPE);
+  TU_OK(weft_process_stderr(f->p) == NULL); /* inherited: no stream */
+  TU_RC(weft_last_error(), WEFT_EINVAL);
+  /* a line at a time through cat */
+  for (f->i = 0; f->i < 3; f->i++) {
+    TU_RC(weft_stream_write(weft_process_stdin(f->p), "line\n", 5), 0);
+    f->f = weft_stream_read_line(weft_process_stdout(f->p));
+    WEFT_AWAIT(rc, f->f);
+    TU_RC(rc, 0);
+    expect_bytes(f->f, "line\n");
+    weft_future_unref(f->f);
+  }
+  /* cat waits for end of file on its stdin: it is still running */
+  TU_RC(weft_process_exit_status(f->p, &f->status, &f->sig), WEFT_EPENDING);
+  TU_RC(weft_stream_write(weft_process_stdin(f->p), "last", 4), 0);
+  TU_RC(weft_stream_write_eof(weft_process_stdin(f->p)), 0);
+  f->f = weft_stream_read(weft_process_stdout(f->p), -1);
+  WEFT_AWAIT(rc, f->f);
+  expect_bytes(f->f, "last");
+  weft_future_unref(f->f);
+  f->f = weft_process_wait(f->p);
+  WEFT_AWAIT(rc, f->f);
+  TU_RC(rc, 0);
+  TU_EQ(int_of(f->f), 0);
+  weft_future_unref(f->f);
+  TU_RC(weft_process_exit_status(f->p, &f->status, &f->sig), 0);
+  TU_EQ(f->status, 0);
+  TU_EQ(f->sig, 0);
+  TU_RC(weft_process_send_signal(f->p, SIGTERM), WEFT_ESRCH);
+  f->f = weft_process_wait(f->p); /* after the exit: done at once */
+  TU_EQ(weft_future_done(f->f), 1);
+  TU_EQ(int_of(f->f), 0);
+  weft_future_unref(f->f);
+  weft_process_unref(f->p);
+  WEFT_CORO_END();
+}
+
+static void test_cat(void) {
+  weft_loop_t *loop = io_begin();
+  if (!loop)
+    return;
+  proc_frame f = {0};
+  TU_RC(run_main(loop, cat_main, &f), 0);
+  io_end(loop);
+}
+
+/* ---- exit codes, environment, working directory, stderr ------------------ */
+
+static int exit3_main(weft_task_t *task, void *ud) {
+  proc_frame *f = ud;
+  int rc;
+  static const char *argv[] = {"sh", "-c", "echo oops >&2; exit 3", NULL};
+  WEFT_CORO_BEGIN(task, f);
+  f->p = weft_process_spawn(loop_of(task), argv, NULL, NULL, WEFT_STDIO_DEVNULL,
+                            WEFT_STDIO_DEVNULL, WEFT_STDIO_PIPE);
+  f->f = weft_process_wait(f->p);
+  f->g = weft_process_wait(f->p); /* two waits */
+  WEFT_AWAIT(rc, f->f);
+  TU_EQ(int_of(f->f), 3);
+  TU_EQ(weft_future_done(f->g), 1);
+  TU_EQ(int_of(f->g), 3);
+  weft_future_unref(f->f);
+  weft_future_unref(f->g);
+  TU_RC(weft_process_exit_status(f->p, &f->status, NULL), 0);
+  TU_EQ(f->status, 3);
+  f->f = weft_stream_read(weft_process_stderr(f->p), -1);
+  WEFT_AWAIT(rc, f->f);
+  expect_bytes(f->f, "oops\n");
+  weft_future_unref(f->f);
+  weft_process_unref(f->p);
+  WEFT_CORO_END();
+}
+
+static void test_exit_code_and_stderr(void) {
+  weft_loop_t *loop = io_begin();
+  if (!loop)
+    return;
+  proc_frame f = {0};
+  TU_RC(run_main(loop, exit3_main, &f), 0);
+  io_end(loop);
+}
+
+static int env_main(weft_task_t *task, void *ud) {
+  proc_frame *f = ud;
+  int rc;
+  static const char *argv[] = {"/bin/sh", "-c", "echo \"$WEFT_TEST_VAR\"; pwd", NULL};
+  static const char *env[] = {"WEFT_TEST_VAR=forty two", "PATH=/usr/bin:/bin", NULL};
+  WEFT_CORO_BEGIN(task, f);
+  f->p = weft_process_spawn(loop_of(task), argv, env, "/", WEFT_STDIO_DEVNULL, WEFT_STDIO_PIPE,
+                            WEFT_STDIO_INHERIT);
+  f->f = weft_stream_read(weft_process_stdout(f->p), -1);
+  WEFT_AWAIT(rc, f->f);
+  expect_bytes(f->f, "forty two\n/\n");
+  weft_future_unref(f->f);
+  f->f = weft_process_wait(f->p);
+  WEFT_AWAIT(rc, f->f);
+  TU_EQ(int_of(f->f), 0);
+  weft_future_unref(f->f);
+  weft_process_unref(f->p);
+  WEFT_CORO_END();
+}
+
+static void test_env_and_cwd(void) {
+  weft_loop_t *loop = io_begin();
+  if (!loop)
+    return;
+  proc_frame f = {0};
+  TU_RC(run_main(loop, env_main, &f), 0);
+  io_end(loop);
+}
+
+/* ---- signals and cancellation ------------------------------------------------ */
+
+static int signal_main(weft_task_t *task, void *ud) {
+  proc_frame *f = ud;
+  int rc;
+  static const char *argv[] = {"sleep", "30", NULL};
+  WEFT_CORO_BEGIN(task, f);
+  f->p = weft_process_spawn(loop_of(task), argv, NULL, NULL, 0, 0, 0);
+  TU_RC(weft_process_send_signal(f->p, -1), WEFT_EINVAL);
+  TU_RC(weft_process_send_signal(f->p, 0), 0); /* alive? */
+  TU_RC(weft_process_send_signal(f->p, SIGTERM), 0);
+  f->f = weft_process_wait(f->p);
+  WEFT_AWAIT(rc, f->f);
+  TU_EQ(int_of(f->f), -SIGTERM);
+  weft_future_unref(f->f);
+  TU_RC(weft_process_exit_status(f->p, &f->status, &f->sig), 0);
+  TU_EQ(f->status, -1);
+  TU_EQ(f->sig, SIGTERM);
+  weft_process_unref(f->p);
+  WEFT_CORO_END();
+}
+
+static void test_send_signal(void) {
+  weft_loop_t *loop = io_begin();
+  if (!loop)
+    return;
+  proc_frame f = {0};
+  TU_RC(run_main(loop, signal_main, &f), 0);
+  io_end(loop);
+}
+
+/* Cancelling the wait (here: wait_for timing out) kills the child. */
+static int kill_on_cancel_main(weft_task_t *task, void *ud) {
+  proc_frame *f = ud;
+  int rc;
+  static const char *argv[] = {"sleep", "30", NULL};
+  WEFT_CORO_BEGIN(task, f);
+  f->p = weft_process_spawn(loop_of(task), argv, NULL, NULL, 0, WEFT_STDIO_PIPE, 0);
+  f->g = weft_process_wait(f->p);
+  f->f = weft_wait_for(loop_of(task), f->g, 0.05);
+  WEFT_AWAIT(rc, f->f);
+  TU_RC(rc, WEFT_ETIMEDOUT);
+  TU_EQ(weft_future_cancelled(f->g), 1);
+  weft_future_unref(f->f);
+  weft_future_unref(f->g);
+  f->f = weft_process_wait(f->p);
+  WEFT_AWAIT(rc, f->f);
+  TU_EQ(int_of(f->f), -SIGKILL);
+  weft_future_unref(f->f);
+  /* its stdout ends when it dies */
+  f->f = weft_stream_read(weft_process_stdout(f->p), -1);
+  WEFT_AWAIT(rc, f->f);
+  expect_bytes(f->f, "");
+  weft_future_unref(f->f);
+  weft_process_unref(f->p);
+  WEFT_CORO_END();
+}
+
+static void test_kill_on_cancel(void) {
+  weft_loop_t *loop = io_begin();
+  if (!loop)
+    return;
+  proc_frame f = {0};
+  TU_RC(run_main(loop, kill_on_cancel_main, &f), 0);
+  io_end(loop);
+}
+
+/* ---- the loop closes with a child running ------------------------------------ */
+
+static void test_loop_close_kills_and_reaps(void) {
+  weft_loop_t *loop = io_begin();
+  if (!loop)
+    return;
+  const char *argv[] = {"sleep", "30", NULL};
+  weft_process_t *p = weft_process_spawn(loop, argv, NULL, NULL, WEFT_STDIO_PIPE,
+                                          WEFT_STDIO_PIPE, WEFT_STDIO_PIPE);
+  TU_OK(p != NULL);
+  if (p == NULL) {
+    io_end(loop);
+    return;
+  }
+  int pid = weft_process_pid(p);
+  weft_future_t *w = weft_process_wait(p);
+  weft_future_t *r = weft_stream_read(weft_process_stdout(p), 10);
+  TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
+  tu_loop_close(loop);
+  TU_EQ(weft_future_cancelled(w), 1);
+  TU_EQ(weft_future_cancelled(r), 1);
+  /* it was killed and reaped: no such child any more */
+  errno = 0;
+  TU_EQ(waitpid(pid, NULL, WNOHANG), -1);
+  TU_EQ(errno, ECHILD);
+  TU_EQ(kill(pid, 0), -1);
+  weft_future_unref(w);
+  weft_future_unref(r);
+  weft_process_unref(p);
+  TU_EQ(count_fds(), fds_before);
+}
+
+/* Dropping the last reference does not stop the child; a pipe taken from
+ * it (with a reference) outlives the process object. */
+typedef struct {
+  WEFT_CORO_STATE;
+  weft_stream_t *out;
+  weft_future_t *f;
+} orphan_frame;
+
+static int orphan_main(weft_task_t *task, void *ud) {
+  orphan_frame *f = ud;
+  int rc;
+  static const char *argv[] = {"sh", "-c", "sleep 0.05; echo done", NULL};
+  WEFT_CORO_BEGIN(task, f);
+  {
+    weft_process_t *p = weft_process_spawn(loop_of(task), argv, NULL, NULL, 0, WEFT_STDIO_PIPE, 0);
+    f->out = weft_stream_ref(weft_process_stdout(p));
+    weft_process_unref(p);
+  }
+  f->f = weft_stream_read(f->out, -1);
+  WEFT_AWAIT(rc, f->f);
+  TU_RC(rc, 0);
+  expect_bytes(f->f, "done\n"); /* it ran to the end */
+  weft_future_unref(f->f);
+  f->f = weft_stream_wait_closed(f->out);
+  weft_stream_unref(f->out); /* the last reference closes it */
+  WEFT_AWAIT(rc, f->f);
+  TU_RC(rc, 0);
+  weft_future_unref(f->f);
+  WEFT_CORO_END();
+}
+
+static void test_orphan(void) {
+  weft_loop_t *loop = io_begin();
+  if (!loop)
+    return;
+  orphan_frame f = {0};
+  TU_RC(run_main(loop, orphan_main, &f), 0);
+  io_end(loop);
+}
+
+/* ---- bad input ------------------------------------------------------------------ */
+
+static void test_spawn_errors(void) {
+  weft_loop_t *loop = io_begin();
+  if (!loop)
+    return;
+  const char *missing[] = {"/no/such/program", NULL};
+  const char *empty[] = {NULL};
+  const char *ok[] = {"true", NULL};
+  TU_OK(weft_process_spawn(loop, missing, NULL, NULL, 0, WEFT_STDIO_PIPE, 0) == NULL);
+  TU_RC(weft_last_error(), WEFT_ENOENT);
+  TU_OK(weft_process_spawn(loop, ok, NULL, "/no/such/dir", 0, 0, 0) == NULL);
+  TU_RC(weft_last_error(), WEFT_ENOENT);
+  TU_OK(weft_process_spawn(NULL, ok, NULL, NULL, 0, 0, 0) == NULL);
+  TU_RC(weft_last_error(), WEFT_EINVAL);
+  TU_OK(weft_process_spawn(loop, NULL, NULL, NULL, 0, 0, 0) == NULL);
+  TU_OK(weft_process_spawn(loop, empty, NULL, NULL, 0, 0, 0) == NULL);
+  TU_OK(weft_process_spawn(loop, ok, NULL, NULL, 7, 0, 0) == NULL);
+  TU_RC(weft_last_error(), WEFT_EINVAL);
+  TU_OK(weft_process_ref(NULL) == NULL);
+  weft_process_unref(NULL);
+  TU_RC(weft_process_pid(NULL), WEFT_EINVAL);
+  TU_OK(weft_process_stdin(NULL) == NULL);
+  TU_OK(weft_process_stdout(NULL) == NULL);
+  TU_OK(weft_process_stderr(NULL) == NULL);
+  TU_OK(weft_process_wait(NULL) == NULL);
+  TU_RC(weft_process_exit_status(NULL, NULL, NULL), WEFT_EINVAL);
+  TU_RC(weft_process_send_signal(NULL, SIGTERM), WEFT_EINVAL);
+  io_end(loop);
+}
+
+static const tu_test tests[] = {
+    {"cat", test_cat},
+    {"exit_code_and_stderr", test_exit_code_and_stderr},
+    {"env_and_cwd", test_env_and_cwd},
+    {"send_signal", test_send_signal},
+    {"kill_on_cancel", test_kill_on_cancel},
+    {"loop_close_kills_and_reaps", test_loop_close_kills_and_reaps},
+    {"orphan", test_orphan},
+    {"spawn_errors", test_spawn_errors},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) { return tu_main("process", tests, argc, argv); }
