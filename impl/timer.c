@@ -174,8 +174,12 @@ void weft__timers_arm(weft_loop_t *loop) {
   uint64_t when = loop->heap[0]->when;
   if (when == loop->armed_when && uv_is_active((uv_handle_t *)&loop->uvtimer))
     return;
-  uint64_t now = uv_hrtime();
-  uint64_t ms = when > now ? (when - now + 999999) / 1000000 : 0;
+  /* libuv counts from its cached clock (a coarse one, possibly stale):
+   * aim at the deadline in that clock's own milliseconds, so the timer can
+   * only fire at or after it, never before. */
+  uint64_t due = (when + 999999) / 1000000;
+  uint64_t base = uv_now(loop->uv);
+  uint64_t ms = due > base ? due - base : 0;
   uv_timer_start(&loop->uvtimer, weft__uvtimer_cb, ms, 0);
   loop->armed_when = when;
 }
