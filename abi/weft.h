@@ -16,6 +16,7 @@
  *   weft/executor.h  blocking work on libuv's thread pool (to_thread)
  *   weft/stream.h   TCP and Unix-socket streams and servers (asyncio streams)
  *   weft/process.h  subprocesses with pipes as streams
+ *   weft/udp.h      UDP sockets: bind, send to, receive from (futures)
  *
  * Conventions (the whole ABI keeps them):
  *   - Functions return 0 (or a documented non-negative value) or a negative
@@ -47,5 +48,6 @@
 #include "weft/executor.h"
 #include "weft/stream.h"
 #include "weft/process.h"
+#include "weft/udp.h"
 
 #endif /* WEFT_H */

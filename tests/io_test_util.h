@@ -10,6 +10,8 @@
  *   io_unblock_pool()
  *                        cancelling them is then deterministic
  *   io_wait_future()     run a loop until a future is done, under a watchdog
+ *   io_run_all()         run a loop until it has nothing left, under a watchdog
+ *   IO_FAILS(call, code) assert that a future-returning call is refused
  *
  * Each suite calls io_suite_init() first thing in main: it fixes
  * UV_THREADPOOL_SIZE before libuv starts its threads, and opens and closes
@@ -110,6 +112,23 @@ static inline void io_unblock_pool(void) {
 }
 
 /* ---- running ---------------------------------------------------------------- */
+
+/* Runs `loop` in WEFT_RUN_DEFAULT until it has nothing left, under a
+ * watchdog: a leftover watch or request fails the test instead of hanging. */
+static inline void io_run_all(weft_loop_t *loop) {
+  tu_watchdog_start(loop, 10);
+  tu_run(loop);
+  TU_EQ(tu_watchdog_stop(), 0);
+}
+
+/* Asserts that `call` (returning a future) is refused with `code`. */
+#define IO_FAILS(call, code)                                                    \
+  do {                                                                          \
+    weft_future_t *io_f_ = (call);                                              \
+    TU_OK(io_f_ == NULL);                                                       \
+    TU_RC(weft_last_error(), code);                                             \
+    weft_future_unref(io_f_);                                                   \
+  } while (0)
 
 /* Runs `loop` until `f` is done; fails the test (instead of hanging) after
  * `seconds`.  Returns weft_loop_run_until's code. */

@@ -188,25 +188,18 @@ static void test_bad_input(void) {
   IO_FDS_BEGIN();
   weft_loop_t *loop = tu_loop_new();
   if (!loop) return;
-#define FAILS(call, code)                                                                  \
-  do {                                                                                     \
-    weft_future_t *f_ = (call);                                                            \
-    TU_OK(f_ == NULL);                                                                     \
-    TU_RC(weft_last_error(), code);                                                        \
-    weft_future_unref(f_);                                                                 \
-  } while (0)
-  FAILS(weft_dns_getaddrinfo(NULL, "localhost", NULL, 0, 0, 0), WEFT_EINVAL);
-  FAILS(weft_dns_getaddrinfo(loop, NULL, NULL, 0, 0, 0), WEFT_EINVAL);
-  FAILS(weft_dns_getaddrinfo(loop, "localhost", NULL, 5, 0, 0), WEFT_EINVAL);
-  FAILS(weft_dns_getaddrinfo(loop, "localhost", NULL, -1, 0, 0), WEFT_EINVAL);
-  FAILS(weft_dns_getaddrinfo(loop, "localhost", NULL, 0, 9, 0), WEFT_EINVAL);
-  FAILS(weft_dns_getaddrinfo(loop, "localhost", NULL, 0, 0, 1u << 20), WEFT_EINVAL);
-  FAILS(weft_dns_getnameinfo(NULL, "127.0.0.1", 80, 0), WEFT_EINVAL);
-  FAILS(weft_dns_getnameinfo(loop, NULL, 80, 0), WEFT_EINVAL);
-  FAILS(weft_dns_getnameinfo(loop, "localhost", 80, 0), WEFT_EINVAL);
-  FAILS(weft_dns_getnameinfo(loop, "127.0.0.1", -1, 0), WEFT_EINVAL);
-  FAILS(weft_dns_getnameinfo(loop, "127.0.0.1", 65536, 0), WEFT_EINVAL);
-  FAILS(weft_dns_getnameinfo(loop, "127.0.0.1", 80, 1u << 12), WEFT_EINVAL);
+  IO_FAILS(weft_dns_getaddrinfo(NULL, "localhost", NULL, 0, 0, 0), WEFT_EINVAL);
+  IO_FAILS(weft_dns_getaddrinfo(loop, NULL, NULL, 0, 0, 0), WEFT_EINVAL);
+  IO_FAILS(weft_dns_getaddrinfo(loop, "localhost", NULL, 5, 0, 0), WEFT_EINVAL);
+  IO_FAILS(weft_dns_getaddrinfo(loop, "localhost", NULL, -1, 0, 0), WEFT_EINVAL);
+  IO_FAILS(weft_dns_getaddrinfo(loop, "localhost", NULL, 0, 9, 0), WEFT_EINVAL);
+  IO_FAILS(weft_dns_getaddrinfo(loop, "localhost", NULL, 0, 0, 1u << 20), WEFT_EINVAL);
+  IO_FAILS(weft_dns_getnameinfo(NULL, "127.0.0.1", 80, 0), WEFT_EINVAL);
+  IO_FAILS(weft_dns_getnameinfo(loop, NULL, 80, 0), WEFT_EINVAL);
+  IO_FAILS(weft_dns_getnameinfo(loop, "localhost", 80, 0), WEFT_EINVAL);
+  IO_FAILS(weft_dns_getnameinfo(loop, "127.0.0.1", -1, 0), WEFT_EINVAL);
+  IO_FAILS(weft_dns_getnameinfo(loop, "127.0.0.1", 65536, 0), WEFT_EINVAL);
+  IO_FAILS(weft_dns_getnameinfo(loop, "127.0.0.1", 80, 1u << 12), WEFT_EINVAL);
   TU_OK(weft_nameinfo_host(NULL) == NULL);
   TU_OK(weft_nameinfo_service(NULL) == NULL);
   TU_OK(weft_nameinfo_ref(NULL) == NULL);
@@ -219,9 +212,8 @@ static void test_bad_input(void) {
   TU_RC((int)(intptr_t)res, WEFT_ETHREAD);
 
   TU_RC(weft_loop_close(loop), 0);
-  FAILS(weft_dns_getaddrinfo(loop, "localhost", NULL, 0, 0, 0), WEFT_ECLOSED);
-  FAILS(weft_dns_getnameinfo(loop, "127.0.0.1", 80, 0), WEFT_ECLOSED);
-#undef FAILS
+  IO_FAILS(weft_dns_getaddrinfo(loop, "localhost", NULL, 0, 0, 0), WEFT_ECLOSED);
+  IO_FAILS(weft_dns_getnameinfo(loop, "127.0.0.1", 80, 0), WEFT_ECLOSED);
   weft_loop_unref(loop);
   IO_FDS_END();
 }
@@ -373,9 +365,7 @@ static void test_cancel_queued_lookup(void) {
   TU_EQ(weft_future_cancel(f, "changed my mind"), 1);
   TU_EQ(weft_future_cancel(g, NULL), 1);
   TU_EQ(rec.calls, 0); /* callbacks come from the loop */
-  tu_watchdog_start(loop, 10);
-  tu_run(loop); /* returns only once libuv gave both requests back */
-  TU_EQ(tu_watchdog_stop(), 0);
+  io_run_all(loop); /* returns only once libuv gave both requests back */
   TU_EQ(rec.calls, 1);
   TU_EQ(rec.last_state, WEFT_FUTURE_CANCELLED);
   TU_STR(weft_future_error_message(f), "changed my mind");
@@ -396,9 +386,7 @@ static void test_drop_pending_lookup(void) {
   io_block_pool();
   weft_future_unref(weft_dns_getaddrinfo(loop, "localhost", "80", 0, 0, 0));
   weft_future_unref(weft_dns_getnameinfo(loop, "::1", 80, 0));
-  tu_watchdog_start(loop, 10);
-  tu_run(loop);
-  TU_EQ(tu_watchdog_stop(), 0);
+  io_run_all(loop);
   io_unblock_pool();
   tu_loop_close(loop);
   TU_EQ(tu_exc.count, 0);
@@ -420,9 +408,7 @@ static void test_cancel_running_lookup(void) {
     TU_EQ(weft_future_cancel(f, NULL), was_done ? 0 : 1);
     weft_future_unref(f);
   }
-  tu_watchdog_start(loop, 10);
-  tu_run(loop);
-  TU_EQ(tu_watchdog_stop(), 0);
+  io_run_all(loop);
   tu_loop_close(loop);
   IO_FDS_END();
 }

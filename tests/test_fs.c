@@ -196,12 +196,9 @@ static void test_offsets_and_eof(void) {
   TU_RC(await_outcome(loop, c), 0);
   TU_EQ(weft_future_result_type(c), WEFT_VALUE_NONE);
   /* Closed: refused at once. */
-  TU_OK(weft_file_read(file, 0, 1) == NULL);
-  TU_RC(weft_last_error(), WEFT_EOBJCLOSED);
-  TU_OK(weft_file_write(file, 0, "x", 1) == NULL);
-  TU_RC(weft_last_error(), WEFT_EOBJCLOSED);
-  TU_OK(weft_file_close(file) == NULL);
-  TU_RC(weft_last_error(), WEFT_EOBJCLOSED);
+  IO_FAILS(weft_file_read(file, 0, 1), WEFT_EOBJCLOSED);
+  IO_FAILS(weft_file_write(file, 0, "x", 1), WEFT_EOBJCLOSED);
+  IO_FAILS(weft_file_close(file), WEFT_EOBJCLOSED);
   weft_future_unref(w1);
   weft_future_unref(w2);
   weft_future_unref(c);
@@ -281,37 +278,30 @@ static void test_bad_input(void) {
   IO_FDS_BEGIN();
   weft_loop_t *loop = tu_loop_new();
   if (!loop) return;
-#define FAILS(call, code)                                                                  \
-  do {                                                                                     \
-    weft_future_t *f_ = (call);                                                            \
-    TU_OK(f_ == NULL);                                                                     \
-    TU_RC(weft_last_error(), code);                                                        \
-    weft_future_unref(f_);                                                                 \
-  } while (0)
-  FAILS(weft_fs_read_file(NULL, "x"), WEFT_EINVAL);
-  FAILS(weft_fs_read_file(loop, NULL), WEFT_EINVAL);
-  FAILS(weft_fs_write_file(NULL, "x", "", 0, 0644), WEFT_EINVAL);
-  FAILS(weft_fs_write_file(loop, NULL, "", 0, 0644), WEFT_EINVAL);
-  FAILS(weft_fs_write_file(loop, path_in("bad"), NULL, 1, 0644), WEFT_EINVAL);
-  FAILS(weft_fs_write_file(loop, path_in("bad"), "x", 1, -1), WEFT_EINVAL);
-  FAILS(weft_fs_write_file(loop, path_in("bad"), "x", 1, 010000), WEFT_EINVAL);
-  FAILS(weft_fs_open(NULL, "x", WEFT_FS_READ, 0), WEFT_EINVAL);
-  FAILS(weft_fs_open(loop, NULL, WEFT_FS_READ, 0), WEFT_EINVAL);
-  FAILS(weft_fs_open(loop, path_in("bad"), WEFT_FS_CREATE, 0644), WEFT_EINVAL);
-  FAILS(weft_fs_open(loop, path_in("bad"), WEFT_FS_READ | (1u << 9), 0), WEFT_EINVAL);
-  FAILS(weft_fs_open(loop, path_in("bad"), WEFT_FS_READ, -5), WEFT_EINVAL);
-  FAILS(weft_file_read(NULL, 0, 1), WEFT_EINVAL);
-  FAILS(weft_file_write(NULL, 0, "x", 1), WEFT_EINVAL);
-  FAILS(weft_file_close(NULL), WEFT_EINVAL);
+  IO_FAILS(weft_fs_read_file(NULL, "x"), WEFT_EINVAL);
+  IO_FAILS(weft_fs_read_file(loop, NULL), WEFT_EINVAL);
+  IO_FAILS(weft_fs_write_file(NULL, "x", "", 0, 0644), WEFT_EINVAL);
+  IO_FAILS(weft_fs_write_file(loop, NULL, "", 0, 0644), WEFT_EINVAL);
+  IO_FAILS(weft_fs_write_file(loop, path_in("bad"), NULL, 1, 0644), WEFT_EINVAL);
+  IO_FAILS(weft_fs_write_file(loop, path_in("bad"), "x", 1, -1), WEFT_EINVAL);
+  IO_FAILS(weft_fs_write_file(loop, path_in("bad"), "x", 1, 010000), WEFT_EINVAL);
+  IO_FAILS(weft_fs_open(NULL, "x", WEFT_FS_READ, 0), WEFT_EINVAL);
+  IO_FAILS(weft_fs_open(loop, NULL, WEFT_FS_READ, 0), WEFT_EINVAL);
+  IO_FAILS(weft_fs_open(loop, path_in("bad"), WEFT_FS_CREATE, 0644), WEFT_EINVAL);
+  IO_FAILS(weft_fs_open(loop, path_in("bad"), WEFT_FS_READ | (1u << 9), 0), WEFT_EINVAL);
+  IO_FAILS(weft_fs_open(loop, path_in("bad"), WEFT_FS_READ, -5), WEFT_EINVAL);
+  IO_FAILS(weft_file_read(NULL, 0, 1), WEFT_EINVAL);
+  IO_FAILS(weft_file_write(NULL, 0, "x", 1), WEFT_EINVAL);
+  IO_FAILS(weft_file_close(NULL), WEFT_EINVAL);
   TU_OK(!exists(path_in("bad")));
   TU_OK(weft_file_ref(NULL) == NULL);
   weft_file_unref(NULL);
 
   weft_file_t *file = open_file(loop, "bad-input", WEFT_FS_READ | WEFT_FS_WRITE | WEFT_FS_CREATE);
   TU_OK(file != NULL);
-  FAILS(weft_file_read(file, -2, 1), WEFT_EINVAL);
-  FAILS(weft_file_write(file, -2, "x", 1), WEFT_EINVAL);
-  FAILS(weft_file_write(file, 0, NULL, 1), WEFT_EINVAL);
+  IO_FAILS(weft_file_read(file, -2, 1), WEFT_EINVAL);
+  IO_FAILS(weft_file_write(file, -2, "x", 1), WEFT_EINVAL);
+  IO_FAILS(weft_file_write(file, 0, NULL, 1), WEFT_EINVAL);
 
   void *args[2] = {loop, file};
   pthread_t th;
@@ -321,11 +311,10 @@ static void test_bad_input(void) {
   TU_EQ((int)(intptr_t)res, 0);
 
   TU_RC(weft_loop_close(loop), 0); /* closes the open file */
-  FAILS(weft_fs_read_file(loop, "x"), WEFT_ECLOSED);
-  FAILS(weft_fs_open(loop, "x", WEFT_FS_READ, 0), WEFT_ECLOSED);
-  FAILS(weft_file_read(file, 0, 1), WEFT_ECLOSED);
-  FAILS(weft_file_close(file), WEFT_ECLOSED);
-#undef FAILS
+  IO_FAILS(weft_fs_read_file(loop, "x"), WEFT_ECLOSED);
+  IO_FAILS(weft_fs_open(loop, "x", WEFT_FS_READ, 0), WEFT_ECLOSED);
+  IO_FAILS(weft_file_read(file, 0, 1), WEFT_ECLOSED);
+  IO_FAILS(weft_file_close(file), WEFT_ECLOSED);
   weft_file_unref(file);
   weft_loop_unref(loop);
   IO_FDS_END();
@@ -510,9 +499,7 @@ static void test_cancel_queued_requests(void) {
     TU_EQ(weft_future_cancel(fs[i], "stop"), 1);
   }
   weft_future_unref(fs[4]); /* dropped as well as cancelled */
-  tu_watchdog_start(loop, 10);
-  tu_run(loop);
-  TU_EQ(tu_watchdog_stop(), 0);
+  io_run_all(loop);
   for (int i = 0; i < 4; i++) {
     TU_RC(weft_future_error(fs[i]), WEFT_ECANCELED);
     weft_future_unref(fs[i]);
@@ -546,9 +533,7 @@ static void test_cancel_open_at_any_moment(void) {
     TU_EQ(weft_future_cancel(o, NULL), was_done ? 0 : 1);
     weft_future_unref(o);
   }
-  tu_watchdog_start(loop, 10);
-  tu_run(loop);
-  TU_EQ(tu_watchdog_stop(), 0);
+  io_run_all(loop);
   tu_loop_close(loop);
   IO_FDS_END();
 }
