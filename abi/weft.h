@@ -17,6 +17,7 @@
  *   weft/stream.h   TCP and Unix-socket streams and servers (asyncio streams)
  *   weft/process.h  subprocesses with pipes as streams
  *   weft/udp.h      UDP sockets: bind, send to, receive from (futures)
+ *   weft/sync.h     Event, Lock, Semaphore, Condition, Barrier (asyncio.locks)
  *
  * Conventions (the whole ABI keeps them):
  *   - Functions return 0 (or a documented non-negative value) or a negative
@@ -49,5 +50,6 @@
 #include "weft/stream.h"
 #include "weft/process.h"
 #include "weft/udp.h"
+#include "weft/sync.h"
 
 #endif /* WEFT_H */

@@ -202,6 +202,15 @@ struct weft_task {
 };
 
 int weft__task_cancel_request(weft_task_t *t, const char *msg);
+/* For sync.c and queue.c (implemented in sync.c): whether `t` will resume
+ * from its await of the done future `f` with WEFT_ECANCELED (a cancel
+ * request came after `f` completed), so a wake-up given through `f` must
+ * be taken back. */
+bool weft__task_resumes_cancelled(const weft_task_t *t, const weft_future_t *f);
+/* For sync.c (implemented there): a task spawned with work already begun
+ * (a Condition.wait released the lock) runs its first step even if it is
+ * cancelled before it (resume status WEFT_ECANCELED), to undo that work. */
+void weft__task_mark_started(weft_task_t *t);
 void weft__task_free_fields(weft_task_t *t);
 int weft__task_describe(weft_task_t *t, char *buf, size_t size);
 const char *weft__task_wait_text(weft_task_t *t, char *buf, size_t size);

@@ -162,7 +162,11 @@ WEFT_API const char *weft_version_string(void);
   XX(EGROUP, -5012, "unhandled errors in a task group") \
   XX(EINCOMPLETE, -5020, "end of file before the requested bytes arrived") \
   XX(ELIMIT, -5021, "line or chunk longer than the stream's limit") \
-  XX(EOBJCLOSED, -5023, "the file, socket or watcher was closed")
+  XX(EOBJCLOSED, -5023, "the file, socket or watcher was closed") \
+  XX(EQUEUESHUTDOWN, -5015, "queue is shut down") \
+  XX(EQUEUEEMPTY, -5016, "queue is empty") \
+  XX(EQUEUEFULL, -5017, "queue is full") \
+  XX(EBROKENBARRIER, -5018, "barrier is broken (aborted, or reset while waiting)")
 
 /** Every error code weft returns, as negative values. WEFT_OK is 0. */
 enum weft_errno {
