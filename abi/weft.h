@@ -18,6 +18,7 @@
  *   weft/process.h  subprocesses with pipes as streams
  *   weft/udp.h      UDP sockets: bind, send to, receive from (futures)
  *   weft/sync.h     Event, Lock, Semaphore, Condition, Barrier (asyncio.locks)
+ *   weft/queue.h    FIFO, LIFO and priority queues (asyncio.queues)
  *
  * Conventions (the whole ABI keeps them):
  *   - Functions return 0 (or a documented non-negative value) or a negative
@@ -51,5 +52,6 @@
 #include "weft/process.h"
 #include "weft/udp.h"
 #include "weft/sync.h"
+#include "weft/queue.h"
 
 #endif /* WEFT_H */

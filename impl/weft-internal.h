@@ -159,6 +159,9 @@ void weft__future_free(weft_future_t *f);
 void weft__future_dying(weft_future_t *f);
 void weft__future_report_unobserved(weft_future_t *f);
 int weft__future_describe(const weft_future_t *f, char *buf, size_t size);
+/* For queue.c (implemented there): takes a pointer result back from a done
+ * future, which then holds NULL and releases nothing. */
+void *weft__future_take_ptr(weft_future_t *f);
 
 /* A sleep future keeps its timer inline. */
 typedef struct weft__sleep {
