@@ -370,8 +370,11 @@ static void weft__resource_close_all(weft_loop_t *loop) {
     weft__resource_unlink(loop, res);
     res->close(res, loop);
   }
+  /* Blocks in the poll until a close callback or a thread-pool completion
+   * arrives (libuv wakes itself for both): no spinning while a request that
+   * cannot be interrupted finishes. */
   while (loop->uv_closing > 0)
-    weft__uv_run(loop, UV_RUN_NOWAIT);
+    weft__uv_run(loop, UV_RUN_ONCE);
 }
 
 /* Reports every failure nobody read, from a snapshot (the handler may drop
