@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Runs weft's task benchmarks in the same script as the peer kit, and prints the table.
+# Runs weft's benchmarks (weft_tasks, weft_echo) in the same script as the peer kit, and
+# prints the table.
 #
 #   bench/run.sh [BUILD_DIR]
 #
-# BUILD_DIR: a CMake build of this repo that has bin/weft_tasks (built with
+# BUILD_DIR: a CMake build of this repo that has bin/weft_tasks and bin/weft_echo (built with
 # -DCMAKE_BUILD_TYPE=Release for numbers worth quoting).  Without it, the script
 # configures and builds ./build-bench (Release) itself.
 #
 # Environment:
 #   WEFT_PEERS_DIR   the peer kit (default: ../shared/bench/peers next to the repo)
-#   WORKLOADS        regex of workloads (default: spawn|pingpong|sleepers)
+#   WORKLOADS        regex of workloads (default: spawn|pingpong|sleepers|echo)
 #   NO_INSTALL=1     do not apt-get install the peers' toolchains when they are missing
 #   PEERS_IN_PLACE=1 run the kit where it is (it writes build/ there) instead of a copy
 #   N_SPAWN, M_PINGPONG, K_SLEEPERS, ...   passed through to the kit (and to weft_tasks)
@@ -20,7 +21,7 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 PEERS=${WEFT_PEERS_DIR:-$REPO/../shared/bench/peers}
-WORKLOADS=${WORKLOADS:-spawn|pingpong|sleepers}
+WORKLOADS=${WORKLOADS:-spawn|pingpong|sleepers|echo}
 BUILD=${1:-}
 
 note() { echo "bench/run.sh: $*" >&2; }
@@ -29,9 +30,9 @@ note() { echo "bench/run.sh: $*" >&2; }
 PEERS=$(cd "$PEERS" && pwd)
 
 # ---- weft_tasks -----------------------------------------------------------
-find_bin() { # BUILD_DIR -> path of weft_tasks, or nothing
-    local b
-    for b in "$1/bin/weft_tasks" "$1/bench/weft_tasks" "$1/weft_tasks"; do
+find_bin() { # BUILD_DIR [NAME] -> path of NAME (default weft_tasks), or nothing
+    local b n=${2:-weft_tasks}
+    for b in "$1/bin/$n" "$1/bench/$n" "$1/$n"; do
         [ -x "$b" ] && { echo "$b"; return; }
     done
 }
@@ -43,7 +44,7 @@ else
     if [ -f "$REPO/CMakeLists.txt" ]; then
         cmake -S "$REPO" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DWEFT_BUILD_TESTS=OFF \
             -DWEFT_BUILD_EXAMPLES=OFF >&2
-        cmake --build "$BUILD" --target weft_tasks -j"$(nproc)" >&2
+        cmake --build "$BUILD" --target weft_tasks weft_echo -j"$(nproc)" >&2
         WEFT_TASKS=$(find_bin "$BUILD")
     else # no build system yet: compile library and benchmark in one go
         mkdir -p "$BUILD/bin"
@@ -51,11 +52,26 @@ else
         gcc -std=c11 -O2 -DNDEBUG -I"$REPO/abi" -I"$REPO/impl" -I"$REPO/bench" \
             "$REPO"/impl/*.c "$REPO/bench/weft_tasks.c" -o "$BUILD/bin/weft_tasks" \
             $(pkg-config --cflags --libs libuv) -lpthread -lm
+        # shellcheck disable=SC2046
+        gcc -std=c11 -O2 -DNDEBUG -I"$REPO/abi" -I"$REPO/impl" -I"$REPO/bench" \
+            "$REPO"/impl/*.c "$REPO/bench/weft_echo.c" -o "$BUILD/bin/weft_echo" \
+            $(pkg-config --cflags --libs libuv) -lpthread -lm
         WEFT_TASKS=$BUILD/bin/weft_tasks
     fi
 fi
 WEFT_TASKS=$(cd "$(dirname "$WEFT_TASKS")" && pwd)/$(basename "$WEFT_TASKS")
 note "weft benchmark: $WEFT_TASKS"
+# The echo server (the kit's EXTRA_ECHO hook), next to weft_tasks.
+WEFT_ECHO=$(find_bin "$(dirname "$WEFT_TASKS")/.." weft_echo)
+[ -n "$WEFT_ECHO" ] || WEFT_ECHO=$(find_bin "$BUILD" weft_echo)
+EXTRA_ECHO=
+if [ -n "$WEFT_ECHO" ]; then
+    WEFT_ECHO=$(cd "$(dirname "$WEFT_ECHO")" && pwd)/$(basename "$WEFT_ECHO")
+    EXTRA_ECHO="weft=$(printf '%q' "$WEFT_ECHO")"
+    note "weft echo server: $WEFT_ECHO"
+else
+    note "no weft_echo: the echo workload runs the peers only"
+fi
 
 # ---- the peers' toolchains (Debian packages only) -------------------------
 missing=()
@@ -94,7 +110,7 @@ fi
 mkdir -p "$REPO/bench/results"
 LOG=$REPO/bench/results/$(date -u +%Y%m%dT%H%M%SZ).log
 note "running $KIT/run_all.sh '$WORKLOADS' (several minutes); log: $LOG"
-EXTRA_TASKS=$(printf '%q' "$WEFT_TASKS") "$KIT/run_all.sh" "$WORKLOADS" >"$LOG" 2>"$LOG.err" || {
+EXTRA_TASKS=$(printf '%q' "$WEFT_TASKS") EXTRA_ECHO=$EXTRA_ECHO "$KIT/run_all.sh" "$WORKLOADS" >"$LOG" 2>"$LOG.err" || {
     note "run_all.sh failed; see $LOG.err"; exit 1; }
 
 # ---- table and the ratios the targets are stated in ------------------------
@@ -122,4 +138,8 @@ print(f"| spawn tasks/s vs c-uv-readyq | {fmt(sw)} | {fmt(sr)} | {ratio(sw, sr)}
 print(f"| spawn tasks/s vs rust-tokio | {fmt(sw)} | {fmt(st)} | {ratio(sw, st)} | |")
 print(f"| pingpong ns/hop vs rust-tokio | {fmt(pw, 1)} | {fmt(pt, 1)} | {ratio(pw, pt)} | <= 0.5x |")
 print(f"| sleepers B/pending task (tokio for reference) | {fmt(bw)} | {fmt(bt)} | {ratio(bw, bt)} | <= 256 B |")
+ew = med("echo", "weft", "server_us_per_msg")
+eu, et = med("echo", "c-uv-trywrite", "server_us_per_msg"), med("echo", "rust-tokio", "server_us_per_msg")
+print(f"| echo server us/msg vs c-uv-trywrite | {fmt(ew, 2)} | {fmt(eu, 2)} | {ratio(ew, eu)} | <= 1.1x |")
+print(f"| echo server us/msg vs rust-tokio | {fmt(ew, 2)} | {fmt(et, 2)} | {ratio(ew, et)} | <= 1.0x |")
 PY

@@ -194,16 +194,7 @@ int weft__server_bind(weft_loop_t *loop, int kind, const struct sockaddr *addr, 
 }
 
 weft_server_t *weft_server_from_future(weft_future_t *future) {
-  void *p = NULL;
-  if (future == NULL)
-    WEFT__FAIL_NULL(WEFT_EINVAL);
-  int rc = weft_future_result_ptr(future, &p);
-  if (rc != 0)
-    WEFT__FAIL_NULL(rc == WEFT_ETYPE ? WEFT_EINVAL : rc);
-  weft_server_t *sv = p;
-  if (sv == NULL || sv->magic != WEFT__SERVER_MAGIC)
-    WEFT__FAIL_NULL(WEFT_EINVAL);
-  return weft_server_ref(sv);
+  return weft_server_ref(weft__io_from_future(future, WEFT__SERVER_MAGIC));
 }
 
 weft_server_t *weft_server_ref(weft_server_t *server) {

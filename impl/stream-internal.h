@@ -65,10 +65,15 @@ weft_future_t *weft__future_done_new(weft_loop_t *loop, int code, const char *me
 
 /* ---- streams ---------------------------------------------------------------- */
 
+/* The first member of a stream and of a server, to check a pointer result. */
 enum {
-  WEFT__STREAM_MAGIC = 0x7374726d, /* "strm": checks a pointer result */
+  WEFT__STREAM_MAGIC = 0x7374726d, /* "strm" */
   WEFT__SERVER_MAGIC = 0x73727672  /* "srvr" */
 };
+
+/* The object a connect or listen future completed with (checked by its
+ * magic; borrowed), or NULL with the last error set. */
+void *weft__io_from_future(weft_future_t *future, uint32_t magic);
 
 enum {
   WEFT__S_READING = 1u << 0,   /* uv_read_start is in effect */
@@ -81,7 +86,8 @@ enum {
   WEFT__S_SHUTTING = 1u << 7,  /* a uv_shutdown is pending */
   WEFT__S_WPAUSED = 1u << 8,   /* the write queue went over the high mark */
   WEFT__S_NOREAD = 1u << 9,    /* not readable (a child's stdin) */
-  WEFT__S_INIT = 1u << 10      /* the libuv handle was initialised */
+  WEFT__S_INIT = 1u << 10,     /* the libuv handle was initialised */
+  WEFT__S_REFED = 1u << 11     /* the handle keeps the loop running (a read waits) */
 };
 
 /* The pending read's kind. */

@@ -272,17 +272,20 @@ int weft_stream_kind(const weft_stream_t *stream) {
   return stream != NULL ? stream->kind : WEFT_EINVAL;
 }
 
-weft_stream_t *weft_stream_from_future(weft_future_t *future) {
+void *weft__io_from_future(weft_future_t *future, uint32_t magic) {
   void *p = NULL;
   if (future == NULL)
     WEFT__FAIL_NULL(WEFT_EINVAL);
   int rc = weft_future_result_ptr(future, &p);
   if (rc != 0)
     WEFT__FAIL_NULL(rc == WEFT_ETYPE ? WEFT_EINVAL : rc);
-  weft_stream_t *s = p;
-  if (s == NULL || s->magic != WEFT__STREAM_MAGIC)
+  if (p == NULL || *(const uint32_t *)p != magic)
     WEFT__FAIL_NULL(WEFT_EINVAL);
-  return weft_stream_ref(s);
+  return p;
+}
+
+weft_stream_t *weft_stream_from_future(weft_future_t *future) {
+  return weft_stream_ref(weft__io_from_future(future, WEFT__STREAM_MAGIC));
 }
 
 /* ---- reading ---------------------------------------------------------------------- */
@@ -309,10 +312,13 @@ static void weft__stream_update_reading(weft_stream_t *s) {
     uv_read_stop(&s->h.stream);
     s->flags &= ~WEFT__S_READING;
   }
-  if (waiting)
-    uv_ref(&s->h.handle);
-  else
-    uv_unref(&s->h.handle);
+  if (waiting != ((fl & WEFT__S_REFED) != 0)) {
+    s->flags ^= WEFT__S_REFED;
+    if (waiting)
+      uv_ref(&s->h.handle);
+    else
+      uv_unref(&s->h.handle);
+  }
 }
 
 static void weft__stream_consume(weft_stream_t *s, size_t n) {
@@ -484,7 +490,10 @@ static weft_future_t *weft__stream_read_op(weft_stream_t *s, int kind, size_t n,
   s->rd.dlen = (uint8_t)dlen;
   if (dlen > 0)
     memcpy(s->rd.delim, delim, dlen);
-  if (!weft__stream_try_read(s, f))
+  /* Nothing buffered and no end of file: no read can complete yet. */
+  bool empty = s->rend == s->rstart && !(s->flags & WEFT__S_EOF) &&
+               !(kind == WEFT__RD_EXACT && n == 0);
+  if (empty || !weft__stream_try_read(s, f))
     s->rd.f = weft_future_ref(f);
   weft__stream_update_reading(s); /* waiting, or consuming resumed it */
   return f;

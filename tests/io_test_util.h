@@ -12,6 +12,10 @@
  *   io_wait_future()     run a loop until a future is done, under a watchdog
  *   io_run_all()         run a loop until it has nothing left, under a watchdog
  *   IO_FAILS(call, code) assert that a future-returning call is refused
+ *   io_loop_begin/end()  a test's loop, with the fd count checked at the end
+ *                        (the descriptors are listed when it differs)
+ *   io_run_task()        run a step function as the task "main" until done
+ *   io_task_test()       a whole test: a loop, the main task, the fd check
  *
  * Each suite calls io_suite_init() first thing in main: it fixes
  * UV_THREADPOOL_SIZE before libuv starts its threads, and opens and closes
@@ -22,7 +26,9 @@
 #define WEFT_IO_TEST_UTIL_H
 
 #include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -137,6 +143,72 @@ static inline int io_wait_future(weft_loop_t *loop, weft_future_t *f, double sec
   int rc = weft_loop_run_until(loop, f);
   TU_EQ(tu_watchdog_stop(), 0);
   return rc;
+}
+
+/* ---- a loop per test, a main task ------------------------------------------ */
+
+/* Lists the open descriptors on stderr, to find a leak. */
+static inline void io_fd_dump(void) {
+  DIR *d = opendir("/proc/self/fd");
+  for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
+    char path[300], target[256];
+    if (e->d_name[0] == '.')
+      continue;
+    snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    target[n > 0 ? n : 0] = '\0';
+    fprintf(stderr, "    fd %s -> %s\n", e->d_name, target);
+  }
+  if (d != NULL)
+    closedir(d);
+}
+
+static int io_fds_mark;
+
+/* Counts the open descriptors, then creates the test's loop (tu_loop_new). */
+static inline weft_loop_t *io_loop_begin(void) {
+  io_fds_mark = io_fd_count();
+  return tu_loop_new();
+}
+
+/* Asserts that the descriptors counted by io_loop_begin are all that is open. */
+static inline void io_fds_check(void) {
+  int now = io_fd_count();
+  TU_EQ(now, io_fds_mark);
+  if (now != io_fds_mark)
+    io_fd_dump();
+}
+
+/* Closes the test's loop (tu_loop_close) and checks the descriptors. */
+static inline void io_loop_end(weft_loop_t *loop) {
+  tu_loop_close(loop);
+  io_fds_check();
+}
+
+/* Runs `step(frame)` as the task "main" until it is done, under a watchdog;
+ * returns the task's outcome (0, its error code, WEFT_ECANCELED). */
+static inline int io_run_task(weft_loop_t *loop, weft_step_fn step, void *frame) {
+  weft_task_t *t = weft_task_spawn(loop, "main", step, frame, NULL);
+  TU_OK(t != NULL);
+  if (t == NULL)
+    return WEFT_ENOMEM;
+  tu_watchdog_start(loop, 30);
+  int rc = weft_loop_run_until(loop, weft_task_future(t));
+  TU_EQ(tu_watchdog_stop(), 0);
+  TU_RC(rc, 0);
+  int out = weft_future_error(weft_task_future(t));
+  weft_task_unref(t);
+  return out;
+}
+
+/* A whole test: a loop, `step(frame)` as the main task (it must succeed),
+ * then the loop closed and the descriptors checked. */
+static inline void io_task_test(weft_step_fn step, void *frame) {
+  weft_loop_t *loop = io_loop_begin();
+  if (loop == NULL)
+    return;
+  TU_RC(io_run_task(loop, step, frame), 0);
+  io_loop_end(loop);
 }
 
 #endif /* WEFT_IO_TEST_UTIL_H */

@@ -14,59 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "test_util.h"
-
-static int count_fds(void) {
-  DIR *d = opendir("/proc/self/fd");
-  if (d == NULL)
-    return -1;
-  int n = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL)
-    if (e->d_name[0] != '.')
-      n++;
-  closedir(d);
-  return n - 1;
-}
-
-static int fds_before;
-
-static weft_loop_t *io_begin(void) {
-  static int warmed;
-  if (!warmed) { /* libuv opens process-wide descriptors with its first loop and child */
-    weft_loop_t *warm = weft_loop_new(WEFT_LOOP_DEFAULT);
-    const char *argv[] = {"true", NULL};
-    weft_process_t *p = weft_process_spawn(warm, argv, NULL, NULL, 0, 0, 0);
-    weft_future_t *w = weft_process_wait(p);
-    weft_loop_run_until(warm, w);
-    weft_future_unref(w);
-    weft_process_unref(p);
-    weft_loop_close(warm);
-    weft_loop_unref(warm);
-    warmed = 1;
-  }
-  fds_before = count_fds();
-  return tu_loop_new();
-}
-
-static void io_end(weft_loop_t *loop) {
-  tu_loop_close(loop);
-  TU_EQ(count_fds(), fds_before);
-}
-
-static int run_main(weft_loop_t *loop, weft_step_fn step, void *frame) {
-  weft_task_t *t = weft_task_spawn(loop, "main", step, frame, NULL);
-  TU_OK(t != NULL);
-  if (t == NULL)
-    return WEFT_ENOMEM;
-  tu_watchdog_start(loop, 30);
-  int rc = weft_loop_run_until(loop, weft_task_future(t));
-  TU_EQ(tu_watchdog_stop(), 0);
-  TU_RC(rc, 0);
-  int out = weft_future_error(weft_task_future(t));
-  weft_task_unref(t);
-  return out;
-}
+#include "io_test_util.h"
 
 static weft_loop_t *loop_of(weft_task_t *t) { return weft_future_loop(weft_task_future(t)); }
 
@@ -145,12 +93,8 @@ static int cat_main(weft_task_t *task, void *ud) {
 }
 
 static void test_cat(void) {
-  weft_loop_t *loop = io_begin();
-  if (!loop)
-    return;
   proc_frame f = {0};
-  TU_RC(run_main(loop, cat_main, &f), 0);
-  io_end(loop);
+  io_task_test(cat_main, &f);
 }
 
 /* ---- exit codes, environment, working directory, stderr ------------------ */
@@ -181,12 +125,8 @@ static int exit3_main(weft_task_t *task, void *ud) {
 }
 
 static void test_exit_code_and_stderr(void) {
-  weft_loop_t *loop = io_begin();
-  if (!loop)
-    return;
   proc_frame f = {0};
-  TU_RC(run_main(loop, exit3_main, &f), 0);
-  io_end(loop);
+  io_task_test(exit3_main, &f);
 }
 
 static int env_main(weft_task_t *task, void *ud) {
@@ -210,12 +150,8 @@ static int env_main(weft_task_t *task, void *ud) {
 }
 
 static void test_env_and_cwd(void) {
-  weft_loop_t *loop = io_begin();
-  if (!loop)
-    return;
   proc_frame f = {0};
-  TU_RC(run_main(loop, env_main, &f), 0);
-  io_end(loop);
+  io_task_test(env_main, &f);
 }
 
 /* ---- signals and cancellation ------------------------------------------------ */
@@ -241,12 +177,8 @@ static int signal_main(weft_task_t *task, void *ud) {
 }
 
 static void test_send_signal(void) {
-  weft_loop_t *loop = io_begin();
-  if (!loop)
-    return;
   proc_frame f = {0};
-  TU_RC(run_main(loop, signal_main, &f), 0);
-  io_end(loop);
+  io_task_test(signal_main, &f);
 }
 
 /* Cancelling the wait (here: wait_for timing out) kills the child. */
@@ -277,18 +209,14 @@ static int kill_on_cancel_main(weft_task_t *task, void *ud) {
 }
 
 static void test_kill_on_cancel(void) {
-  weft_loop_t *loop = io_begin();
-  if (!loop)
-    return;
   proc_frame f = {0};
-  TU_RC(run_main(loop, kill_on_cancel_main, &f), 0);
-  io_end(loop);
+  io_task_test(kill_on_cancel_main, &f);
 }
 
 /* ---- the loop closes with a child running ------------------------------------ */
 
 static void test_loop_close_kills_and_reaps(void) {
-  weft_loop_t *loop = io_begin();
+  weft_loop_t *loop = io_loop_begin();
   if (!loop)
     return;
   const char *argv[] = {"sleep", "30", NULL};
@@ -296,7 +224,7 @@ static void test_loop_close_kills_and_reaps(void) {
                                           WEFT_STDIO_PIPE, WEFT_STDIO_PIPE);
   TU_OK(p != NULL);
   if (p == NULL) {
-    io_end(loop);
+    io_loop_end(loop);
     return;
   }
   int pid = weft_process_pid(p);
@@ -314,7 +242,7 @@ static void test_loop_close_kills_and_reaps(void) {
   weft_future_unref(w);
   weft_future_unref(r);
   weft_process_unref(p);
-  TU_EQ(count_fds(), fds_before);
+  io_fds_check();
 }
 
 /* Dropping the last reference does not stop the child; a pipe taken from
@@ -349,18 +277,14 @@ static int orphan_main(weft_task_t *task, void *ud) {
 }
 
 static void test_orphan(void) {
-  weft_loop_t *loop = io_begin();
-  if (!loop)
-    return;
   orphan_frame f = {0};
-  TU_RC(run_main(loop, orphan_main, &f), 0);
-  io_end(loop);
+  io_task_test(orphan_main, &f);
 }
 
 /* ---- bad input ------------------------------------------------------------------ */
 
 static void test_spawn_errors(void) {
-  weft_loop_t *loop = io_begin();
+  weft_loop_t *loop = io_loop_begin();
   if (!loop)
     return;
   const char *missing[] = {"/no/such/program", NULL};
@@ -385,7 +309,7 @@ static void test_spawn_errors(void) {
   TU_OK(weft_process_wait(NULL) == NULL);
   TU_RC(weft_process_exit_status(NULL, NULL, NULL), WEFT_EINVAL);
   TU_RC(weft_process_send_signal(NULL, SIGTERM), WEFT_EINVAL);
-  io_end(loop);
+  io_loop_end(loop);
 }
 
 static const tu_test tests[] = {
@@ -400,4 +324,7 @@ static const tu_test tests[] = {
     {NULL, NULL},
 };
 
-int main(int argc, char **argv) { return tu_main("process", tests, argc, argv); }
+int main(int argc, char **argv) {
+  io_suite_init();
+  return tu_main("process", tests, argc, argv);
+}

@@ -25,82 +25,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "test_util.h"
+#include "io_test_util.h"
 
 /* ------------------------------------------------------------------ */
 /* fixtures                                                            */
 /* ------------------------------------------------------------------ */
-
-static int count_fds(void) {
-  DIR *d = opendir("/proc/self/fd");
-  if (d == NULL)
-    return -1;
-  int n = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL)
-    if (e->d_name[0] != '.')
-      n++;
-  closedir(d);
-  return n - 1; /* the directory's own descriptor */
-}
-
-static int fds_before;
-
-static weft_loop_t *io_begin(void) {
-  static int warmed;
-  if (!warmed) { /* libuv opens process-wide descriptors with its first loop */
-    weft_loop_t *warm = weft_loop_new(WEFT_LOOP_DEFAULT);
-    weft_loop_close(warm);
-    weft_loop_unref(warm);
-    warmed = 1;
-  }
-  fds_before = count_fds();
-  return tu_loop_new();
-}
-
-/* Lists the open descriptors (to find a leak). */
-static void dump_fds(void) {
-  DIR *d = opendir("/proc/self/fd");
-  struct dirent *e;
-  while (d != NULL && (e = readdir(d)) != NULL) {
-    char path[300], target[256];
-    if (e->d_name[0] == '.')
-      continue;
-    snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
-    ssize_t n = readlink(path, target, sizeof target - 1);
-    target[n > 0 ? n : 0] = '\0';
-    fprintf(stderr, "    fd %s -> %s\n", e->d_name, target);
-  }
-  if (d != NULL)
-    closedir(d);
-}
-
-static void check_fds(void) {
-  int now = count_fds();
-  TU_EQ(now, fds_before);
-  if (now != fds_before)
-    dump_fds();
-}
-
-static void io_end(weft_loop_t *loop) {
-  tu_loop_close(loop);
-  check_fds();
-}
-
-/* Runs `step(frame)` as the task "main" until it is done; returns its outcome. */
-static int run_main(weft_loop_t *loop, weft_step_fn step, void *frame) {
-  weft_task_t *t = weft_task_spawn(loop, "main", step, frame, NULL);
-  TU_OK(t != NULL);
-  if (t == NULL)
-    return WEFT_ENOMEM;
-  tu_watchdog_start(loop, 30);
-  int rc = weft_loop_run_until(loop, weft_task_future(t));
-  TU_EQ(tu_watchdog_stop(), 0);
-  TU_RC(rc, 0);
-  int out = weft_future_error(weft_task_future(t));
-  weft_task_unref(t);
-  return out;
-}
 
 static weft_loop_t *loop_of(weft_task_t *t) { return weft_future_loop(weft_task_future(t)); }
 
@@ -275,19 +204,19 @@ static int roundtrip_main(weft_task_t *task, void *ud) {
 }
 
 static void roundtrip(const char *host, const char *path) {
-  weft_loop_t *loop = io_begin();
+  weft_loop_t *loop = io_loop_begin();
   if (!loop)
     return;
   rt_frame f = {0};
   f.host = host;
   f.path = path;
   echo_served = 0;
-  TU_RC(run_main(loop, roundtrip_main, &f), 0);
+  TU_RC(io_run_task(loop, roundtrip_main, &f), 0);
   if (f.skipped)
     fprintf(stderr, "  (no %s here: skipped)\n", host);
   else
     TU_EQ(echo_served, 1);
-  io_end(loop);
+  io_loop_end(loop);
 }
 
 static void test_echo_tcp4(void) { roundtrip("127.0.0.1", NULL); }
@@ -349,12 +278,8 @@ static int connect_name_main(weft_task_t *task, void *ud) {
 }
 
 static void test_connect_by_name(void) {
-  weft_loop_t *loop = io_begin();
-  if (!loop)
-    return;
   name_frame f = {0};
-  TU_RC(run_main(loop, connect_name_main, &f), 0);
-  io_end(loop);
+  io_task_test(connect_name_main, &f);
 }
 
 /* ------------------------------------------------------------------ */
@@ -453,13 +378,9 @@ static int framing_main(weft_task_t *task, void *ud) {
 }
 
 static void test_framing_one_byte_at_a_time(void) {
-  weft_loop_t *loop = io_begin();
-  if (!loop)
-    return;
   trickle_text = "first line\n123456789 header\r\nbody ENDENDtail";
   client_frame f = {0};
-  TU_RC(run_main(loop, framing_main, &f), 0);
-  io_end(loop);
+  io_task_test(framing_main, &f);
 }
 
 /* read_exactly / read_until at an early end of file: WEFT_EINCOMPLETE, and
@@ -507,13 +428,9 @@ static int incomplete_main(weft_task_t *task, void *ud) {
 }
 
 static void test_read_incomplete(void) {
-  weft_loop_t *loop = io_begin();
-  if (!loop)
-    return;
   trickle_text = "abcde";
   client_frame f = {0};
-  TU_RC(run_main(loop, incomplete_main, &f), 0);
-  io_end(loop);
+  io_task_test(incomplete_main, &f);
 }
 
 /* ------------------------------------------------------------------ */
@@ -612,24 +529,20 @@ static int limit_main(weft_task_t *task, void *ud) {
 }
 
 static void test_read_line_limit(void) {
-  weft_loop_t *loop = io_begin();
-  if (!loop)
-    return;
   limit_frame f = {0};
-  TU_RC(run_main(loop, limit_main, &f), 0);
-  io_end(loop);
+  io_task_test(limit_main, &f);
 }
 
 static void test_read_until_limit(void) {
-  weft_loop_t *loop = io_begin();
+  weft_loop_t *loop = io_loop_begin();
   if (!loop)
     return;
   limit_frame f = {0};
   f.until = 1;
-  TU_RC(run_main(loop, limit_main, &f), 0);
+  TU_RC(io_run_task(loop, limit_main, &f), 0);
   weft_stream_unref(f.c);
   weft_server_unref(f.sv);
-  io_end(loop); /* the flooding task is cancelled by the close */
+  io_loop_end(loop); /* the flooding task is cancelled by the close */
 }
 
 /* ------------------------------------------------------------------ */
@@ -733,12 +646,8 @@ static int backpressure_main(weft_task_t *task, void *ud) {
 }
 
 static void test_backpressure(void) {
-  weft_loop_t *loop = io_begin();
-  if (!loop)
-    return;
   bp_frame f = {0};
-  TU_RC(run_main(loop, backpressure_main, &f), 0);
-  io_end(loop);
+  io_task_test(backpressure_main, &f);
 }
 
 /* ------------------------------------------------------------------ */
@@ -801,12 +710,8 @@ static int half_close_main(weft_task_t *task, void *ud) {
 }
 
 static void test_half_close(void) {
-  weft_loop_t *loop = io_begin();
-  if (!loop)
-    return;
   client_frame f = {0};
-  TU_RC(run_main(loop, half_close_main, &f), 0);
-  io_end(loop);
+  io_task_test(half_close_main, &f);
 }
 
 typedef struct {
@@ -860,12 +765,8 @@ static int reset_main(weft_task_t *task, void *ud) {
 }
 
 static void test_reset(void) {
-  weft_loop_t *loop = io_begin();
-  if (!loop)
-    return;
   raw_frame f = {0};
-  TU_RC(run_main(loop, reset_main, &f), 0);
-  io_end(loop);
+  io_task_test(reset_main, &f);
 }
 
 static int refused_main(weft_task_t *task, void *ud) {
@@ -888,12 +789,8 @@ static int refused_main(weft_task_t *task, void *ud) {
 }
 
 static void test_refused(void) {
-  weft_loop_t *loop = io_begin();
-  if (!loop)
-    return;
   raw_frame f = {0};
-  TU_RC(run_main(loop, refused_main, &f), 0);
-  io_end(loop);
+  io_task_test(refused_main, &f);
 }
 
 /* A listener with a full backlog (backlog 0, one connection waiting) drops
@@ -927,12 +824,8 @@ static int timeout_main(weft_task_t *task, void *ud) {
 }
 
 static void test_connect_timeout(void) {
-  weft_loop_t *loop = io_begin();
-  if (!loop)
-    return;
   raw_frame f = {0};
-  TU_RC(run_main(loop, timeout_main, &f), 0);
-  io_end(loop);
+  io_task_test(timeout_main, &f);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1018,12 +911,8 @@ static int close_pending_read_main(weft_task_t *task, void *ud) {
 }
 
 static void test_close_during_pending_read(void) {
-  weft_loop_t *loop = io_begin();
-  if (!loop)
-    return;
   pend_frame f = {0};
-  TU_RC(run_main(loop, close_pending_read_main, &f), 0);
-  io_end(loop);
+  io_task_test(close_pending_read_main, &f);
 }
 
 /* abort drops the queued bytes (their release runs) and fails the drains. */
@@ -1068,13 +957,9 @@ static int abort_main(weft_task_t *task, void *ud) {
 }
 
 static void test_abort_with_queued_writes(void) {
-  weft_loop_t *loop = io_begin();
-  if (!loop)
-    return;
   bp_frame f = {0};
   released_count = 0;
-  TU_RC(run_main(loop, abort_main, &f), 0);
-  io_end(loop);
+  io_task_test(abort_main, &f);
 }
 
 /* write_owned: the release never runs inside the call, exactly once later. */
@@ -1109,12 +994,8 @@ static int owned_main(weft_task_t *task, void *ud) {
 }
 
 static void test_write_owned(void) {
-  weft_loop_t *loop = io_begin();
-  if (!loop)
-    return;
   client_frame f = {0};
-  TU_RC(run_main(loop, owned_main, &f), 0);
-  io_end(loop);
+  io_task_test(owned_main, &f);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1159,11 +1040,11 @@ static int loop_close_main(weft_task_t *task, void *ud) {
 }
 
 static void test_loop_close_with_pending_io(void) {
-  weft_loop_t *loop = io_begin();
+  weft_loop_t *loop = io_loop_begin();
   if (!loop)
     return;
   lc_frame f = {0};
-  TU_RC(run_main(loop, loop_close_main, &f), 0);
+  TU_RC(io_run_task(loop, loop_close_main, &f), 0);
   TU_EQ(weft_future_done(f.read), 0);
   TU_EQ(weft_future_done(f.conn), 0);
   tu_loop_close(loop);
@@ -1181,7 +1062,7 @@ static void test_loop_close_with_pending_io(void) {
   weft_server_unref(f.sv);
   close(f.peer);
   close(f.lfd);
-  check_fds();
+  io_fds_check();
 }
 
 /* ------------------------------------------------------------------ */
@@ -1258,12 +1139,8 @@ static int server_callback_main(weft_task_t *task, void *ud) {
 }
 
 static void test_server_callback_closes_itself(void) {
-  weft_loop_t *loop = io_begin();
-  if (!loop)
-    return;
   srvcb_frame f = {0};
-  TU_RC(run_main(loop, server_callback_main, &f), 0);
-  io_end(loop);
+  io_task_test(server_callback_main, &f);
 }
 
 /* close_clients and wait_closed: wait_closed waits for the connections. */
@@ -1319,12 +1196,8 @@ static int close_clients_main(weft_task_t *task, void *ud) {
 }
 
 static void test_server_close_clients(void) {
-  weft_loop_t *loop = io_begin();
-  if (!loop)
-    return;
   clients_frame f = {0};
-  TU_RC(run_main(loop, close_clients_main, &f), 0);
-  io_end(loop);
+  io_task_test(close_clients_main, &f);
 }
 
 /* Out of descriptors: the server pauses, reports, retries; no spin, no leak. */
@@ -1402,13 +1275,13 @@ static int emfile_main(weft_task_t *task, void *ud) {
 }
 
 static void test_server_emfile(void) {
-  weft_loop_t *loop = io_begin();
+  weft_loop_t *loop = io_loop_begin();
   if (!loop)
     return;
   emfile_frame f = {0};
-  TU_RC(run_main(loop, emfile_main, &f), 0);
+  TU_RC(io_run_task(loop, emfile_main, &f), 0);
   setrlimit(RLIMIT_NOFILE, &f.saved); /* whatever happened above */
-  io_end(loop);
+  io_loop_end(loop);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1465,16 +1338,12 @@ static int threads_main(weft_task_t *task, void *ud) {
 }
 
 static void test_threads(void) {
-  weft_loop_t *loop = io_begin();
-  if (!loop)
-    return;
   client_frame f = {0};
-  TU_RC(run_main(loop, threads_main, &f), 0);
-  io_end(loop);
+  io_task_test(threads_main, &f);
 }
 
 static void test_bad_input(void) {
-  weft_loop_t *loop = io_begin();
+  weft_loop_t *loop = io_loop_begin();
   if (!loop)
     return;
   size_t n;
@@ -1558,7 +1427,7 @@ static void test_bad_input(void) {
   TU_EQ(weft_server_is_serving(NULL), 0);
   TU_STR(weft_err_name(WEFT_EINCOMPLETE), "EINCOMPLETE");
   TU_STR(weft_err_name(WEFT_ELIMIT), "ELIMIT");
-  io_end(loop);
+  io_loop_end(loop);
 }
 
 /* Stream-level argument checks that need a live stream. */
@@ -1585,6 +1454,10 @@ static int args_main(weft_task_t *task, void *ud) {
   TU_RC(weft_stream_peer_address(f->c, NULL, 3, NULL), WEFT_EINVAL);
   TU_EQ(weft_stream_peer_address(f->c, NULL, 0, NULL), 9); /* the length it needs */
   TU_OK(weft_stream_loop(f->c) == loop_of(task));
+  f->f = weft_stream_read_exactly(f->c, 0); /* nothing buffered: done at once all the same */
+  TU_EQ(weft_future_done(f->f), 1);
+  expect_bytes(f->f, "");
+  weft_future_unref(f->f);
   weft_stream_unref(f->c);
   weft_server_close_clients(f->sv);
   weft_server_unref(f->sv);
@@ -1592,12 +1465,8 @@ static int args_main(weft_task_t *task, void *ud) {
 }
 
 static void test_stream_arguments(void) {
-  weft_loop_t *loop = io_begin();
-  if (!loop)
-    return;
   client_frame f = {0};
-  TU_RC(run_main(loop, args_main, &f), 0);
-  io_end(loop);
+  io_task_test(args_main, &f);
 }
 
 static const tu_test tests[] = {
@@ -1627,4 +1496,7 @@ static const tu_test tests[] = {
     {NULL, NULL},
 };
 
-int main(int argc, char **argv) { return tu_main("stream", tests, argc, argv); }
+int main(int argc, char **argv) {
+  io_suite_init();
+  return tu_main("stream", tests, argc, argv);
+}
