@@ -16,6 +16,8 @@
  *                        (the descriptors are listed when it differs)
  *   io_run_task()        run a step function as the task "main" until done
  *   io_task_test()       a whole test: a loop, the main task, the fd check
+ *                        (io_task_test_flags: WEFT_LOOP_VIRTUAL_TIME for tests
+ *                        whose waits are timers)
  *
  * Each suite calls io_suite_init() first thing in main: it fixes
  * UV_THREADPOOL_SIZE before libuv starts its threads, and opens and closes
@@ -165,11 +167,13 @@ static inline void io_fd_dump(void) {
 
 static int io_fds_mark;
 
-/* Counts the open descriptors, then creates the test's loop (tu_loop_new). */
-static inline weft_loop_t *io_loop_begin(void) {
+/* Counts the open descriptors, then creates the test's loop (tu_loop_new_flags). */
+static inline weft_loop_t *io_loop_begin_flags(unsigned flags) {
   io_fds_mark = io_fd_count();
-  return tu_loop_new();
+  return tu_loop_new_flags(flags);
 }
+
+static inline weft_loop_t *io_loop_begin(void) { return io_loop_begin_flags(WEFT_LOOP_DEFAULT); }
 
 /* Asserts that the descriptors counted by io_loop_begin are all that is open. */
 static inline void io_fds_check(void) {
@@ -201,14 +205,18 @@ static inline int io_run_task(weft_loop_t *loop, weft_step_fn step, void *frame)
   return out;
 }
 
-/* A whole test: a loop, `step(frame)` as the main task (it must succeed),
- * then the loop closed and the descriptors checked. */
-static inline void io_task_test(weft_step_fn step, void *frame) {
-  weft_loop_t *loop = io_loop_begin();
+/* A whole test: a loop (created with `flags`), `step(frame)` as the main
+ * task (it must succeed), then the loop closed and the descriptors checked. */
+static inline void io_task_test_flags(unsigned flags, weft_step_fn step, void *frame) {
+  weft_loop_t *loop = io_loop_begin_flags(flags);
   if (loop == NULL)
     return;
   TU_RC(io_run_task(loop, step, frame), 0);
   io_loop_end(loop);
+}
+
+static inline void io_task_test(weft_step_fn step, void *frame) {
+  io_task_test_flags(WEFT_LOOP_DEFAULT, step, frame);
 }
 
 #endif /* WEFT_IO_TEST_UTIL_H */

@@ -823,9 +823,10 @@ static int timeout_main(weft_task_t *task, void *ud) {
   WEFT_CORO_END();
 }
 
+/* Only timers decide here (the connect never completes): virtual time. */
 static void test_connect_timeout(void) {
   raw_frame f = {0};
-  io_task_test(timeout_main, &f);
+  io_task_test_flags(WEFT_LOOP_VIRTUAL_TIME, timeout_main, &f);
 }
 
 /* ------------------------------------------------------------------ */
