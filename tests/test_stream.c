@@ -1255,6 +1255,11 @@ static int emfile_main(weft_task_t *task, void *ud) {
   TU_OK(tu_exc.count >= 1);
   TU_OK(tu_exc.count < 30); /* a retry per 0.1 s, not a spin */
   TU_RC(tu_exc.codes[0], WEFT_EMFILE);
+  /* a connect needs a descriptor too: it fails with the same code */
+  f->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", f->port);
+  WEFT_AWAIT(rc, f->f);
+  TU_RC(rc, WEFT_EMFILE);
+  weft_future_unref(f->f);
   /* one descriptor comes free: the next retry takes one more connection */
   weft_stream_abort(f->rec.kept[1]);
   for (f->i = 0; f->i < 200 && f->rec.n < 4; f->i++)
