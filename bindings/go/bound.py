@@ -51,15 +51,39 @@ go_name = {}
 for m in re.finditer(r'^func (?:\(\w+ \w+\) )?(\w+)\(.*?^}', go_src, re.M | re.S):
     for w in re.findall(r'C\.(_wrap_\w+?)_cweft_\w+\(', m.group(0)):
         go_name.setdefault(w, set()).add(m.group(1))
-# hand-written cgo in cweft: exported Go function -> weft_* it calls
+# hand-written cgo in cweft: exported Go function -> weft_* it calls, through
+# the static helpers of a cgo preamble or the functions of cweft's .c files
+# (gw.c), or directly (C.weft_x)
+csrc = ''.join(open(p).read() for p in glob.glob(os.path.join(here, 'internal/cweft/*.c')))
+cfuncs = {}
+for m in re.finditer(r'^[A-Za-z_][\w \t\*]*?\b(\w+)\([^;{]*?\)\s*\{(.*?)^\}', csrc, re.M | re.S):
+    # calls, and helpers named as callbacks (gw_done_cb passed to weft)
+    cfuncs[m.group(1)] = set(re.findall(r'\b(\w+)\b', m.group(2)))
+
+
+def creach(fn, seen):
+    out = set()
+    for callee in cfuncs.get(fn, ()):
+        if callee.startswith('weft_') and callee not in cfuncs and not callee.endswith('_t'):
+            out.add(callee)
+        elif callee in cfuncs and callee not in seen:
+            seen.add(callee)
+            out |= creach(callee, seen)
+    return out
+
 hand = {}
 for p in glob.glob(os.path.join(here, 'internal/cweft/*.go')):
     src = open(p).read()
     pre = {m.group(1): set(re.findall(r'\b(weft_\w+)\(', m.group(2)))
            for m in re.finditer(r'//\s*static \w+ (\w+)\((.*?)\n//\s*}', src, re.S)}
-    for m in re.finditer(r'^func (\w+)\(.*?^}', src, re.M | re.S):
+    for m in re.finditer(r'^func (?:\(\w+ \w+\) )?(\w+)\(.*?^}', src, re.M | re.S):
         for helper in re.findall(r'C\.(\w+)\(', m.group(0)):
-            hand.setdefault(m.group(1), set()).update(pre.get(helper, set()))
+            fns = set(pre.get(helper, set()))
+            if helper in cfuncs:
+                fns |= creach(helper, {helper})
+            elif helper.startswith('weft_'):
+                fns.add(helper)
+            hand.setdefault(m.group(1), set()).update(fns)
 
 api = ''.join(open(p).read() for p in glob.glob(os.path.join(here, '*.go'))
               if not p.endswith('_test.go'))

@@ -14,7 +14,7 @@ func derived[T any](l *Loop, inputs []*core, create func(ptrs []uintptr) uintptr
 	decode func(out *outcome, f uintptr) (any, error)) *Future[T] {
 	co := newCore(l, false)
 	out := co.out
-	co.decode = func(f uintptr) (any, error) { return decode(out, f) }
+	out.decode = func(f uintptr, _ State) (any, error) { return decode(out, f) }
 	if err := l.exec(func() {
 		ptrs := make([]uintptr, len(inputs))
 		for i, in := range inputs {
@@ -29,7 +29,7 @@ func derived[T any](l *Loop, inputs []*core, create func(ptrs []uintptr) uintptr
 			co.fail(lastError())
 			return
 		}
-		co.ptr.Store(p)
+		l.track(co, p)
 	}); err != nil {
 		co.fail(err)
 	}
@@ -88,7 +88,7 @@ func gather(l *Loop, returnExceptions bool, fs []Waitable) *Future[[]any] {
 		vals := make([]any, n)
 		for i := 0; i < n && i < len(cores); i++ {
 			child := c.Gather_child(fp(f), int64(i)) // a new reference
-			v, err := cores[i].decode(child.Swigcptr())
+			v, err := cores[i].out.decode(child.Swigcptr(), State(child.State()))
 			c.DeleteFuture(child)
 			if err != nil {
 				vals[i] = err
@@ -127,13 +127,12 @@ func Shield[T any](l *Loop, f *Future[T]) *Future[T] {
 // value or error that inner's Go side recorded (loop thread).
 func mirror[T any](inner *core, p uintptr) (any, error) {
 	err := cOutcome(p)
-	in := inner.out
-	if in.goSet {
+	if g := inner.out.goRes.Load(); g != nil {
 		switch {
 		case err == nil:
-			return in.goVal, nil
-		case in.goErr != nil && !isCancellation(err) && Code(in.goErr) == Code(err) && err.(*Error).Code != codeTimeout:
-			return nil, in.goErr
+			return g.val, nil
+		case g.err != nil && !isCancellation(err) && Code(g.err) == Code(err) && err.(*Error).Code != codeTimeout:
+			return nil, g.err
 		}
 	}
 	if err != nil {

@@ -3,6 +3,7 @@ package weft
 import (
 	"context"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -34,34 +35,44 @@ func (s State) String() string {
 	return "invalid"
 }
 
-// outcome is what a done callback recorded: written on the loop thread
+// outcome is what the done event recorded: written on the loop thread
 // before done is closed, read by anyone after.
 type outcome struct {
 	done chan struct{}
 	val  any
 	err  error
 
-	// Set on the loop thread when Go code completed the future (a Go task's
-	// body, SetResult through this wrapper): the exact Go value and error,
-	// which the C future can only carry as int64/double/bytes/box and a code.
-	goSet bool
-	goVal any
-	goErr error
+	// A failure is read from C (which marks it observed, as asyncio's
+	// exception()) only once someone looks: at the done event if someone
+	// awaits already (watched), else by the first reader (lazy).
+	watched  atomic.Bool
+	lazy     bool
+	lazyOnce sync.Once
+
+	// The exact Go value and error when Go code completed the future (a Go
+	// task's body, SetResult through this wrapper): C can only carry them
+	// as int64/double/bytes/box and a code.
+	goRes atomic.Pointer[goResult]
+
+	decode func(f uintptr, st State) (any, error) // loop thread: the C outcome as a T
+	onDone []func()                               // loop thread: run once done
+}
+
+type goResult struct {
+	val any
+	err error
 }
 
 // core is the shared part of every Future[T] and Task[T]: the C reference
-// and how to turn the C outcome into Go values.  The done callback refers to
-// the outcome, not to the core, so a core nobody references is finalized
-// (its C reference dropped) even while a callback is registered.
+// and how to turn the C outcome into Go values.  The loop's slot for the
+// done event refers to the outcome, not to the core, so a core nobody
+// references is finalized (its C reference dropped) while it is watched.
 type core struct {
 	l      *Loop
 	ptr    atomic.Uintptr // weft_future_t * (also for tasks); 0 until created
 	tptr   atomic.Uintptr // weft_task_t * for tasks
 	isTask bool
 	out    *outcome
-	decode func(f uintptr) (any, error) // loop thread: the C outcome as a T
-
-	regOnce sync.Once
 }
 
 func newCore(l *Loop, isTask bool) *core {
@@ -78,62 +89,89 @@ func (co *core) finalize() {
 	}
 }
 
-// fail completes a future that was never created in C.
+// fail completes a future that was never created in C (or not watched).
 func (co *core) fail(err error) {
-	co.regOnce.Do(func() {})
 	co.out.err = err
 	close(co.out.done)
 }
 
-// registerDone makes sure a done callback records the outcome and closes the
-// done channel; then runs extra (loop thread) if given.
-func (co *core) registerDone(extra func()) {
-	first := false
-	co.regOnce.Do(func() { first = true })
-	if !first && extra == nil {
-		return
-	}
-	out, decode := co.out, co.decode
-	err := co.l.exec(func() {
-		p := co.ptr.Load()
-		if p == 0 {
-			if extra != nil {
-				extra()
-			}
-			return
-		}
-		h := c.NewHandle(c.FutureFn(func(f uintptr) {
-			if first {
-				out.val, out.err = decode(f)
-				close(out.done)
-			}
-			if extra != nil {
-				extra()
-			}
-		}))
-		if rc := fp(p).Add_done_callback(h); rc != 0 {
-			c.DropHandle(h)
-			if first {
-				out.err = errorOf(rc)
-				close(out.done)
-			}
-		}
-	})
-	if err != nil && first {
-		// the loop is closed: every future is done and stays as it is
-		<-co.l.finished
-		if p := co.ptr.Load(); p != 0 && fp(p).Done() != 0 {
-			out.val, out.err = decode(p)
-		} else {
-			out.err = err
-		}
-		close(out.done)
+// track stores the new C future p and watches it (loop thread): its done
+// event settles the outcome.
+func (l *Loop) track(co *core, p uintptr) {
+	co.ptr.Store(p)
+	id := l.newSlot(slot{out: co.out})
+	if rc := c.Watch(p, id); rc != 0 {
+		l.freeSlot(id)
+		co.fail(errorOf(rc))
 	}
 }
 
+// settle records the outcome of a done future (loop thread, done event).
+func (l *Loop) settle(out *outcome, p uintptr, st State) {
+	switch st {
+	case Done:
+		out.val, out.err = l.decodeSafe(out, p, st)
+	case Cancelled:
+		out.err = &Error{Code: codeCancelled, Message: fp(p).Error_message()}
+	default:
+		if out.watched.Load() {
+			out.val, out.err = l.decodeSafe(out, p, st)
+		} else {
+			out.lazy = true
+		}
+	}
+	close(out.done)
+	for _, fn := range out.onDone {
+		l.runSafe(fn)
+	}
+	out.onDone = nil
+}
+
+func (l *Loop) decodeSafe(out *outcome, p uintptr, st State) (v any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	return out.decode(p, st)
+}
+
+// onDone runs fn on the loop thread once the future is done (at once if it
+// is).
+func (co *core) onDone(fn func()) {
+	co.l.exec(func() {
+		select {
+		case <-co.out.done:
+			fn()
+		default:
+			co.out.onDone = append(co.out.onDone, fn)
+		}
+	})
+}
+
 func (co *core) doneCh() <-chan struct{} {
-	co.registerDone(nil)
+	co.out.watched.Store(true)
 	return co.out.done
+}
+
+// outcome is the result once done: a failure nobody read yet is read now.
+func (co *core) outcome() (any, error) {
+	out := co.out
+	if out.lazy {
+		out.lazyOnce.Do(func() {
+			type r struct {
+				v   any
+				err error
+			}
+			res, _ := read(co.l, func() (r, error) {
+				p := co.ptr.Load()
+				v, err := out.decode(p, State(fp(p).State()))
+				return r{v, err}, nil
+			})
+			out.val, out.err = res.v, res.err
+		})
+	}
+	return out.val, out.err
 }
 
 // await waits for the outcome; ctx ends the wait (not the future).
@@ -141,7 +179,7 @@ func (co *core) await(ctx context.Context) (any, error) {
 	done := co.doneCh()
 	select {
 	case <-done:
-		return co.out.val, co.out.err
+		return co.outcome()
 	default:
 	}
 	if co.l.onLoop() {
@@ -152,7 +190,7 @@ func (co *core) await(ctx context.Context) (any, error) {
 	}
 	select {
 	case <-done:
-		return co.out.val, co.out.err
+		return co.outcome()
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -161,29 +199,11 @@ func (co *core) await(ctx context.Context) (any, error) {
 // result is the outcome now: ErrPending if not done.
 func (co *core) result() (any, error) {
 	select {
-	case <-co.out.done:
-		return co.out.val, co.out.err
+	case <-co.doneCh():
+		return co.outcome()
 	default:
 	}
-	type r struct {
-		v   any
-		err error
-	}
-	res, err := read(co.l, func() (r, error) {
-		p := co.ptr.Load()
-		if p == 0 {
-			return r{nil, ErrPending}, nil
-		}
-		if fp(p).Done() == 0 {
-			return r{nil, ErrPending}, nil
-		}
-		v, err := co.decode(p)
-		return r{v, err}, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return res.v, res.err
+	return nil, ErrPending
 }
 
 // cOutcome reads the C outcome as an error (nil for a result); loop thread.
@@ -196,17 +216,16 @@ func cOutcome(f uintptr) error {
 }
 
 // decodeFor is the decoder of a Future[T] whose outcome may have been set by
-// Go code through this wrapper (out.goSet).
-func decodeFor[T any](out *outcome) func(f uintptr) (any, error) {
-	return func(f uintptr) (any, error) {
+// Go code through this wrapper (out.goRes).  Loop thread (or after close).
+func decodeFor[T any](out *outcome) func(f uintptr, st State) (any, error) {
+	return func(f uintptr, st State) (any, error) {
+		g := out.goRes.Load()
+		if st == Done && g != nil {
+			return g.val, nil
+		}
 		err := cOutcome(f)
-		if out.goSet {
-			switch {
-			case err == nil:
-				return out.goVal, nil
-			case out.goErr != nil && !isCancellation(err) && Code(out.goErr) == Code(err):
-				return nil, out.goErr
-			}
+		if g != nil && g.err != nil && err != nil && !isCancellation(err) && Code(g.err) == Code(err) {
+			return nil, g.err
 		}
 		if err != nil {
 			return nil, err
@@ -234,11 +253,13 @@ func (f *Future[T]) base() *core { return f.c }
 // on the loop thread; calls made on f meanwhile wait their turn in order.
 func NewFuture[T any](l *Loop) *Future[T] {
 	f := &Future[T]{c: newCore(l, false)}
-	f.c.decode = decodeFor[T](f.c.out)
 	co := f.c
+	co.out.decode = decodeFor[T](co.out)
 	if err := l.exec(func() {
-		p := c.NewFuture(lp(l.ptr)).Swigcptr()
+		id := l.newSlot(slot{out: co.out})
+		p := c.FutureNew(l.ptr, id)
 		if p == 0 {
+			l.freeSlot(id)
 			co.fail(lastError())
 			return
 		}
@@ -249,18 +270,32 @@ func NewFuture[T any](l *Loop) *Future[T] {
 	return f
 }
 
-// adopt wraps a C future, which may be a task's (adds a reference).
+// adopt wraps a C future, which may be a task's (adds a reference) and
+// watches it.
 func adopt[T any](l *Loop, p uintptr) *Future[T] {
 	t := c.Weft_future_task(fp(p)).Swigcptr()
 	f := &Future[T]{c: newCore(l, t != 0)}
-	f.c.decode = decodeFor[T](f.c.out)
+	co := f.c
+	co.out.decode = decodeFor[T](co.out)
 	if t != 0 {
 		c.Weft_task_ref(tp(t))
-		f.c.tptr.Store(t)
+		co.tptr.Store(t)
 	} else {
 		c.Weft_future_ref(fp(p))
 	}
-	f.c.ptr.Store(p)
+	if err := l.exec(func() { l.track(co, p) }); err != nil {
+		// the loop is closed: every future is done and stays as it is
+		co.ptr.Store(p)
+		go func() {
+			<-l.finished
+			if fp(p).Done() != 0 {
+				co.out.val, co.out.err = co.out.decode(p, State(fp(p).State()))
+			} else {
+				co.out.err = err
+			}
+			close(co.out.done)
+		}()
+	}
 	return f
 }
 
@@ -353,7 +388,7 @@ func (f *Future[T]) set(apply func(p uintptr) int, goVal any, goErr error) error
 		}
 		rc := apply(p)
 		if rc == 0 {
-			co.out.goSet, co.out.goVal, co.out.goErr = true, goVal, goErr
+			co.out.goRes.Store(&goResult{goVal, goErr})
 		}
 		return errorOf(rc)
 	}

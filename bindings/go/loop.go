@@ -21,24 +21,35 @@ import (
 type Loop struct {
 	ptr    uintptr // weft_loop_t *, owned; dropped when the loop goroutine ends
 	thread uintptr // pthread_t of the loop thread
+	batch  uintptr // gw.c's event batch of the loop thread (for PostDrain)
+	self   uintptr // cgo.Handle of l, which gw.c hands back to Flush/TaskStep
 
 	mu        sync.Mutex
 	queue     []func() // submitted from other goroutines, run on the loop
 	spare     []func()
-	scheduled bool // a drain call is queued in C
+	scheduled bool // a drain is posted to the loop
 	closed    bool // no more submissions (the C loop is closed or closing)
-	drainH    uintptr
 
 	ctx    context.Context // cancelled when Close starts
 	cancel context.CancelFunc
 
 	// loop thread only
 	closing bool
-	excH    bool // a Go exception handler is installed
+	excH    bool   // a Go exception handler is installed
+	slots   []slot // what the events' ids stand for (id = index + 1)
+	free    []uint32
 
 	closeOnce sync.Once
 	finished  chan struct{}
 	closeErr  error
+}
+
+// slot is what an event id stands for: a watched future's outcome, a Go
+// task, a scheduled call.  Loop thread only.
+type slot struct {
+	out  *outcome
+	task *goTask
+	call func()
 }
 
 func init() {
@@ -85,7 +96,7 @@ func Run[T any](main func(ctx context.Context, l *Loop) (T, error)) (T, error) {
 	var task *Task[T]
 	l.serve(started, func() {
 		task = Spawn(l, func(ctx context.Context) (T, error) { return main(ctx, l) }, WithName("main"))
-		task.c.registerDone(func() { l.beginClose() })
+		task.c.onDone(l.beginClose)
 	})
 	if err := <-started; err != nil {
 		return zero, err
@@ -109,9 +120,17 @@ func (l *Loop) serve(started chan<- error, onStart func()) {
 	}
 	l.ptr = loop
 	l.thread = uintptr(c.Go_thread_self())
-	l.drainH = c.NewHandle(c.Persistent(func(uintptr, int) { l.drain() }))
+	l.self = c.NewHandle(c.LoopSide(l))
+	batch, rc := c.Attach(loop, l.self)
+	if rc != 0 {
+		c.DropHandle(l.self)
+		lp(loop).Close()
+		c.DeleteLoop(lp(loop))
+		started <- errorOf(rc)
+		return
+	}
+	l.batch = batch
 	lp(loop).Hold() // RUN_FOREVER needs no hold; close's rounds do
-	lp(loop).Set_iteration_hook(1)
 	if onStart != nil {
 		onStart()
 	}
@@ -139,6 +158,7 @@ func (l *Loop) shutdown() {
 		loop.Run(int(c.RUN_ONCE))
 		rc = loop.Close()
 	}
+	c.Flush() // the done callbacks that the close ran
 	l.closeErr = errorOf(rc)
 	l.mu.Lock()
 	l.closed = true
@@ -152,11 +172,66 @@ func (l *Loop) shutdown() {
 		}
 		l.drain()
 	}
-	c.DropHandle(l.drainH)
+	c.Detach()
+	c.DropHandle(l.self)
 	if rc == 0 {
 		c.DeleteLoop(loop)
 	} // else the loop stays allocated: weft cannot free an open loop
 	close(l.finished)
+}
+
+// Flush handles a batch of gw.c's events (loop thread, from the iteration
+// hook): the Go queue first, then the events in the order they happened.
+func (l *Loop) Flush(evs []c.Event, drain, ran bool) {
+	if drain {
+		l.drain()
+	}
+	for i := range evs {
+		e := &evs[i]
+		s := &l.slots[e.ID-1]
+		switch e.Kind {
+		case c.EvDone:
+			out, g := s.out, s.task
+			l.freeSlot(e.ID)
+			if g != nil {
+				g.cancel() // the body's context is done with (it may never have run)
+			}
+			l.settle(out, e.Ptr, State(e.State))
+		case c.EvStart:
+			s.task.start()
+		case c.EvCall:
+			fn := s.call
+			l.freeSlot(e.ID)
+			if e.State == 0 {
+				l.runSafe(fn)
+			}
+		}
+	}
+	if ran || drain || len(evs) > 0 {
+		c.Iterate()
+	}
+}
+
+// TaskStep is a Go task's step when it calls Go (loop thread).
+func (l *Loop) TaskStep(task, frame uintptr, id uint32, status int) int {
+	return l.slots[id-1].task.step(status)
+}
+
+// newSlot gives s an id (loop thread).
+func (l *Loop) newSlot(s slot) uint32 {
+	if n := len(l.free); n > 0 {
+		id := l.free[n-1]
+		l.free = l.free[:n-1]
+		l.slots[id-1] = s
+		return id
+	}
+	l.slots = append(l.slots, s)
+	return uint32(len(l.slots))
+}
+
+func (l *Loop) freeSlot(id uint32) {
+	l.slots[id-1] = slot{}
+	l.free = append(l.free, id)
 }
 
 // cancelAll requests cancellation of every pending task not yet cancelled.
@@ -185,7 +260,7 @@ func (l *Loop) beginClose() {
 	l.closing = true
 	l.cancel()
 	l.cancelAll()
-	lp(l.ptr).Stop()
+	c.Stop(l.ptr)
 }
 
 // Close cancels every pending task (their contexts too), waits until they
@@ -212,8 +287,8 @@ func (l *Loop) Close() error {
 // Close returns), for C code that spawns tasks on this loop (on its thread).
 func (l *Loop) CPointer() uintptr { return l.ptr }
 
-// Context is cancelled when the loop starts closing; Go tasks' contexts
-// derive from it unless WithContext says otherwise.
+// Context is cancelled when the loop starts closing (Go tasks' contexts are
+// cancelled then too, because Close cancels every task).
 func (l *Loop) Context() context.Context { return l.ctx }
 
 // Closed is closed once the loop is closed and its goroutine is done.
@@ -242,7 +317,7 @@ func (l *Loop) onLoop() bool {
 }
 
 // submit queues fn to run on the loop thread.  Only the first submission
-// after a drain crosses into C (call_soon_threadsafe); later ones ride along.
+// after a drain crosses into C (gw_post_drain); later ones ride along.
 func (l *Loop) submit(fn func()) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -251,7 +326,7 @@ func (l *Loop) submit(fn func()) error {
 	}
 	l.queue = append(l.queue, fn)
 	if !l.scheduled {
-		if rc := lp(l.ptr).Call_soon_threadsafe(l.drainH); rc != 0 {
+		if rc := c.PostDrain(l.ptr, l.batch); rc != 0 {
 			l.queue = l.queue[:len(l.queue)-1]
 			return errorOf(rc)
 		}
@@ -395,39 +470,29 @@ type Handle struct {
 // (weft_loop_call_soon).  fn does not run if the handle is cancelled first or
 // the loop closes first.
 func (l *Loop) CallSoon(fn func()) (*Handle, error) {
-	return l.schedule(fn, func(out *uintptr, h uintptr) int {
-		return lp(l.ptr).Call_soon(out, h)
-	})
+	return l.schedule(fn, 0, 0)
 }
 
 // CallLater schedules fn to run after d (weft_loop_call_later).
 func (l *Loop) CallLater(d time.Duration, fn func()) (*Handle, error) {
-	return l.schedule(fn, func(out *uintptr, h uintptr) int {
-		return lp(l.ptr).Call_later(d.Seconds(), out, h)
-	})
+	return l.schedule(fn, 1, d.Seconds())
 }
 
 // CallAt schedules fn at the loop time when (Time units) (weft_loop_call_at).
 func (l *Loop) CallAt(when float64, fn func()) (*Handle, error) {
-	return l.schedule(fn, func(out *uintptr, h uintptr) int {
-		return lp(l.ptr).Call_at(when, out, h)
-	})
+	return l.schedule(fn, 2, when)
 }
 
-func (l *Loop) schedule(fn func(), reg func(out *uintptr, h uintptr) int) (*Handle, error) {
+func (l *Loop) schedule(fn func(), which int, t float64) (*Handle, error) {
 	hd := &Handle{l: l}
 	err := l.call(func() error {
-		h := c.NewHandle(c.CallbackFn(func(_ uintptr, status int) {
-			if status == 0 {
-				fn()
-			}
-		}))
-		var out uintptr
-		if rc := reg(&out, h); rc != 0 {
-			c.DropHandle(h)
+		id := l.newSlot(slot{call: fn})
+		h, rc := c.Schedule(l.ptr, which, t, id)
+		if rc != 0 {
+			l.freeSlot(id)
 			return errorOf(rc)
 		}
-		hd.ptr = out
+		hd.ptr = h
 		runtime.SetFinalizer(hd, func(hd *Handle) { c.DeleteHandle(hp(hd.ptr)) })
 		return nil
 	})

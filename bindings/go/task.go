@@ -2,8 +2,13 @@ package weft
 
 import (
 	"context"
+	"fmt"
+	"math"
+	"reflect"
 	"runtime"
 	"runtime/debug"
+	"sync"
+	"sync/atomic"
 
 	c "weft.local/weft/internal/cweft"
 )
@@ -26,7 +31,7 @@ type taskConfig struct {
 // WithName names the task (weft_task_spawn's name; default "Task-N").
 func WithName(name string) TaskOption { return func(t *taskConfig) { t.name = name } }
 
-// WithContext derives the body's context from ctx instead of the loop's.
+// WithContext derives the body's context from ctx (values, deadline, end).
 // When ctx ends, the body sees its context end; if it then returns the
 // context's error, the task ends cancelled (or failed with ETIMEDOUT).
 func WithContext(ctx context.Context) TaskOption {
@@ -45,50 +50,72 @@ func CurrentTask(ctx context.Context) *Task[any] {
 	return &Task[any]{Future: &Future[any]{c: g.co}}
 }
 
-// goTask is the step side of a Go task.  Its fields are used on the loop
-// thread only; the body's goroutine hands its outcome over through the
-// loop's queue.
+// goTask is a Go task: a weft task whose step is C (gw.c) and whose body
+// runs in a goroutine.  The step's first run reports a start event (the
+// loop starts the goroutine); the goroutine stores its outcome in the
+// task's C frame and wakes the task, and the step sets the result in C.  A
+// cancel delivery, and a request the body makes of its own step (timeout
+// scopes, task groups), call Go from the step (TaskStep).
 type goTask struct {
-	l        *Loop
-	co       *core
-	body     func(ctx context.Context) (any, error)
-	ctx      context.Context
-	cancel   context.CancelFunc
-	started  bool
-	finished bool
-	val      any
-	err      error
+	l      *Loop
+	co     *core
+	body   func(ctx context.Context) (any, error)
+	ctx    context.Context // the body's context (the task's, outside any scope)
+	cancel context.CancelFunc
+	task   uintptr // weft_task_t *, set on the loop thread before the body starts
+	frame  uintptr // its gw_task frame
+
+	// Requests of the body to its step: one at a time (reqMu), handed over
+	// through req, answered through reply.
+	reqMu sync.Mutex
+	req   atomic.Pointer[stepRequest]
+	reply chan int
+
+	// loop thread only
+	scopes []*scope                     // open scopes, innermost last
+	cont   func(status int) (int, bool) // a request that spans steps (task group exit)
 }
 
-// Release runs when weft drops the step (the task is done, or was cancelled
-// before its first step): the body's context is no longer needed.
-func (g *goTask) Release() { g.cancel() }
-
-// Step is the task's step function: the first step starts the body's
-// goroutine; a cancel request cancels the body's context; the step after the
-// body returned completes the task.
-func (g *goTask) Step(task uintptr) int {
-	suspend := int(c.STEP_SUSPEND)
-	switch {
-	case !g.started:
-		g.started = true
-		go g.run(task)
-		return suspend
-	case g.finished:
-		return g.finish(task)
-	case c.Weft_task_resume_status(tp(task)) == codeCancelled:
-		g.cancel()
-	}
-	return suspend
+// stepRequest runs in the task's step with the resume status; it returns
+// the answer to the body.  It may set goTask.cont.
+type stepRequest struct {
+	fn func(status int) int
 }
 
-func (g *goTask) run(task uintptr) {
+// scope is a context the body runs part of its code in (a timeout scope, a
+// task group's body): a cancel delivered while it is the innermost cancels
+// it instead of the task's context.
+type scope struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// start runs the body in a new goroutine (loop thread, start event).
+func (g *goTask) start() { go g.run() }
+
+func (g *goTask) run() {
 	v, err := g.callBody()
-	g.l.submit(func() {
-		g.finished, g.val, g.err = true, v, err
-		g.cancel()
-		tp(task).Wake()
-	})
+	res := &goResult{v, err}
+	if err == context.DeadlineExceeded || err == context.Canceled {
+		// plain context errors become weft errors, so that errors.Is works
+		// both with ErrTimeout/ErrCancelled and with the context errors
+		res.err = &Error{Code: Code(err), Message: err.Error()}
+	}
+	g.co.out.goRes.Store(res)
+	var rc int
+	switch {
+	case err == nil:
+		kind, i, d, b, box := encode(v)
+		rc = c.TaskFinish(g.task, g.frame, kind, i, d, b, box, 0)
+	case isCancellation(err):
+		rc = c.TaskFinish(g.task, g.frame, c.OutCancel, 0, 0, nil, 0, 0)
+	default:
+		rc = c.TaskFinish(g.task, g.frame, c.OutError, 0, 0, []byte(err.Error()), 0, Code(err))
+	}
+	g.cancel()
+	if rc != 0 {
+		c.Recovered(g.l.ptr, fmt.Sprintf("weft: a Go task's end was lost: %v", errorOf(rc)))
+	}
 }
 
 func (g *goTask) callBody() (v any, err error) {
@@ -100,26 +127,92 @@ func (g *goTask) callBody() (v any, err error) {
 	return g.body(g.ctx)
 }
 
-func (g *goTask) finish(task uintptr) int {
-	out := g.co.out
-	out.goSet, out.goVal, out.goErr = true, g.val, g.err
-	if g.err == context.DeadlineExceeded || g.err == context.Canceled {
-		// plain context errors become weft errors, so that errors.Is works
-		// both with ErrTimeout/ErrCancelled and with the context errors
-		out.goErr = &Error{Code: Code(g.err), Message: g.err.Error()}
-	}
-	fut := c.Weft_task_future(tp(task)).Swigcptr()
-	switch {
-	case g.err == nil:
-		if rc := setValue(fut, g.val); rc != 0 {
+// step is the task's step when it calls Go (loop thread): a pending
+// request, a cancel delivery, or a request that spans steps.
+func (g *goTask) step(status int) int {
+	if g.cont != nil {
+		rc, done := g.cont(status)
+		if !done {
 			return rc
 		}
-	case isCancellation(g.err):
-		return codeCancelled
-	default:
-		fp(fut).Set_error(Code(g.err), g.err.Error())
+		g.cont = nil
+		c.TaskFollow(g.frame, false)
+		g.reply <- rc
+		status = 0 // the request consumed the resume status
 	}
-	return int(c.STEP_DONE)
+	if c.TaskTakeRequest(g.frame) {
+		if r := g.req.Swap(nil); r != nil {
+			rc := r.fn(status)
+			status = 0
+			if g.cont != nil {
+				c.TaskFollow(g.frame, true)
+				return rc
+			}
+			g.reply <- rc
+		}
+	}
+	if status == codeCancelled {
+		g.deliverCancel()
+	}
+	return c.TaskSettle(g.task, g.frame)
+}
+
+// deliverCancel cancels the innermost open scope's context, or the task's.
+func (g *goTask) deliverCancel() {
+	if n := len(g.scopes); n > 0 {
+		g.scopes[n-1].cancel()
+		return
+	}
+	g.cancel()
+}
+
+// request runs fn in the task's next step and returns its answer.  Called
+// by the body (any goroutine that has its context).
+func (g *goTask) request(fn func(status int) int) (int, error) {
+	g.reqMu.Lock()
+	defer g.reqMu.Unlock()
+	if g.l.onLoop() {
+		return 0, &Error{Code: int(c.EDEADLOCK), Message: "a task's step request from the loop thread"}
+	}
+	if g.reply == nil {
+		g.reply = make(chan int, 1)
+	}
+	g.req.Store(&stepRequest{fn: fn})
+	if rc := c.TaskRequest(g.task, g.frame); rc != 0 {
+		g.req.Store(nil)
+		return 0, errorOf(rc)
+	}
+	return <-g.reply, nil
+}
+
+// encode chooses how a Go task's result crosses into C: int64, double,
+// bytes, none, or a Go value box (as setValue does).
+func encode(v any) (kind int, i int64, d float64, b []byte, box uintptr) {
+	if v == nil {
+		return c.OutNone, 0, 0, nil, 0
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return c.OutInt64, rv.Int(), 0, nil, 0
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		if u := rv.Uint(); u <= math.MaxInt64 {
+			return c.OutInt64, int64(u), 0, nil, 0
+		}
+	case reflect.Float32, reflect.Float64:
+		return c.OutDouble, 0, rv.Float(), nil, 0
+	case reflect.String:
+		return c.OutBytes, 0, 0, []byte(rv.String()), 0
+	case reflect.Slice:
+		if rv.Type().Elem().Kind() == reflect.Uint8 {
+			return c.OutBytes, 0, 0, rv.Bytes(), 0
+		}
+	case reflect.Struct:
+		if rv.NumField() == 0 {
+			return c.OutNone, 0, 0, nil, 0
+		}
+	}
+	return c.OutBox, 0, 0, nil, c.NewBox(v)
 }
 
 // Spawn starts body as a weft task on l (weft_task_spawn): its first step
@@ -136,34 +229,42 @@ func Spawn[T any](l *Loop, body func(ctx context.Context) (T, error), opts ...Ta
 		o(&cfg)
 	}
 	if cfg.parent == nil {
-		cfg.parent = l.ctx
+		// Not l.ctx: a task's context is cancelled through the task (Close
+		// cancels every task), and thousands of children of one context
+		// would contend for its lock.
+		cfg.parent = context.Background()
 	}
 	co := newCore(l, true)
-	co.decode = decodeFor[T](co.out)
+	co.out.decode = decodeFor[T](co.out)
 	t := &Task[T]{Future: &Future[T]{c: co}}
 	g := &goTask{l: l, co: co, body: func(ctx context.Context) (any, error) { return body(ctx) }}
 	g.ctx, g.cancel = context.WithCancel(context.WithValue(cfg.parent, taskKey{}, g))
-	if err := l.exec(func() {
-		if l.closing {
-			g.cancel()
-			co.fail(ErrClosed)
-			return
-		}
-		h := c.NewHandle(c.Stepper(g))
-		tk := c.Weft_task_spawn(lp(l.ptr), cfg.name, h).Swigcptr()
-		if tk == 0 {
-			c.DropHandle(h)
-			g.cancel()
-			co.fail(lastError())
-			return
-		}
-		co.tptr.Store(tk)
-		co.ptr.Store(c.Weft_task_future(tp(tk)).Swigcptr())
-	}); err != nil {
+	if err := l.exec(func() { l.spawn(g, cfg.name) }); err != nil {
 		g.cancel()
 		co.fail(err)
 	}
 	return t
+}
+
+// spawn creates g's C task (loop thread).
+func (l *Loop) spawn(g *goTask, name string) {
+	co := g.co
+	if l.closing {
+		g.cancel()
+		co.fail(ErrClosed)
+		return
+	}
+	id := l.newSlot(slot{out: co.out, task: g})
+	task, frame := c.TaskSpawn(l.ptr, name, id)
+	if task == 0 {
+		l.freeSlot(id)
+		g.cancel()
+		co.fail(lastError())
+		return
+	}
+	g.task, g.frame = task, frame
+	co.tptr.Store(task)
+	co.ptr.Store(c.Weft_task_future(tp(task)).Swigcptr())
 }
 
 // Go spawns body as a task with an untyped result (Spawn[any]).

@@ -19,8 +19,8 @@ import (
 // the loop the callback belongs to (0 if unknown).  The weft package installs it.
 var Recovered = func(loop uintptr, v any) {}
 
-// Iterate runs once per loop iteration in which Go callbacks ran (the
-// iteration hook).
+// Iterate runs at the end of a flush in which Go code ran (gw.c's
+// iteration hook), before the loop polls.
 var Iterate = runtime.Gosched
 
 // CallbackFn is the Go side of a weft_callback_fn registration.
@@ -115,12 +115,6 @@ func weftGoWrite(text *C.char, n C.size_t, h C.uintptr_t) {
 //export weftGoValueRelease
 func weftGoValueRelease(box C.uintptr_t) {
 	boxes.Delete(uintptr(box))
-}
-
-//export weftGoIterate
-func weftGoIterate() {
-	defer recoverTo(0)
-	Iterate()
 }
 
 func recoverTo(loop uintptr) {
