@@ -7,7 +7,7 @@
  *   weft/future.h   futures: results, errors, cancellation, done callbacks
  *   weft/task.h     stackless tasks, sleep, weft_run (asyncio.run)
  *   weft/coro.h     macros that make a step function read like async/await
- *   weft/combinators.h  gather, wait_for, shield (the asyncio toolbox)
+ *   weft/combinators.h  gather, wait, as_completed, wait_for, shield (the asyncio toolbox)
  *   weft/timeout.h  timeout scopes around part of a task (asyncio.timeout)
  *   weft/dns.h      getaddrinfo / getnameinfo as futures (libuv's thread pool)
  *   weft/fs.h       files: whole-file read/write, open/read/write at offsets/close

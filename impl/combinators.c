@@ -1,129 +1,150 @@
 /*
- * combinators.c: gather, wait_for and shield (weft/combinators.h), after
- * CPython 3.12's asyncio/tasks.py.
+ * combinators.c: gather, wait, as_completed, wait_for and shield
+ * (weft/combinators.h), after CPython 3.12's asyncio/tasks.py.
  *
- * Built on the public API only (done callbacks, cancel, the setters,
- * call_later); from the core's private header it
- * uses nothing but weft__set_last_error, which handle-returning functions
- * need.
+ * Built on the public future/task calls (done callbacks, cancel, the
+ * setters, call_later) plus one internal hook: a future flagged
+ * WEFT__F_EXT carries an attachment (ext_head) that weft__ext_fini releases
+ * when the future is freed.  A plain outer future is allocated here as an
+ * ext_future (the future first, then its ext_head); wait_for's outer is a
+ * task whose userdata starts with its ext_head.  The attachment is how
+ *   - weft_gather_child/count and the weft_wait_* accessors find their
+ *     state from the future, for as long as it lives, whatever its outcome;
+ *   - a passed-through pointer result keeps the future that owns the pointer
+ *     (`hold`) until the future holding the copy is freed.
  *
- * Lifetimes.  Each combinator keeps a small state, counted by the callbacks
- * that point at it (one per registered done callback or timer).  The state
- * never references the returned (outer) future: it keeps a borrowed pointer
- * that the outer's own done callback clears.  The core runs that callback
+ * Lifetimes.  A state that done callbacks point at (gather, wait, shield,
+ * as_completed) is counted: one per registered callback or timer, one for
+ * the future that carries it.  A state keeps a borrowed pointer to its
+ * outer future that the outer's own done callback clears; the core runs it
  * exactly once, before the outer's memory can go, so the pointer is valid
- * whenever it is not NULL.  The futures a combinator watches are referenced
- * by its state.
- *
- * Two process-wide tables under one mutex (a pointer result's release
- * function may run on any thread once the loop is closed):
- *   - gathers, by outer future, for weft_gather_child/count;
- *   - holds: the reference to the source future that a passed-through
- *     pointer result keeps, by pointer value (a release function receives
- *     only the pointer).  Holds with the same pointer value are
- *     interchangeable: each release pops one, so as many source futures stay
- *     referenced as there are outer futures holding that pointer.
- * Both tables start with fixed buckets, so inserting never fails.
+ * whenever it is not NULL.  The futures a state watches are referenced.
+ * Counts that an attachment drops are atomic: after close, futures are
+ * freed on whichever thread drops them.
  */
 #include "weft-internal.h"
 
 #include <limits.h>
 #include <math.h>
 
-/* ---- tables ----------------------------------------------------------------- */
+/* ---- futures that carry a combinator's state ---------------------------------- */
 
-typedef struct reg_node reg_node;
-struct reg_node {
-  const void *key;
-  reg_node *next;
-};
+enum ext_kind { EXT_PLAIN = 1, EXT_GATHER, EXT_WAIT, EXT_NEXT, EXT_WAIT_FOR };
 
-enum { REG_FIXED = 64 };
+typedef struct ext_head {
+  int kind;             /* enum ext_kind */
+  size_t slot;          /* EXT_NEXT: index in the iterator's getter queue, or SIZE_MAX */
+  weft_future_t *hold;  /* referenced: owner of a passed-through pointer (EXT_NEXT: the source) */
+  void *state;          /* referenced: gather_state, wait_state or the iterator */
+} ext_head;
 
-typedef struct reg_table {
-  reg_node **dyn; /* NULL: `fixed` is in use */
-  size_t nb;      /* buckets of `dyn` */
-  size_t count;
-  reg_node *fixed[REG_FIXED];
-} reg_table;
+typedef struct ext_future {
+  weft_future_t f; /* first: the memory is freed as a future */
+  ext_head x;
+} ext_future;
 
-static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static reg_table reg_gathers, reg_holds;
-
-static reg_node **reg_buckets(reg_table *t, size_t *nb) {
-  if (t->dyn != NULL) {
-    *nb = t->nb;
-    return t->dyn;
-  }
-  *nb = REG_FIXED;
-  return t->fixed;
+/* The attachment of `f` if it is of `kind` (0: any), else NULL.  Owner thread. */
+static ext_head *ext_of(weft_future_t *f, int kind) {
+  if (f == NULL || !(f->flags & WEFT__F_EXT))
+    return NULL;
+  ext_head *x = (f->flags & WEFT__F_TASK) ? ((weft_task_t *)f)->userdata : &((ext_future *)f)->x;
+  return kind == 0 || x->kind == kind ? x : NULL;
 }
 
-static size_t reg_slot(const void *key, size_t nb) {
-  uint64_t h = (uint64_t)(uintptr_t)key * UINT64_C(0x9E3779B97F4A7C15);
-  return (size_t)(h >> 29) & (nb - 1);
+/* A pending plain future with an attachment; errors as weft_future_new. */
+static weft_future_t *ext_new(weft_loop_t *loop, int kind) {
+  if (loop == NULL)
+    WEFT__FAIL_NULL(WEFT_EINVAL);
+  if (!weft__on_loop(loop))
+    WEFT__FAIL_NULL(WEFT_ETHREAD);
+  if (weft__is_closed(loop))
+    WEFT__FAIL_NULL(WEFT_ECLOSED);
+  uint8_t sclass;
+  ext_future *e = weft__slab_alloc(loop, sizeof *e, &sclass);
+  if (e == NULL)
+    WEFT__FAIL_NULL(WEFT_ENOMEM);
+  weft__future_init(&e->f, loop, WEFT__F_EXT);
+  e->f.sclass = sclass; /* weft__future_free gives the block back by its class */
+  e->x = (ext_head){kind, SIZE_MAX, NULL, NULL};
+  return &e->f;
 }
 
-/* Caller holds reg_lock.  Never fails: growing is best effort. */
-static void reg_insert(reg_table *t, reg_node *node) {
-  size_t nb;
-  reg_node **b = reg_buckets(t, &nb);
-  if (t->count >= 2 * nb && nb < (SIZE_MAX / sizeof *b) / 2) {
-    reg_node **grown = calloc(2 * nb, sizeof *grown);
-    if (grown != NULL) {
-      for (size_t i = 0; i < nb; i++) {
-        for (reg_node *n = b[i], *next; n != NULL; n = next) {
-          next = n->next;
-          size_t s = reg_slot(n->key, 2 * nb);
-          n->next = grown[s];
-          grown[s] = n;
-        }
-      }
-      if (t->dyn == NULL)
-        memset(t->fixed, 0, sizeof t->fixed);
-      free(t->dyn);
-      t->dyn = grown;
-      t->nb = 2 * nb;
-      b = grown;
-      nb = 2 * nb;
+/* Thread, then closed loop; 0 if `loop` may be used now. */
+static int loop_usable(weft_loop_t *loop) {
+  if (!weft__on_loop(loop))
+    return WEFT_ETHREAD;
+  return weft__is_closed(loop) ? WEFT_ECLOSED : 0;
+}
+
+/* The shared argument checks of gather, wait and as_completed. */
+static int check_inputs(weft_loop_t *loop, weft_future_t *const *futures, size_t n) {
+  if (loop == NULL || (n > 0 && futures == NULL) || n > INT_MAX)
+    return WEFT_EINVAL;
+  for (size_t i = 0; i < n; i++)
+    if (futures[i] == NULL)
+      return WEFT_EINVAL;
+  int rc = loop_usable(loop);
+  if (rc != 0)
+    return rc;
+  for (size_t i = 0; i < n; i++)
+    if (futures[i]->loop != loop)
+      return WEFT_EOTHERLOOP;
+  return 0;
+}
+
+typedef struct ptr_index {
+  uintptr_t p;
+  size_t i;
+} ptr_index;
+
+static int cmp_ptr_index(const void *a, const void *b) {
+  const ptr_index *x = a, *y = b;
+  if (x->p != y->p)
+    return x->p < y->p ? -1 : 1;
+  return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static int cmp_index(const void *a, const void *b) {
+  const ptr_index *x = a, *y = b;
+  return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/*
+ * asyncio's set(fs): copies the distinct futures of in[0..n) to `out`
+ * (first occurrences, in argument order) and stores their number in *m.
+ * Returns 0 or WEFT_ENOMEM.
+ */
+static int distinct(weft_future_t *const *in, size_t n, weft_future_t **out, size_t *m) {
+  size_t k = 0;
+  if (n <= 16) {
+    for (size_t i = 0; i < n; i++) {
+      size_t j = 0;
+      while (j < k && out[j] != in[i])
+        j++;
+      if (j == k)
+        out[k++] = in[i];
     }
+    *m = k;
+    return 0;
   }
-  size_t s = reg_slot(node->key, nb);
-  node->next = b[s];
-  b[s] = node;
-  t->count++;
+  ptr_index *v = malloc(n * sizeof *v);
+  if (v == NULL)
+    return WEFT_ENOMEM;
+  for (size_t i = 0; i < n; i++)
+    v[i] = (ptr_index){(uintptr_t)in[i], i};
+  qsort(v, n, sizeof *v, cmp_ptr_index);
+  for (size_t i = 0; i < n; i++)
+    if (i == 0 || v[i].p != v[i - 1].p)
+      v[k++] = v[i]; /* the first occurrence sorts first in its group */
+  qsort(v, k, sizeof *v, cmp_index);
+  for (size_t i = 0; i < k; i++)
+    out[i] = in[v[i].i];
+  free(v);
+  *m = k;
+  return 0;
 }
 
-/* Caller holds reg_lock.  The first node with `key`, or NULL. */
-static reg_node *reg_find(reg_table *t, const void *key) {
-  size_t nb;
-  reg_node **b = reg_buckets(t, &nb);
-  for (reg_node *n = b[reg_slot(key, nb)]; n != NULL; n = n->next)
-    if (n->key == key)
-      return n;
-  return NULL;
-}
-
-/* Caller holds reg_lock.  Unlinks `node` (which must be in `t`). */
-static void reg_remove(reg_table *t, reg_node *node) {
-  size_t nb;
-  reg_node **b = reg_buckets(t, &nb);
-  for (reg_node **p = &b[reg_slot(node->key, nb)]; *p != NULL; p = &(*p)->next) {
-    if (*p == node) {
-      *p = node->next;
-      node->next = NULL;
-      t->count--;
-      break;
-    }
-  }
-  if (t->count == 0 && t->dyn != NULL) { /* back to the fixed buckets */
-    free(t->dyn);
-    t->dyn = NULL;
-    t->nb = 0;
-  }
-}
-
-/* ---- completing an outer future ---------------------------------------------- */
+/* ---- completing a future from another ----------------------------------------- */
 
 /* Fails `f`; if even that is impossible (no memory for the message), cancels it. */
 static void fail_future(weft_future_t *f, int code, const char *message) {
@@ -134,38 +155,13 @@ static void fail_future(weft_future_t *f, int code, const char *message) {
   (void)weft_future_cancel(f, NULL);
 }
 
-typedef struct hold {
-  reg_node node; /* key: the pointer */
-  weft_future_t *owner;
-} hold;
-
-/* The release function of a passed-through pointer result. */
-static void hold_release(void *ptr) {
-  pthread_mutex_lock(&reg_lock);
-  reg_node *n = reg_find(&reg_holds, ptr);
-  if (n != NULL)
-    reg_remove(&reg_holds, n);
-  pthread_mutex_unlock(&reg_lock);
-  if (n == NULL)
-    return;
-  hold *h = WEFT__CONTAINER_OF(n, hold, node);
-  weft_future_unref(h->owner);
-  free(h);
-}
-
 /*
- * Completes `dst` with the outcome of the done future `src` (see the top of
- * weft/combinators.h).  Returns 0, or the error of the setter (`dst` is then
- * unchanged).
+ * Completes `dst` with the result of `src` (done, with a result): none,
+ * int64, double and bytes are copied; a pointer is passed through with no
+ * release of its own, and *hold keeps `src` (its owner) until `dst` goes.
+ * Returns 0 or the setter's error (`dst` unchanged).
  */
-static int copy_outcome(weft_future_t *dst, weft_future_t *src) {
-  int rc = weft_future_error(src); /* marks a failure observed */
-  if (rc == WEFT_ECANCELED) {
-    rc = weft_future_cancel(dst, weft_future_error_message(src));
-    return rc < 0 ? rc : 0;
-  }
-  if (rc != 0)
-    return weft_future_set_error(dst, rc, weft_future_error_message(src));
+static int copy_result(weft_future_t *dst, weft_future_t *src, weft_future_t **hold) {
   switch (weft_future_result_type(src)) {
   case WEFT_VALUE_INT64: {
     int64_t v = 0;
@@ -186,17 +182,11 @@ static int copy_outcome(weft_future_t *dst, weft_future_t *src) {
   case WEFT_VALUE_PTR: {
     void *p = NULL;
     (void)weft_future_result_ptr(src, &p);
-    hold *h = malloc(sizeof *h);
-    if (h == NULL)
-      return WEFT_ENOMEM;
-    h->node.key = p;
-    h->owner = weft_future_ref(src);
-    pthread_mutex_lock(&reg_lock);
-    reg_insert(&reg_holds, &h->node);
-    pthread_mutex_unlock(&reg_lock);
-    rc = weft_future_set_ptr(dst, p, hold_release);
-    if (rc != 0)
-      hold_release(p); /* pops one hold of `p`: the balance is what matters */
+    int rc = weft_future_set_ptr(dst, p, NULL);
+    if (rc == 0 && *hold != src) {
+      weft_future_unref(*hold);
+      *hold = weft_future_ref(src);
+    }
     return rc;
   }
   default:
@@ -204,30 +194,36 @@ static int copy_outcome(weft_future_t *dst, weft_future_t *src) {
   }
 }
 
-/* copy_outcome from a done callback: `dst` must end up done whatever happens. */
-static void complete_from(weft_future_t *dst, weft_future_t *src) {
-  int rc = copy_outcome(dst, src);
+/*
+ * Completes the plain future `dst` with the outcome of the done future `src`
+ * (see the top of weft/combinators.h): its result, its error (marked
+ * observed: `dst` carries it now) or its cancellation.  `dst` ends up done
+ * whatever happens.
+ */
+static void complete_from(weft_future_t *dst, weft_future_t *src, weft_future_t **hold) {
+  int rc = weft_future_error(src);
+  if (rc == WEFT_ECANCELED) {
+    if (weft_future_cancel(dst, weft_future_error_message(src)) < 0)
+      (void)weft_future_cancel(dst, NULL);
+    return;
+  }
+  if (rc != 0) {
+    fail_future(dst, rc, weft_future_error_message(src));
+    return;
+  }
+  rc = copy_result(dst, src, hold);
   if (rc != 0)
     fail_future(dst, rc, "could not copy the outcome of the awaited future");
-}
-
-/* Thread and closed-loop check without side effects: errors are all below -1. */
-static int loop_check(weft_loop_t *loop) {
-  int rc = weft_loop_backend_timeout(loop);
-  return rc < -1 ? rc : 0;
 }
 
 /* ---- gather -------------------------------------------------------------------- */
 
 typedef struct gather_state {
-  reg_node node;            /* key: the outer future, in reg_gathers while registered */
-  atomic_size_t refs;       /* one per pending callback, +1 for the outer's result */
+  atomic_uint refs;         /* pending callbacks (children, outer) + the outer's attachment */
   weft_future_t *outer;     /* borrowed; NULL once the outer's done callback ran */
   size_t n;
   size_t nfinished;
   bool return_exceptions;
-  bool registered;          /* in reg_gathers (changed under reg_lock) */
-  bool owned_by_result;     /* the outer's result points at `children` */
   bool child_cancelled;     /* the outer was cancelled because a child was */
   weft_future_t *children[]; /* referenced, argument order */
 } gather_state;
@@ -238,32 +234,6 @@ static void gather_unref(gather_state *st) {
   for (size_t i = 0; i < st->n; i++)
     weft_future_unref(st->children[i]);
   free(st);
-}
-
-static void gather_unregister(gather_state *st) {
-  pthread_mutex_lock(&reg_lock);
-  if (st->registered) {
-    reg_remove(&reg_gathers, &st->node);
-    st->registered = false;
-  }
-  pthread_mutex_unlock(&reg_lock);
-}
-
-/* The release function of a gather's result (a pointer to its children). */
-static void gather_result_release(void *ptr) {
-  gather_state *st = (gather_state *)((char *)ptr - offsetof(gather_state, children));
-  gather_unregister(st);
-  gather_unref(st);
-}
-
-static void gather_succeed(gather_state *st) {
-  atomic_fetch_add_explicit(&st->refs, 1, memory_order_relaxed);
-  st->owned_by_result = true;
-  if (weft_future_set_ptr(st->outer, (void *)st->children, gather_result_release) != 0) {
-    st->owned_by_result = false; /* not reached: the outer is pending, on its thread */
-    atomic_fetch_sub_explicit(&st->refs, 1, memory_order_relaxed);
-    (void)weft_future_cancel(st->outer, NULL);
-  }
 }
 
 /* asyncio gather's _done_callback, once per slot whose child is done. */
@@ -282,7 +252,9 @@ static void gather_slot_done(gather_state *st, weft_future_t *child) {
       fail_future(outer, rc, msg);
     }
   } else if (st->nfinished == st->n) {
-    gather_succeed(st);
+    /* The array lives with the state, which the outer's attachment keeps. */
+    if (weft_future_set_ptr(outer, (void *)st->children, NULL) != 0)
+      (void)weft_future_cancel(outer, NULL); /* not reached: pending, on its thread */
   }
 }
 
@@ -296,8 +268,6 @@ static void gather_child_done(weft_future_t *child, void *userdata) {
 static void gather_outer_done(weft_future_t *outer, void *userdata) {
   gather_state *st = userdata;
   st->outer = NULL;
-  if (!st->owned_by_result)
-    gather_unregister(st); /* the outer may go any time now */
   if (weft_future_cancelled(outer) && !st->child_cancelled) {
     const char *msg = weft_future_error_message(outer);
     for (size_t i = 0; i < st->n; i++)
@@ -309,100 +279,75 @@ static void gather_outer_done(weft_future_t *outer, void *userdata) {
 
 weft_future_t *weft_gather(weft_loop_t *loop, weft_future_t *const *futures, size_t n,
                            int return_exceptions) {
-  if (loop == NULL || (n > 0 && futures == NULL) || n > INT_MAX)
-    WEFT__FAIL_NULL(WEFT_EINVAL);
-  for (size_t i = 0; i < n; i++)
-    if (futures[i] == NULL)
-      WEFT__FAIL_NULL(WEFT_EINVAL);
-  weft_future_t *outer = weft_future_new(loop);
-  if (outer == NULL)
-    return NULL; /* EINVAL, ETHREAD, ECLOSED or ENOMEM, set by the core */
-  for (size_t i = 0; i < n; i++) {
-    if (weft_future_loop(futures[i]) != loop) {
-      weft_future_unref(outer);
-      WEFT__FAIL_NULL(WEFT_EOTHERLOOP);
-    }
-  }
+  int rc = check_inputs(loop, futures, n);
+  if (rc != 0)
+    WEFT__FAIL_NULL(rc);
   gather_state *st = calloc(1, sizeof *st + n * sizeof st->children[0]);
-  if (st == NULL) {
-    weft_future_unref(outer);
+  if (st == NULL)
     WEFT__FAIL_NULL(WEFT_ENOMEM);
+  weft_future_t *outer = ext_new(loop, EXT_GATHER);
+  if (outer == NULL) {
+    free(st);
+    return NULL;
   }
-  st->node.key = outer;
   st->outer = outer;
   st->n = n;
   st->return_exceptions = return_exceptions != 0;
   for (size_t i = 0; i < n; i++)
     st->children[i] = weft_future_ref(futures[i]);
-  atomic_init(&st->refs, 1); /* ours for now; then the outer's done callback's */
+  atomic_init(&st->refs, 1); /* the outer's attachment */
+  ext_of(outer, EXT_GATHER)->state = st;
 
-  if (n == 0) { /* asyncio: an outer future already set to [] */
-    gather_succeed(st);
-    gather_unref(st);
-  } else {
-    /* First what can fail: the callbacks, on the outer and on every child
-     * still pending (one per slot). */
-    int rc = weft_future_add_done_callback(outer, gather_outer_done, st);
-    size_t k = 0;
-    for (; rc == 0 && k < n; k++) {
-      if (weft_future_done(st->children[k]))
-        continue;
+  /* First what can fail: the callbacks, on the outer and on every child
+   * still pending (one per slot). */
+  rc = n > 0 ? weft_future_add_done_callback(outer, gather_outer_done, st) : 0;
+  if (rc == 0 && n > 0)
+    atomic_fetch_add_explicit(&st->refs, 1, memory_order_relaxed);
+  size_t k = 0;
+  for (; rc == 0 && k < n; k++) {
+    if (weft_future_done(st->children[k]))
+      continue;
+    rc = weft_future_add_done_callback(st->children[k], gather_child_done, st);
+    if (rc == 0)
       atomic_fetch_add_explicit(&st->refs, 1, memory_order_relaxed);
-      rc = weft_future_add_done_callback(st->children[k], gather_child_done, st);
-      if (rc != 0)
-        atomic_fetch_sub_explicit(&st->refs, 1, memory_order_relaxed);
-    }
-    if (rc != 0) {
-      /* Undo: every callback registered so far is still pending, so it can be
-       * removed; the outer's, if registered, leaves its reference to us. */
-      size_t removed = 0;
-      for (size_t i = 0; i < k; i++) {
-        int r = weft_future_remove_done_callback(st->children[i], gather_child_done, st);
-        if (r > 0)
-          removed += (size_t)r;
-      }
-      (void)weft_future_remove_done_callback(outer, gather_outer_done, st);
-      atomic_fetch_sub_explicit(&st->refs, removed, memory_order_relaxed);
-      gather_unref(st);
-      weft_future_unref(outer);
-      WEFT__FAIL_NULL(rc);
-    }
-    /* Then, as 3.12 does (gh-104144), the children already done are taken
-     * into account now: if all are done, the gather is returned done. */
-    for (size_t i = 0; i < n; i++)
-      if (weft_future_done(st->children[i]))
-        gather_slot_done(st, st->children[i]);
   }
-  pthread_mutex_lock(&reg_lock);
-  if (st->owned_by_result || weft_future_state(outer) == WEFT_FUTURE_PENDING) {
-    reg_insert(&reg_gathers, &st->node);
-    st->registered = true;
+  if (rc != 0) {
+    /* Undo: nothing ran yet, so every registration is still removable. */
+    unsigned removed = 0;
+    for (size_t i = 0; i < k; i++) {
+      int r = weft_future_remove_done_callback(st->children[i], gather_child_done, st);
+      if (r > 0)
+        removed += (unsigned)r;
+    }
+    int r = weft_future_remove_done_callback(outer, gather_outer_done, st);
+    if (r > 0)
+      removed += (unsigned)r;
+    atomic_fetch_sub_explicit(&st->refs, removed, memory_order_relaxed);
+    st->outer = NULL;
+    weft_future_unref(outer); /* frees it, and the state with it */
+    WEFT__FAIL_NULL(rc);
   }
-  pthread_mutex_unlock(&reg_lock);
+  /* Then, as 3.12 does (gh-104144), the children already done are taken
+   * into account now: if all are done, the gather is returned done.  n == 0:
+   * asyncio returns a future already set to []. */
+  if (n == 0)
+    (void)weft_future_set_ptr(outer, (void *)st->children, NULL);
+  for (size_t i = 0; i < n; i++)
+    if (weft_future_done(st->children[i]))
+      gather_slot_done(st, st->children[i]);
   return outer;
 }
 
-/* Finds the state of `gather` for child/count; sets *st or returns an error. */
+/* The state of `gather` for child/count; sets *out or returns an error. */
 static int gather_lookup(weft_future_t *gather, gather_state **out) {
   if (gather == NULL)
     return WEFT_EINVAL;
-  if (loop_check(weft_future_loop(gather)) == WEFT_ETHREAD)
+  if (!weft__on_loop(gather->loop))
     return WEFT_ETHREAD;
-  int state = weft_future_state(gather);
-  if (state == WEFT_FUTURE_ERROR || state == WEFT_FUTURE_CANCELLED)
-    return WEFT_ESTATE;
-  gather_state *st = NULL;
-  pthread_mutex_lock(&reg_lock);
-  reg_node *n = reg_find(&reg_gathers, gather);
-  if (n != NULL) {
-    st = WEFT__CONTAINER_OF(n, gather_state, node);
-    if (state == WEFT_FUTURE_RESULT && !st->owned_by_result)
-      st = NULL; /* completed by someone else's setter */
-  }
-  pthread_mutex_unlock(&reg_lock);
-  if (st == NULL)
+  ext_head *x = ext_of(gather, EXT_GATHER);
+  if (x == NULL)
     return WEFT_EINVAL;
-  *out = st;
+  *out = x->state;
   return 0;
 }
 
@@ -422,33 +367,48 @@ weft_future_t *weft_gather_child(weft_future_t *gather, size_t index) {
   return st->children[index];
 }
 
-/* ---- wait_for -------------------------------------------------------------------- */
+/* ---- wait ------------------------------------------------------------------------ */
 
 typedef struct wait_state {
-  int refs;              /* pending callbacks: outer, inner, timer (loop thread only) */
-  bool timed_out;        /* the inner was cancelled by the timeout */
+  atomic_uint refs;      /* pending callbacks (inputs, outer, timer) + the outer's attachment */
   weft_future_t *outer;  /* borrowed; NULL once the outer's done callback ran */
-  weft_future_t *inner;  /* referenced */
-  weft_handle_t *timer;  /* referenced until the timer's callback ran */
+  weft_handle_t *timer;  /* referenced until its callback ran */
+  int when;              /* enum weft_wait_when */
+  bool snapped;          /* view[] holds the done and pending sets */
+  size_t n;              /* distinct inputs */
+  size_t counter;        /* inputs whose completion was not seen yet */
+  size_t ndone;          /* view[0..ndone) done, view[ndone..n) pending */
+  weft_future_t **view;  /* = futs + n */
+  weft_future_t *futs[]; /* n distinct inputs (referenced), then the view */
 } wait_state;
 
 static void wait_unref(wait_state *st) {
-  if (--st->refs > 0)
+  if (atomic_fetch_sub_explicit(&st->refs, 1, memory_order_acq_rel) != 1)
     return;
-  weft_future_unref(st->inner);
+  for (size_t i = 0; i < st->n; i++)
+    weft_future_unref(st->futs[i]);
   free(st);
 }
 
-static void wait_inner_done(weft_future_t *inner, void *userdata) {
-  wait_state *st = userdata;
+/* asyncio's _release_waiter: the wait returns normally. */
+static void wait_release(wait_state *st) {
   if (st->timer != NULL)
     (void)weft_handle_cancel(st->timer);
-  weft_future_t *outer = st->outer;
-  if (outer != NULL && !weft_future_done(outer)) {
-    if (st->timed_out && weft_future_cancelled(inner))
-      fail_future(outer, WEFT_ETIMEDOUT, "wait_for timed out");
-    else
-      complete_from(outer, inner); /* also a cancellation swallowed by the inner */
+  if (st->outer != NULL && !weft_future_done(st->outer))
+    (void)weft_future_set_none(st->outer);
+}
+
+/* asyncio _wait's _on_completion. */
+static void wait_input_done(weft_future_t *f, void *userdata) {
+  wait_state *st = userdata;
+  st->counter--;
+  if (st->outer != NULL && !weft_future_done(st->outer)) {
+    bool failed = st->when == WEFT_WAIT_FIRST_EXCEPTION &&
+                  weft_future_state(f) == WEFT_FUTURE_ERROR;
+    if (failed)
+      (void)weft_future_error(f); /* asyncio reads f.exception() here */
+    if (st->counter == 0 || st->when == WEFT_WAIT_FIRST_COMPLETED || failed)
+      wait_release(st);
   }
   wait_unref(st);
 }
@@ -458,85 +418,478 @@ static void wait_timer(weft_loop_t *loop, int status, void *userdata) {
   wait_state *st = userdata;
   weft_handle_unref(st->timer);
   st->timer = NULL;
-  if (status == 0 && st->outer != NULL && !weft_future_done(st->outer) &&
-      !weft_future_done(st->inner)) {
-    st->timed_out = true;
-    (void)weft_future_cancel(st->inner, NULL);
-  }
+  if (status == 0)
+    wait_release(st);
   wait_unref(st);
 }
 
+/* The outer is done (returned, or cancelled): stop watching; never cancel an input. */
 static void wait_outer_done(weft_future_t *outer, void *userdata) {
+  (void)outer;
   wait_state *st = userdata;
   st->outer = NULL;
   if (st->timer != NULL)
     (void)weft_handle_cancel(st->timer);
-  if (!weft_future_done(st->inner)) {
-    if (weft_future_cancelled(outer))
-      (void)weft_future_cancel(st->inner, weft_future_error_message(outer));
-    int removed = weft_future_remove_done_callback(st->inner, wait_inner_done, st);
-    if (removed > 0)
-      st->refs -= removed;
+  unsigned removed = 0;
+  for (size_t i = 0; i < st->n; i++) {
+    int r = weft_future_remove_done_callback(st->futs[i], wait_input_done, st);
+    if (r > 0)
+      removed += (unsigned)r;
   }
+  atomic_fetch_sub_explicit(&st->refs, removed, memory_order_relaxed); /* ours is still held */
   wait_unref(st);
+}
+
+weft_future_t *weft_wait(weft_loop_t *loop, weft_future_t *const *futures, size_t n,
+                         double timeout, int return_when) {
+  if (n == 0 || isnan(timeout) ||
+      (return_when != WEFT_WAIT_ALL_COMPLETED && return_when != WEFT_WAIT_FIRST_COMPLETED &&
+       return_when != WEFT_WAIT_FIRST_EXCEPTION))
+    WEFT__FAIL_NULL(WEFT_EINVAL);
+  int rc = check_inputs(loop, futures, n);
+  if (rc != 0)
+    WEFT__FAIL_NULL(rc);
+  wait_state *st = calloc(1, sizeof *st + 2 * n * sizeof st->futs[0]);
+  if (st == NULL)
+    WEFT__FAIL_NULL(WEFT_ENOMEM);
+  rc = distinct(futures, n, st->futs, &st->n);
+  if (rc != 0) {
+    free(st);
+    WEFT__FAIL_NULL(rc);
+  }
+  weft_future_t *outer = ext_new(loop, EXT_WAIT);
+  if (outer == NULL) {
+    free(st);
+    return NULL;
+  }
+  st->outer = outer;
+  st->when = return_when;
+  st->counter = st->n;
+  st->view = st->futs + st->n;
+  for (size_t i = 0; i < st->n; i++)
+    weft_future_ref(st->futs[i]);
+  atomic_init(&st->refs, 1); /* the outer's attachment */
+  ext_of(outer, EXT_WAIT)->state = st;
+
+  rc = weft_future_add_done_callback(outer, wait_outer_done, st);
+  if (rc == 0)
+    atomic_fetch_add_explicit(&st->refs, 1, memory_order_relaxed);
+  size_t k = 0;
+  for (; rc == 0 && k < st->n; k++) {
+    rc = weft_future_add_done_callback(st->futs[k], wait_input_done, st);
+    if (rc == 0)
+      atomic_fetch_add_explicit(&st->refs, 1, memory_order_relaxed);
+  }
+  if (rc == 0 && !isinf(timeout)) {
+    rc = weft_loop_call_later(loop, timeout, &st->timer, wait_timer, st);
+    if (rc == 0)
+      atomic_fetch_add_explicit(&st->refs, 1, memory_order_relaxed);
+  }
+  if (rc != 0) {
+    unsigned removed = 0;
+    for (size_t i = 0; i < k; i++) {
+      int r = weft_future_remove_done_callback(st->futs[i], wait_input_done, st);
+      if (r > 0)
+        removed += (unsigned)r;
+    }
+    int r = weft_future_remove_done_callback(outer, wait_outer_done, st);
+    if (r > 0)
+      removed += (unsigned)r;
+    atomic_fetch_sub_explicit(&st->refs, removed, memory_order_relaxed);
+    st->outer = NULL; /* a done input's callback may still be queued */
+    weft_future_unref(outer);
+    WEFT__FAIL_NULL(rc);
+  }
+  return outer;
+}
+
+/*
+ * The state of a done wait, with its sets taken: the first time they are
+ * asked for, as asyncio builds them when the awaiting task resumes (an
+ * input may be done although its done callbacks have not run yet).
+ */
+static int wait_sets(weft_future_t *wait, wait_state **out) {
+  if (wait == NULL)
+    return WEFT_EINVAL;
+  if (!weft__on_loop(wait->loop))
+    return WEFT_ETHREAD;
+  ext_head *x = ext_of(wait, EXT_WAIT);
+  if (x == NULL)
+    return WEFT_EINVAL;
+  if (!weft_future_done(wait))
+    return WEFT_EPENDING;
+  wait_state *st = x->state;
+  if (!st->snapped) {
+    size_t d = 0, p = st->n;
+    for (size_t i = 0; i < st->n; i++)
+      if (weft_future_done(st->futs[i]))
+        st->view[d++] = st->futs[i];
+    st->ndone = d;
+    for (size_t i = st->n; i-- > 0;)
+      if (!weft_future_done(st->futs[i]))
+        st->view[--p] = st->futs[i];
+    st->snapped = true;
+  }
+  *out = st;
+  return 0;
+}
+
+int weft_wait_done_count(weft_future_t *wait) {
+  wait_state *st = NULL;
+  int rc = wait_sets(wait, &st);
+  return rc != 0 ? rc : (int)st->ndone;
+}
+
+int weft_wait_pending_count(weft_future_t *wait) {
+  wait_state *st = NULL;
+  int rc = wait_sets(wait, &st);
+  return rc != 0 ? rc : (int)(st->n - st->ndone);
+}
+
+weft_future_t *weft_wait_done_at(weft_future_t *wait, size_t index) {
+  wait_state *st = NULL;
+  int rc = wait_sets(wait, &st);
+  if (rc != 0)
+    WEFT__FAIL_NULL(rc);
+  if (index >= st->ndone)
+    WEFT__FAIL_NULL(WEFT_EINVAL);
+  return st->view[index];
+}
+
+weft_future_t *weft_wait_pending_at(weft_future_t *wait, size_t index) {
+  wait_state *st = NULL;
+  int rc = wait_sets(wait, &st);
+  if (rc != 0)
+    WEFT__FAIL_NULL(rc);
+  if (index >= st->n - st->ndone)
+    WEFT__FAIL_NULL(WEFT_EINVAL);
+  return st->view[st->ndone + index];
+}
+
+/* ---- as_completed ------------------------------------------------------------------ */
+
+struct weft_as_completed {
+  atomic_uint refs;      /* the user's, pending input callbacks, the timer's, each next future */
+  weft_loop_t *loop;     /* its memory is held */
+  weft_handle_t *timer;  /* referenced until its callback ran */
+  bool timed_out;
+  size_t n;              /* distinct inputs */
+  size_t yielded;        /* next futures handed out */
+  size_t todo;           /* inputs whose completion was not queued yet */
+  size_t rhead, rtail;   /* ready[rhead..rtail): finished inputs (NULL: timed out) */
+  size_t ghead, gtail;   /* getters[ghead..gtail): next futures waiting (NULL: gone) */
+  weft_future_t **ready;
+  weft_future_t **getters;
+  weft_future_t *inputs[]; /* n (referenced), then ready[n], then getters[n] */
+};
+
+static void ac_unref(weft_as_completed_t *it) {
+  if (atomic_fetch_sub_explicit(&it->refs, 1, memory_order_acq_rel) != 1)
+    return;
+  for (size_t i = 0; i < it->n; i++)
+    weft_future_unref(it->inputs[i]);
+  weft__loop_drop_mem(it->loop);
+  free(it);
+}
+
+/* Gives `next` the outcome of the finished input `src` (NULL: the timeout). */
+static void ac_fill(weft_future_t *next, weft_future_t *src) {
+  ext_head *x = ext_of(next, EXT_NEXT);
+  x->slot = SIZE_MAX;
+  if (src == NULL) {
+    fail_future(next, WEFT_ETIMEDOUT, "as_completed timed out");
+    return;
+  }
+  x->hold = weft_future_ref(src);
+  complete_from(next, src, &x->hold);
+}
+
+/* Hands finished inputs to the waiting next futures, in order; skips the
+ * ones cancelled meanwhile (their input goes to the next one). */
+static void ac_deliver(weft_as_completed_t *it) {
+  while (it->ghead < it->gtail && it->rhead < it->rtail) {
+    weft_future_t *g = it->getters[it->ghead];
+    it->getters[it->ghead++] = NULL;
+    if (g != NULL && !weft_future_done(g))
+      ac_fill(g, it->ready[it->rhead++]);
+  }
+}
+
+/* asyncio as_completed's _on_completion. */
+static void ac_input_done(weft_future_t *f, void *userdata) {
+  weft_as_completed_t *it = userdata;
+  if (!it->timed_out) { /* else the timeout queued this one already */
+    it->todo--;
+    it->ready[it->rtail++] = f;
+    if (it->todo == 0 && it->timer != NULL)
+      (void)weft_handle_cancel(it->timer);
+    ac_deliver(it);
+  }
+  ac_unref(it);
+}
+
+/* asyncio as_completed's _on_timeout: every input not finished yet becomes a timeout. */
+static void ac_timer(weft_loop_t *loop, int status, void *userdata) {
+  (void)loop;
+  weft_as_completed_t *it = userdata;
+  weft_handle_unref(it->timer);
+  it->timer = NULL;
+  if (status == 0 && it->todo > 0) {
+    it->timed_out = true;
+    unsigned removed = 0;
+    for (size_t i = 0; i < it->n; i++) {
+      int r = weft_future_remove_done_callback(it->inputs[i], ac_input_done, it);
+      if (r > 0)
+        removed += (unsigned)r;
+    }
+    atomic_fetch_sub_explicit(&it->refs, removed, memory_order_relaxed); /* ours is still held */
+    for (; it->todo > 0; it->todo--)
+      it->ready[it->rtail++] = NULL;
+    ac_deliver(it);
+  }
+  ac_unref(it);
+}
+
+weft_as_completed_t *weft_as_completed_new(weft_loop_t *loop, weft_future_t *const *futures,
+                                           size_t n, double timeout) {
+  if (isnan(timeout))
+    WEFT__FAIL_NULL(WEFT_EINVAL);
+  int rc = check_inputs(loop, futures, n);
+  if (rc != 0)
+    WEFT__FAIL_NULL(rc);
+  weft_as_completed_t *it = calloc(1, sizeof *it + 3 * n * sizeof it->inputs[0]);
+  if (it == NULL)
+    WEFT__FAIL_NULL(WEFT_ENOMEM);
+  rc = distinct(futures, n, it->inputs, &it->n);
+  if (rc != 0) {
+    free(it);
+    WEFT__FAIL_NULL(rc);
+  }
+  it->loop = weft__loop_hold_mem(loop);
+  it->ready = it->inputs + it->n;
+  it->getters = it->ready + it->n;
+  it->todo = it->n;
+  for (size_t i = 0; i < it->n; i++)
+    weft_future_ref(it->inputs[i]);
+  atomic_init(&it->refs, 1); /* the caller's */
+  size_t k = 0;
+  for (; rc == 0 && k < it->n; k++) {
+    rc = weft_future_add_done_callback(it->inputs[k], ac_input_done, it);
+    if (rc == 0)
+      atomic_fetch_add_explicit(&it->refs, 1, memory_order_relaxed);
+  }
+  if (rc == 0 && it->n > 0 && !isinf(timeout)) {
+    rc = weft_loop_call_later(loop, timeout, &it->timer, ac_timer, it);
+    if (rc == 0)
+      atomic_fetch_add_explicit(&it->refs, 1, memory_order_relaxed);
+  }
+  if (rc != 0) {
+    unsigned removed = 0;
+    for (size_t i = 0; i < k; i++) {
+      int r = weft_future_remove_done_callback(it->inputs[i], ac_input_done, it);
+      if (r > 0)
+        removed += (unsigned)r;
+    }
+    atomic_fetch_sub_explicit(&it->refs, removed, memory_order_relaxed);
+    ac_unref(it);
+    WEFT__FAIL_NULL(rc);
+  }
+  return it;
+}
+
+weft_future_t *weft_as_completed_next(weft_as_completed_t *it) {
+  if (it == NULL)
+    WEFT__FAIL_NULL(WEFT_EINVAL);
+  int rc = loop_usable(it->loop);
+  if (rc != 0)
+    WEFT__FAIL_NULL(rc);
+  if (it->yielded == it->n)
+    WEFT__FAIL_NULL(WEFT_EEXHAUSTED);
+  weft_future_t *next = ext_new(it->loop, EXT_NEXT);
+  if (next == NULL)
+    return NULL;
+  ext_head *x = ext_of(next, EXT_NEXT);
+  atomic_fetch_add_explicit(&it->refs, 1, memory_order_relaxed);
+  x->state = it;
+  it->yielded++;
+  if (it->rhead < it->rtail) { /* no live getter is queued when inputs are */
+    ac_fill(next, it->ready[it->rhead++]);
+  } else {
+    x->slot = it->gtail;
+    it->getters[it->gtail++] = next;
+  }
+  return next;
+}
+
+int weft_as_completed_remaining(const weft_as_completed_t *it) {
+  if (it == NULL)
+    return WEFT_EINVAL;
+  if (!weft__on_loop(it->loop))
+    return WEFT_ETHREAD;
+  return (int)(it->n - it->yielded);
+}
+
+weft_future_t *weft_as_completed_source(weft_future_t *next) {
+  if (next == NULL)
+    WEFT__FAIL_NULL(WEFT_EINVAL);
+  if (!weft__on_loop(next->loop))
+    WEFT__FAIL_NULL(WEFT_ETHREAD);
+  ext_head *x = ext_of(next, EXT_NEXT);
+  if (x == NULL)
+    WEFT__FAIL_NULL(WEFT_EINVAL);
+  if (!weft_future_done(next))
+    WEFT__FAIL_NULL(WEFT_EPENDING);
+  if (x->hold == NULL)
+    WEFT__FAIL_NULL(WEFT_ESTATE);
+  return x->hold;
+}
+
+weft_as_completed_t *weft_as_completed_ref(weft_as_completed_t *it) {
+  if (it != NULL)
+    atomic_fetch_add_explicit(&it->refs, 1, memory_order_relaxed);
+  return it;
+}
+
+void weft_as_completed_unref(weft_as_completed_t *it) {
+  if (it != NULL)
+    ac_unref(it);
+}
+
+/* A next future is freed: it leaves the getter queue if it is still there. */
+static void next_fini(weft_future_t *next, ext_head *x) {
+  weft_as_completed_t *it = x->state;
+  if (it == NULL)
+    return;
+  if (x->slot != SIZE_MAX && it->getters[x->slot] == next)
+    it->getters[x->slot] = NULL;
+  ac_unref(it);
+}
+
+/* ---- wait_for -------------------------------------------------------------------- */
+
+/*
+ * wait_for's outer is a task ("wait_for") that awaits the inner, so that
+ * cancelling it cancels the inner and completes only once the inner is
+ * done, as asyncio's wait_for coroutine does.  Its userdata is this state.
+ */
+typedef struct wf_state {
+  ext_head x;            /* first: the task's attachment */
+  atomic_uint refs;      /* the task (until freed), the timer's callback */
+  weft_future_t *inner;  /* referenced until the task's last step */
+  weft_handle_t *timer;  /* referenced until its callback ran */
+  bool timed_out;        /* the inner was cancelled by the timeout */
+  bool started;
+} wf_state;
+
+static void wf_unref(wf_state *st) {
+  if (atomic_fetch_sub_explicit(&st->refs, 1, memory_order_acq_rel) == 1)
+    free(st);
+}
+
+/* The task's release: after its last step, or if it never ran. */
+static void wf_release(void *userdata) {
+  wf_state *st = userdata;
+  if (st->timer != NULL)
+    (void)weft_handle_cancel(st->timer);
+  weft_future_unref(st->inner);
+  st->inner = NULL;
+}
+
+static void wf_timer(weft_loop_t *loop, int status, void *userdata) {
+  (void)loop;
+  wf_state *st = userdata;
+  weft_handle_unref(st->timer);
+  st->timer = NULL;
+  /* A done inner wins, even if its completion was not delivered yet. */
+  if (status == 0 && st->inner != NULL && !weft_future_done(st->inner)) {
+    st->timed_out = true;
+    (void)weft_future_cancel(st->inner, NULL);
+  }
+  wf_unref(st);
+}
+
+static int wf_step(weft_task_t *task, void *userdata) {
+  wf_state *st = userdata;
+  weft_future_t *inner = st->inner;
+  if (!st->started || !weft_future_done(inner)) {
+    /* The first step awaits (an inner already done comes back at once).
+     * Resumed with the inner still pending cannot happen (a cancel request
+     * goes to the inner): should it, cancel it and wait again. */
+    if (st->started)
+      (void)weft_future_cancel(inner, NULL);
+    st->started = true;
+    int rc = weft_task_await(task, inner);
+    if (rc == WEFT_STEP_SUSPEND || !weft_future_done(inner))
+      return rc; /* suspended, or the await failed (WEFT_ENOMEM) */
+  }
+  /* The inner is done.  An outer cancel is never swallowed by a result; an
+   * error (raised while handling it, as in asyncio) is never lost. */
+  bool outer_cancelled = weft_task_cancelling(task) > 0;
+  int rc = weft_future_error(inner); /* marks it observed: the outer carries it now */
+  if (rc == WEFT_ECANCELED && st->timed_out && !outer_cancelled) {
+    (void)weft_future_set_error(weft_task_future(task), WEFT_ETIMEDOUT, "wait_for timed out");
+    return WEFT_ETIMEDOUT;
+  }
+  if (rc == WEFT_ECANCELED || (rc == 0 && outer_cancelled))
+    return WEFT_ECANCELED; /* with the inner's cancel message, else the request's */
+  if (rc != 0) {
+    (void)weft_future_set_error(weft_task_future(task), rc, weft_future_error_message(inner));
+    return rc;
+  }
+  rc = copy_result(weft_task_future(task), inner, &st->x.hold);
+  return rc != 0 ? rc : WEFT_STEP_DONE;
 }
 
 weft_future_t *weft_wait_for(weft_loop_t *loop, weft_future_t *future, double timeout) {
   if (loop == NULL || future == NULL || isnan(timeout))
     WEFT__FAIL_NULL(WEFT_EINVAL);
-  weft_future_t *outer = weft_future_new(loop);
-  if (outer == NULL)
-    return NULL; /* ETHREAD, ECLOSED or ENOMEM, set by the core */
-  if (weft_future_loop(future) != loop) {
-    weft_future_unref(outer);
+  int rc = loop_usable(loop);
+  if (rc != 0)
+    WEFT__FAIL_NULL(rc);
+  if (future->loop != loop)
     WEFT__FAIL_NULL(WEFT_EOTHERLOOP);
-  }
-  int rc;
   if (weft_future_done(future)) { /* asyncio: `if fut.done(): return fut.result()` */
-    rc = copy_outcome(outer, future);
-    if (rc != 0) {
-      weft_future_unref(outer);
-      WEFT__FAIL_NULL(rc);
-    }
+    weft_future_t *outer = ext_new(loop, EXT_PLAIN);
+    if (outer == NULL)
+      return NULL;
+    complete_from(outer, future, &ext_of(outer, EXT_PLAIN)->hold);
     return outer;
   }
-  wait_state *st = calloc(1, sizeof *st);
-  if (st == NULL) {
-    weft_future_unref(outer);
+  wf_state *st = calloc(1, sizeof *st);
+  if (st == NULL)
     WEFT__FAIL_NULL(WEFT_ENOMEM);
-  }
-  st->outer = outer;
+  st->x = (ext_head){EXT_WAIT_FOR, SIZE_MAX, NULL, NULL};
   st->inner = weft_future_ref(future);
-  rc = weft_future_add_done_callback(outer, wait_outer_done, st);
-  if (rc == 0) {
-    st->refs = 1;
-    rc = weft_future_add_done_callback(future, wait_inner_done, st);
-    if (rc == 0) {
-      st->refs = 2;
-      if (timeout > 0 && !isinf(timeout)) {
-        rc = weft_loop_call_later(loop, timeout, &st->timer, wait_timer, st);
-        if (rc == 0)
-          st->refs = 3;
-        else
-          (void)weft_future_remove_done_callback(future, wait_inner_done, st);
-      }
+  atomic_init(&st->refs, 0);
+  if (timeout > 0 && !isinf(timeout)) {
+    rc = weft_loop_call_later(loop, timeout, &st->timer, wf_timer, st);
+    if (rc != 0) {
+      weft_future_unref(st->inner);
+      free(st);
+      WEFT__FAIL_NULL(rc);
     }
-    if (rc != 0)
-      (void)weft_future_remove_done_callback(outer, wait_outer_done, st);
+    atomic_fetch_add_explicit(&st->refs, 1, memory_order_relaxed);
   }
-  if (rc != 0) {
+  weft_task_t *t = weft_task_spawn(loop, "wait_for", wf_step, st, wf_release);
+  if (t == NULL) {
+    rc = weft_last_error();
     weft_future_unref(st->inner);
-    free(st);
-    weft_future_unref(outer);
+    st->inner = NULL;
+    if (st->timer != NULL)
+      (void)weft_handle_cancel(st->timer); /* its callback frees the state */
+    else
+      free(st);
     WEFT__FAIL_NULL(rc);
   }
+  atomic_fetch_add_explicit(&st->refs, 1, memory_order_relaxed);
+  t->f.flags |= WEFT__F_EXT;
   if (!(timeout > 0)) {
     /* 3.12 special-cases timeout <= 0: cancel now, so that a task that has
      * not started never runs; then wait for the inner as on timeout. */
     st->timed_out = true;
     (void)weft_future_cancel(future, NULL);
   }
-  return outer;
+  return weft_task_future(t);
 }
 
 /* ---- shield ------------------------------------------------------------------------ */
@@ -562,7 +915,7 @@ static void shield_unref(shield_state *st) {
 static void shield_inner_done(weft_future_t *inner, void *userdata) {
   shield_state *st = userdata;
   if (st->outer != NULL && !weft_future_done(st->outer))
-    complete_from(st->outer, inner);
+    complete_from(st->outer, inner, &ext_of(st->outer, EXT_PLAIN)->hold);
   shield_unref(st);
 }
 
@@ -583,20 +936,20 @@ static void shield_outer_done(weft_future_t *outer, void *userdata) {
 weft_future_t *weft_shield(weft_loop_t *loop, weft_future_t *future) {
   if (loop == NULL || future == NULL)
     WEFT__FAIL_NULL(WEFT_EINVAL);
-  int rc = loop_check(loop);
+  int rc = loop_usable(loop);
   if (rc != 0)
     WEFT__FAIL_NULL(rc);
-  if (weft_future_loop(future) != loop)
+  if (future->loop != loop)
     WEFT__FAIL_NULL(WEFT_EOTHERLOOP);
   if (weft_future_done(future))
     return weft_future_ref(future); /* asyncio's shortcut */
-  weft_future_t *outer = weft_future_new(loop);
-  if (outer == NULL)
-    return NULL;
   shield_state *st = calloc(1, sizeof *st);
-  if (st == NULL) {
-    weft_future_unref(outer);
+  if (st == NULL)
     WEFT__FAIL_NULL(WEFT_ENOMEM);
+  weft_future_t *outer = ext_new(loop, EXT_PLAIN);
+  if (outer == NULL) {
+    free(st);
+    return NULL;
   }
   st->outer = outer;
   st->inner = weft_future_ref(future);
@@ -614,4 +967,30 @@ weft_future_t *weft_shield(weft_loop_t *loop, weft_future_t *future) {
   }
   st->refs = 2;
   return outer;
+}
+
+/* ---- the attachment's release -------------------------------------------------------- */
+
+void weft__ext_fini(weft_future_t *f) {
+  ext_head *x = ext_of(f, 0);
+  weft_future_unref(x->hold);
+  x->hold = NULL;
+  switch (x->kind) {
+  case EXT_GATHER:
+    if (x->state != NULL)
+      gather_unref(x->state);
+    break;
+  case EXT_WAIT:
+    if (x->state != NULL)
+      wait_unref(x->state);
+    break;
+  case EXT_NEXT:
+    next_fini(f, x);
+    break;
+  case EXT_WAIT_FOR:
+    wf_unref((wf_state *)x);
+    break;
+  default:
+    break;
+  }
 }

@@ -82,6 +82,8 @@ void weft__future_free(weft_future_t *f) {
     else if (f->vtype == WEFT_VALUE_PTR && f->aux.release != NULL)
       f->aux.release(f->v.p);
   }
+  if (f->flags & WEFT__F_EXT)
+    weft__ext_fini(f);
   free(f->msg);
   for (weft__cb *cb = f->cbs, *next; cb != NULL; cb = next) {
     next = cb->next;

@@ -95,7 +95,8 @@ enum {
   WEFT__F_UNOBSERVED = 1 << 1, /* failed and nobody read the error yet */
   WEFT__F_CB_SCHEDULED = 1 << 2,
   WEFT__F_SLEEP = 1 << 3,     /* is a struct weft__sleep */
-  WEFT__F_MEMREF = 1 << 4     /* survived close: holds the loop's memory, off the list */
+  WEFT__F_MEMREF = 1 << 4,    /* survived close: holds the loop's memory, off the list */
+  WEFT__F_EXT = 1 << 5        /* carries a combinator's attachment: weft__ext_fini on free */
 };
 
 /*
@@ -158,6 +159,9 @@ int weft__future_remove_cb(weft_future_t *f, weft_future_fn fn, void *userdata);
 void weft__future_free(weft_future_t *f);
 void weft__future_dying(weft_future_t *f);
 void weft__future_report_unobserved(weft_future_t *f);
+/* Releases what a WEFT__F_EXT future carries (combinators.c); called once,
+ * by weft__future_free, before the memory goes.  Any thread after close. */
+void weft__ext_fini(weft_future_t *f);
 int weft__future_describe(const weft_future_t *f, char *buf, size_t size);
 /* For queue.c (implemented there): takes a pointer result back from a done
  * future, which then holds NULL and releases nothing. */

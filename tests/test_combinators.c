@@ -218,14 +218,20 @@ static void test_gather_first_failure(void) {
   TU_EQ(w.watched_state, WEFT_FUTURE_PENDING);
   TU_LOG_EXPECT(1, 2); /* b finished normally: never cancelled */
   TU_EQ(int_of(weft_task_future(b)), 2);
-  /* a failed gather has released its children */
-  TU_RC(weft_gather_count(g), WEFT_ESTATE);
-  TU_OK(weft_gather_child(g, 0) == NULL);
-  TU_RC(weft_last_error(), WEFT_ESTATE);
+  /* a failed gather keeps its children readable, after the tasks' own
+   * references are gone too */
   TU_EQ(weft_future_cancel(g, NULL), 0); /* done: cancelling changes nothing */
-  weft_future_unref(g);
   weft_task_unref(a);
   weft_task_unref(b);
+  tu_run(loop);
+  TU_EQ(weft_gather_count(g), 2);
+  TU_OK(weft_gather_child(g, 0) == fs[0]);
+  TU_RC(weft_future_error(weft_gather_child(g, 0)), WEFT_EIO);
+  TU_STR(weft_future_error_message(weft_gather_child(g, 0)), "boom");
+  TU_EQ(int_of(weft_gather_child(g, 1)), 2);
+  TU_OK(weft_gather_child(g, 2) == NULL);
+  TU_RC(weft_last_error(), WEFT_EINVAL);
+  weft_future_unref(g);
   tu_loop_close(loop);
   TU_EQ(tu_exc.count, 0); /* a's error went to the gather, whose error we read */
 }
@@ -348,7 +354,7 @@ static void test_gather_cancel(void) {
     TU_EQ(weft_future_cancel(g, "enough"), 1);
     TU_EQ(weft_future_cancelled(g), 1); /* at once */
     TU_EQ(weft_future_cancel(g, "again"), 0);
-    TU_RC(weft_gather_count(g), WEFT_ESTATE);
+    TU_EQ(weft_gather_count(g), 4); /* a cancelled gather still has its children */
     double t0 = tu_now();
     tu_run(loop);
     TU_OK(tu_now() - t0 < 5.0); /* the 10 s sleeps were cancelled */
@@ -362,6 +368,9 @@ static void test_gather_cancel(void) {
     TU_STR(weft_future_error_message(g), "enough");
     for (int i = 0; i < 4; i++)
       weft_future_unref(fs[i]);
+    TU_EQ(weft_future_cancelled(weft_gather_child(g, 0)), 1);
+    TU_EQ(weft_future_cancelled(weft_gather_child(g, 2)), 1);
+    TU_EQ(int_of(weft_gather_child(g, 3)), 4);
     weft_future_unref(g);
     tu_loop_close(loop);
     TU_EQ(tu_exc.count, 0);
@@ -689,12 +698,18 @@ static void test_bad_input(void) {
   TU_EQ(r.calls, 1);
   TU_EQ(weft_future_state(g), WEFT_FUTURE_RESULT);
   weft_future_unref(g);
-  /* a failed plain future gives ESTATE */
+  /* a failed plain future is no gather either */
   weft_future_t *e = weft_future_new(loop);
   TU_RC(weft_future_set_error(e, WEFT_EIO, NULL), 0);
-  TU_RC(weft_gather_count(e), WEFT_ESTATE);
+  TU_RC(weft_gather_count(e), WEFT_EINVAL);
   TU_RC(weft_future_error(e), WEFT_EIO);
   weft_future_unref(e);
+  /* nor are the other combinators' futures */
+  weft_future_t *q = weft_future_new(loop);
+  weft_future_t *ws = weft_shield(loop, q);
+  TU_RC(weft_gather_count(ws), WEFT_EINVAL);
+  weft_future_unref(ws);
+  weft_future_unref(q);
   weft_future_unref(f);
   tu_loop_close(loop);
   TU_EQ(tu_exc.count, 0);
@@ -932,23 +947,56 @@ static void test_wait_for_infinite(void) {
   tu_loop_close(loop);
 }
 
-/* Cancelling the outer cancels the inner (test_cancel_wait_for). */
+/* Cancelling the outer cancels the inner (test_cancel_wait_for), and the
+ * outer completes only once the inner has finished its cleanup
+ * (test_asyncio_wait_for_cancelled). */
 static void test_wait_for_outer_cancel(void) {
   weft_loop_t *loop = tu_loop_new();
   if (!loop) return;
   tu_log_reset();
-  weft_task_t *t = spawn_child(loop, 10.0, 1, 1, NULL);
+  child_frame *f = NULL;
+  weft_task_t *t = spawn_child(loop, 10.0, 1, 1, &f);
+  f->cleanup = 0.005;
   weft_future_t *w = weft_wait_for(loop, weft_task_future(t), 30.0);
+  TU_OK(weft_future_task(w) != NULL); /* the outer is a task */
+  TU_STR(weft_task_name(weft_future_task(w)), "wait_for");
+  watch_rec r = {0, weft_task_future(t), -1, 99};
+  TU_RC(weft_future_add_done_callback(w, watch_cb, &r), 0);
   TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
   TU_EQ(weft_future_cancel(w, "bye"), 1);
-  TU_EQ(weft_future_cancelled(w), 1);
+  TU_EQ(weft_future_done(w), 0); /* not yet: the inner is cleaning up */
+  TU_RC(weft_future_set_int64(w, 1), WEFT_ESTATE); /* a task's setters are its own */
   double t0 = tu_now();
   tu_run(loop);
   TU_OK(tu_now() - t0 < 10.0); /* neither the sleep nor the timer is left */
   TU_EQ(weft_future_cancelled(w), 1);
+  TU_STR(weft_future_error_message(w), "bye");
   TU_EQ(weft_future_cancelled(weft_task_future(t)), 1);
   TU_STR(weft_future_error_message(weft_task_future(t)), "bye");
-  TU_LOG_EXPECT(-1);
+  TU_EQ(r.calls, 1);
+  TU_EQ(r.watched_state, WEFT_FUTURE_CANCELLED);
+  TU_LOG_EXPECT(-1, -101, 99); /* cancelled, cleaned up, then the outer */
+  weft_future_unref(w);
+  weft_task_unref(t);
+  tu_loop_close(loop);
+  TU_EQ(tu_exc.count, 0);
+}
+
+/* test_wait_for_self_cancellation: a wait_for cancelled before its first
+ * step never touches the inner, which goes on to return its value. */
+static void test_wait_for_cancelled_before_start(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  tu_log_reset();
+  child_frame *f = NULL;
+  weft_task_t *t = spawn_child(loop, 0.010, 42, 1, &f);
+  f->on_cancel = ON_CANCEL_RETURN;
+  weft_future_t *w = weft_wait_for(loop, weft_task_future(t), 0.005);
+  TU_EQ(weft_future_cancel(w, NULL), 1);
+  tu_run(loop);
+  TU_EQ(weft_future_cancelled(w), 1);
+  TU_EQ(int_of(weft_task_future(t)), 42);
+  TU_LOG_EXPECT(1); /* never cancelled, although the timeout was shorter */
   weft_future_unref(w);
   weft_task_unref(t);
   tu_loop_close(loop);
@@ -1023,6 +1071,49 @@ static void test_wait_for_outer_cancel_not_swallowed(void) {
   TU_EQ(tu_exc.count, 0);
 }
 
+/* The same races with a wait_for that has started (it awaits the inner), and
+ * an inner that fails while handling the cancellation: the error is passed
+ * on (asyncio), never lost. */
+static void test_wait_for_outer_cancel_started(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  tu_log_reset();
+  weft_future_t *a = weft_future_new(loop), *b = weft_future_new(loop);
+  weft_future_t *e = weft_future_new(loop);
+  weft_future_t *wa = weft_wait_for(loop, a, 30.0);
+  weft_future_t *wb = weft_wait_for(loop, b, INFINITY);
+  weft_future_t *we = weft_wait_for(loop, e, 30.0);
+  child_frame *f = NULL;
+  weft_task_t *t = spawn_child(loop, 10.0, 0, 1, &f);
+  f->on_cancel = ON_CANCEL_FAIL;
+  weft_future_t *wt = weft_wait_for(loop, weft_task_future(t), 30.0);
+  TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0); /* every wait_for awaits now */
+  TU_RC(weft_future_set_int64(a, 1), 0); /* the result, then the cancel */
+  TU_EQ(weft_future_cancel(wa, "late"), 1);
+  TU_EQ(weft_future_cancel(wb, NULL), 1); /* the cancel, then the result */
+  TU_EQ(weft_future_cancelled(b), 1);     /* the cancel reached the inner at once */
+  TU_RC(weft_future_set_int64(b, 2), WEFT_ESTATE);
+  TU_RC(weft_future_set_error(e, WEFT_EPIPE, "pipe"), 0); /* an error, then the cancel */
+  TU_EQ(weft_future_cancel(we, NULL), 1);
+  TU_EQ(weft_future_cancel(wt, "stop"), 1);
+  tu_run(loop);
+  TU_EQ(weft_future_cancelled(wa), 1);
+  TU_STR(weft_future_error_message(wa), "late");
+  TU_EQ(int_of(a), 1);
+  TU_EQ(weft_future_cancelled(wb), 1);
+  TU_RC(weft_future_error(we), WEFT_EPIPE);
+  TU_STR(weft_future_error_message(we), "pipe");
+  TU_RC(weft_future_error(wt), WEFT_EIO);
+  TU_STR(weft_future_error_message(wt), "failed while cancelled");
+  TU_LOG_EXPECT(-1);
+  weft_future_t *all[] = {a, b, e, wa, wb, we, wt};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+    weft_future_unref(all[i]);
+  weft_task_unref(t);
+  tu_loop_close(loop);
+  TU_EQ(tu_exc.count, 0);
+}
+
 /* timeout <= 0 on a task that has not started: its step never runs. */
 static void test_wait_for_zero_timeout_not_started(void) {
   static const double timeouts[3] = {0.0, -1.0, -INFINITY};
@@ -1080,21 +1171,29 @@ static void test_wait_for_zero_timeout_started(void) {
   TU_EQ(tu_exc.count, 0);
 }
 
-/* The core's rule: dropping the last reference to a pending wait_for cancels it. */
+/* The outer is a task, owned by the loop: dropping the last reference while
+ * it is pending does not stop it (asyncio's wait_for coroutine in a task). */
 static void test_wait_for_dropped_while_pending(void) {
   weft_loop_t *loop = tu_loop_new();
   if (!loop) return;
   tu_log_reset();
-  weft_task_t *t = spawn_child(loop, 10.0, 1, 1, NULL);
+  weft_task_t *t = spawn_child(loop, 0.010, 1, 1, NULL);
   weft_future_t *w = weft_wait_for(loop, weft_task_future(t), 30.0);
   TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
   weft_future_unref(w);
+  tu_run(loop); /* returns: the 30 s timer went with the wait_for */
+  TU_EQ(int_of(weft_task_future(t)), 1);
+  TU_LOG_EXPECT(1);
+  /* and one that times out after its last reference is gone */
+  weft_future_t *p = weft_future_new(loop);
+  weft_future_unref(weft_wait_for(loop, p, 0.005));
   tu_run(loop);
-  TU_EQ(weft_future_cancelled(weft_task_future(t)), 1);
-  TU_LOG_EXPECT(-1);
+  TU_EQ(weft_future_cancelled(p), 1);
+  weft_future_unref(p);
   weft_task_unref(t);
   tu_loop_close(loop);
-  TU_EQ(tu_exc.count, 0);
+  TU_EQ(tu_exc.count, 1); /* nobody read that ETIMEDOUT: the task reports it */
+  TU_RC(tu_exc.codes[0], WEFT_ETIMEDOUT);
 }
 
 /* Closing the loop with wait_fors pending (timer, inner): nothing leaks. */
@@ -1456,7 +1555,9 @@ static const tu_test tests[] = {
     {"wait_for_timer_race_result_wins", test_wait_for_timer_race_result_wins},
     {"wait_for_infinite", test_wait_for_infinite},
     {"wait_for_outer_cancel", test_wait_for_outer_cancel},
+    {"wait_for_cancelled_before_start", test_wait_for_cancelled_before_start},
     {"wait_for_outer_cancel_not_swallowed", test_wait_for_outer_cancel_not_swallowed},
+    {"wait_for_outer_cancel_started", test_wait_for_outer_cancel_started},
     {"wait_for_zero_timeout_not_started", test_wait_for_zero_timeout_not_started},
     {"wait_for_zero_timeout_started", test_wait_for_zero_timeout_started},
     {"wait_for_dropped_while_pending", test_wait_for_dropped_while_pending},

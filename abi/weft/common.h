@@ -166,7 +166,8 @@ WEFT_API const char *weft_version_string(void);
   XX(EQUEUESHUTDOWN, -5015, "queue is shut down") \
   XX(EQUEUEEMPTY, -5016, "queue is empty") \
   XX(EQUEUEFULL, -5017, "queue is full") \
-  XX(EBROKENBARRIER, -5018, "barrier is broken (aborted, or reset while waiting)")
+  XX(EBROKENBARRIER, -5018, "barrier is broken (aborted, or reset while waiting)") \
+  XX(EEXHAUSTED, -5030, "the iterator has no items left")
 
 /** Every error code weft returns, as negative values. WEFT_OK is 0. */
 enum weft_errno {
