@@ -116,7 +116,7 @@ static void watch_cb(weft_future_t *f, void *ud) {
 
 /* Results come out in argument order although the children finish in reverse. */
 static void test_gather_argument_order(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   tu_log_reset();
   static const double delays[3] = {0.030, 0.020, 0.010};
@@ -183,7 +183,7 @@ static int gather_main_step(weft_task_t *task, void *ud) {
 }
 
 static void test_gather_awaited_by_task(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   gmain_frame *f = NULL;
   weft_task_t *m = weft_task_spawn_frame(loop, "main", gather_main_step, sizeof *f, (void **)&f);
@@ -196,7 +196,7 @@ static void test_gather_awaited_by_task(void) {
 
 /* The first failure fails the gather at once; the siblings keep running. */
 static void test_gather_first_failure(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   tu_log_reset();
   child_frame *fa = NULL;
@@ -238,7 +238,7 @@ static void test_gather_first_failure(void) {
 
 /* A failure after the gather failed is marked observed (asyncio retrieves it). */
 static void test_gather_later_failures_observed(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   weft_future_t *a = weft_future_new(loop), *b = weft_future_new(loop);
   weft_future_t *fs[2] = {a, b};
@@ -257,7 +257,7 @@ static void test_gather_later_failures_observed(void) {
 
 /* A cancelled child cancels the gather, not its siblings. */
 static void test_gather_child_cancelled(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   tu_log_reset();
   weft_future_t *p = weft_future_new(loop);
@@ -282,7 +282,7 @@ static void test_gather_child_cancelled(void) {
 
 /* return_exceptions: results, errors and cancellations per slot. */
 static void test_gather_return_exceptions(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   tu_log_reset();
   child_frame *f2 = NULL;
@@ -319,7 +319,7 @@ static void test_gather_return_exceptions(void) {
 
 /* return_exceptions with every child failing or cancelled still succeeds. */
 static void test_gather_return_exceptions_all_fail(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   weft_future_t *a = weft_future_new(loop), *b = weft_future_new(loop);
   weft_future_t *fs[2] = {a, b};
@@ -340,7 +340,7 @@ static void test_gather_return_exceptions_all_fail(void) {
 /* Cancelling the gather cancels every child not yet done, with the message. */
 static void test_gather_cancel(void) {
   for (int rexc = 0; rexc <= 1; rexc++) {
-    weft_loop_t *loop = tu_loop_new();
+    weft_loop_t *loop = tu_loop_new_virtual();
     if (!loop) return;
     tu_log_reset();
     weft_task_t *t1 = spawn_child(loop, 10.0, 1, 1, NULL);
@@ -355,9 +355,8 @@ static void test_gather_cancel(void) {
     TU_EQ(weft_future_cancelled(g), 1); /* at once */
     TU_EQ(weft_future_cancel(g, "again"), 0);
     TU_EQ(weft_gather_count(g), 4); /* a cancelled gather still has its children */
-    double t0 = tu_now();
     tu_run(loop);
-    TU_OK(tu_now() - t0 < 5.0); /* the 10 s sleeps were cancelled */
+    TU_OK(weft_loop_time(loop) < 5.0); /* the 10 s sleeps were cancelled */
     TU_EQ(weft_future_cancelled(weft_task_future(t1)), 1);
     TU_EQ(weft_future_cancelled(weft_task_future(t2)), 1);
     TU_EQ(weft_future_cancelled(p3), 1);
@@ -397,7 +396,7 @@ static int gather_waiter_step(weft_task_t *task, void *ud) {
 }
 
 static void test_gather_cancel_through_awaiter(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   tu_log_reset();
   gwait_frame *f = NULL;
@@ -423,7 +422,7 @@ static void test_gather_cancel_through_awaiter(void) {
 
 /* A gather that is already done ignores cancel (asyncio test_cancel_gather_1). */
 static void test_gather_cancel_after_done(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   weft_future_t *a = weft_future_new(loop);
   weft_future_t *g = weft_gather(loop, &a, 1, 0);
@@ -438,7 +437,7 @@ static void test_gather_cancel_after_done(void) {
 }
 
 static void test_gather_empty(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   for (int rexc = 0; rexc <= 1; rexc++) {
     weft_future_t *dummy = NULL;
@@ -460,7 +459,7 @@ static void test_gather_empty(void) {
 
 /* Children already done count at once (3.12, gh-104144). */
 static void test_gather_children_already_done(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   weft_future_t *a = weft_future_new(loop), *b = weft_future_new(loop);
   TU_RC(weft_future_set_int64(a, 5), 0);
@@ -511,7 +510,7 @@ static void test_gather_children_already_done(void) {
 
 /* The same future twice keeps both slots; a failing duplicate fails the gather once. */
 static void test_gather_duplicates(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   weft_future_t *p = weft_future_new(loop);
   weft_task_t *t = spawn_child(loop, 0.005, 3, 0, NULL);
@@ -551,7 +550,7 @@ static void test_gather_duplicates(void) {
 
 /* The core's rule: dropping the last reference to a pending gather cancels it. */
 static void test_gather_dropped_while_pending(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   tu_log_reset();
   weft_task_t *t = spawn_child(loop, 10.0, 1, 1, NULL);
@@ -569,7 +568,7 @@ static void test_gather_dropped_while_pending(void) {
 
 /* Closing the loop with a pending gather: everything is released, nothing leaks. */
 static void test_gather_loop_close(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   weft_future_t *a = weft_future_new(loop);
   weft_task_t *t = spawn_child(loop, 10.0, 1, 0, NULL);
@@ -588,7 +587,7 @@ static void test_gather_loop_close(void) {
 
 /* A successful gather outlives the loop's close; its children stay readable. */
 static void test_gather_result_after_close(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   weft_future_t *a = weft_future_new(loop);
   weft_future_t *g = weft_gather(loop, &a, 1, 0);
@@ -599,6 +598,37 @@ static void test_gather_result_after_close(void) {
   TU_EQ(weft_gather_count(g), 1);
   TU_EQ(int_of(weft_gather_child(g, 0)), 77);
   weft_future_unref(g);
+}
+
+/* A failed or cancelled gather keeps its children, past the loop's close. */
+static void test_gather_children_after_failure(void) {
+  weft_loop_t *loop = tu_loop_new_virtual();
+  if (!loop) return;
+  weft_future_t *a = weft_future_new(loop), *b = weft_future_new(loop);
+  weft_future_t *fs[2] = {a, b};
+  weft_future_t *g = weft_gather(loop, fs, 2, 0);
+  weft_future_t *h = weft_gather(loop, fs, 2, 1);
+  weft_future_t *c = weft_gather(loop, fs, 2, 0);
+  TU_RC(weft_future_set_error(a, WEFT_EPIPE, "a failed"), 0);
+  TU_EQ(weft_future_cancel(c, "stop"), 1);
+  weft_future_unref(a);
+  weft_future_unref(b); /* the gathers hold them */
+  TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
+  TU_RC(weft_future_error(g), WEFT_EPIPE);
+  TU_EQ(weft_future_done(h), 1); /* c's cancellation cancelled b */
+  tu_loop_close(loop);
+  TU_EQ(weft_gather_count(g), 2);
+  TU_RC(weft_future_error(weft_gather_child(g, 0)), WEFT_EPIPE);
+  TU_STR(weft_future_error_message(weft_gather_child(g, 0)), "a failed");
+  TU_EQ(weft_future_cancelled(weft_gather_child(g, 1)), 1);
+  TU_EQ(weft_future_cancelled(weft_gather_child(c, 1)), 1);
+  TU_STR(weft_future_error_message(weft_gather_child(c, 1)), "stop");
+  TU_EQ(weft_future_state(h), WEFT_FUTURE_RESULT);
+  TU_OK(weft_gather_child(h, 0) == weft_gather_child(g, 0));
+  weft_future_unref(g);
+  weft_future_unref(c);
+  weft_future_unref(h);
+  TU_EQ(tu_exc.count, 0);
 }
 
 typedef struct {
@@ -624,7 +654,7 @@ static void *other_thread(void *ud) {
 
 /* Bad input for every function, including the wrong thread and a closed loop. */
 static void test_bad_input(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   weft_future_t *f = weft_future_new(loop);
   weft_future_t *fs[2] = {f, NULL};
@@ -720,7 +750,7 @@ static void test_bad_input(void) {
 /* ------------------------------------------------------------------ */
 
 static void test_wait_for_task_result(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   weft_task_t *t = spawn_child(loop, 0.010, 42, 0, NULL);
   weft_future_t *w = weft_wait_for(loop, weft_task_future(t), 30.0);
@@ -728,9 +758,8 @@ static void test_wait_for_task_result(void) {
   weft_task_unref(t); /* the wait_for keeps its own reference */
   TU_RC(weft_loop_run_until(loop, w), 0);
   TU_EQ(int_of(w), 42);
-  double t0 = tu_now();
   tu_run(loop);
-  TU_OK(tu_now() - t0 < 10.0); /* the 30 s timer was cancelled */
+  TU_OK(weft_loop_time(loop) < 10.0); /* the 30 s timer was cancelled */
   weft_future_unref(w);
   tu_loop_close(loop);
   TU_EQ(tu_exc.count, 0);
@@ -738,7 +767,7 @@ static void test_wait_for_task_result(void) {
 
 /* Every outcome type is copied; a pointer keeps its owner alive. */
 static void test_wait_for_copies_outcomes(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   enum { N = 7 };
   weft_future_t *in[N], *out[N];
@@ -790,7 +819,7 @@ static void test_wait_for_copies_outcomes(void) {
 
 /* An inner that is already done: the outcome is there at once, even with timeout 0. */
 static void test_wait_for_inner_already_done(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   weft_future_t *p = weft_future_new(loop);
   TU_RC(weft_future_set_int64(p, 7), 0);
@@ -803,12 +832,26 @@ static void test_wait_for_inner_already_done(void) {
   }
   TU_EQ(weft_future_cancelled(p), 0);
   weft_future_unref(p);
+  /* a pointer result, copied at once: its owner stays alive with the copy */
+  int released = 0;
+  weft_future_t *q = weft_future_new(loop);
+  TU_RC(weft_future_set_ptr(q, &released, tu_count_release), 0);
+  weft_future_t *w = weft_wait_for(loop, q, 1.0);
+  weft_future_unref(q);
+  tu_run(loop);
+  void *ptr = NULL;
+  TU_RC(weft_future_result_ptr(w, &ptr), 0);
+  TU_OK(ptr == &released);
+  TU_EQ(released, 0);
+  weft_future_unref(w);
+  tu_run(loop);
+  TU_EQ(released, 1);
   tu_loop_close(loop);
 }
 
 /* Timeout: the inner is cancelled and has finished before the timeout is seen. */
 static void test_wait_for_timeout_waits_for_inner(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   tu_log_reset();
   child_frame *f = NULL;
@@ -833,7 +876,7 @@ static void test_wait_for_timeout_waits_for_inner(void) {
 /* 3.12 (test_wait_for_cancel_suppressed): an inner that swallows the
  * cancellation and returns a value gives that value. */
 static void test_wait_for_timeout_swallowed(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   tu_log_reset();
   child_frame *f = NULL;
@@ -851,7 +894,7 @@ static void test_wait_for_timeout_swallowed(void) {
 
 /* test_wait_for_reraises_exception_during_cancellation. */
 static void test_wait_for_timeout_other_error(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   child_frame *f = NULL;
   weft_task_t *t = spawn_child(loop, 10.0, 0, 0, &f);
@@ -868,7 +911,7 @@ static void test_wait_for_timeout_other_error(void) {
 
 /* A plain inner future that nobody completes: cancelled, then ETIMEDOUT. */
 static void test_wait_for_timeout_plain_future(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   weft_future_t *p = weft_future_new(loop);
   weft_future_t *w = weft_wait_for(loop, p, 0.010);
@@ -904,7 +947,7 @@ static void set_int_later(weft_loop_t *loop, int status, void *ud) {
 }
 
 static void test_wait_for_result_before_timeout(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   weft_future_t *p = weft_future_new(loop);
   weft_future_t *w = weft_wait_for(loop, p, 0.200);
@@ -920,7 +963,7 @@ static void test_wait_for_result_before_timeout(void) {
 /* The timer fires after the inner completed but before that completion was
  * delivered (same deadline, scheduled earlier): the inner's result wins. */
 static void test_wait_for_timer_race_result_wins(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   weft_future_t *p = weft_future_new(loop);
   TU_RC(weft_loop_call_later(loop, 0.010, NULL, set_int_later, p), 0);
@@ -936,7 +979,7 @@ static void test_wait_for_timer_race_result_wins(void) {
 
 /* Infinity: no timer at all. */
 static void test_wait_for_infinite(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   weft_task_t *t = spawn_child(loop, 0.010, 5, 0, NULL);
   weft_future_t *w = weft_wait_for(loop, weft_task_future(t), INFINITY);
@@ -951,7 +994,7 @@ static void test_wait_for_infinite(void) {
  * outer completes only once the inner has finished its cleanup
  * (test_asyncio_wait_for_cancelled). */
 static void test_wait_for_outer_cancel(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   tu_log_reset();
   child_frame *f = NULL;
@@ -966,9 +1009,8 @@ static void test_wait_for_outer_cancel(void) {
   TU_EQ(weft_future_cancel(w, "bye"), 1);
   TU_EQ(weft_future_done(w), 0); /* not yet: the inner is cleaning up */
   TU_RC(weft_future_set_int64(w, 1), WEFT_ESTATE); /* a task's setters are its own */
-  double t0 = tu_now();
   tu_run(loop);
-  TU_OK(tu_now() - t0 < 10.0); /* neither the sleep nor the timer is left */
+  TU_OK(weft_loop_time(loop) < 10.0); /* neither the sleep nor the timer is left */
   TU_EQ(weft_future_cancelled(w), 1);
   TU_STR(weft_future_error_message(w), "bye");
   TU_EQ(weft_future_cancelled(weft_task_future(t)), 1);
@@ -985,7 +1027,7 @@ static void test_wait_for_outer_cancel(void) {
 /* test_wait_for_self_cancellation: a wait_for cancelled before its first
  * step never touches the inner, which goes on to return its value. */
 static void test_wait_for_cancelled_before_start(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   tu_log_reset();
   child_frame *f = NULL;
@@ -1018,7 +1060,7 @@ static void set_then_cancel(weft_loop_t *loop, int status, void *ud) {
 }
 
 static void test_wait_for_outer_cancel_not_swallowed(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   tu_log_reset();
   /* inner completed first, outer cancelled right after */
@@ -1075,7 +1117,7 @@ static void test_wait_for_outer_cancel_not_swallowed(void) {
  * an inner that fails while handling the cancellation: the error is passed
  * on (asyncio), never lost. */
 static void test_wait_for_outer_cancel_started(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   tu_log_reset();
   weft_future_t *a = weft_future_new(loop), *b = weft_future_new(loop);
@@ -1118,7 +1160,7 @@ static void test_wait_for_outer_cancel_started(void) {
 static void test_wait_for_zero_timeout_not_started(void) {
   static const double timeouts[3] = {0.0, -1.0, -INFINITY};
   for (int i = 0; i < 3; i++) {
-    weft_loop_t *loop = tu_loop_new();
+    weft_loop_t *loop = tu_loop_new_virtual();
     if (!loop) return;
     int started = 0;
     child_frame *f = NULL;
@@ -1141,7 +1183,7 @@ static void test_wait_for_zero_timeout_not_started(void) {
 /* timeout 0 on a running task: cancelled at once, waited for; a swallowed
  * cancellation gives the task's value. */
 static void test_wait_for_zero_timeout_started(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   tu_log_reset();
   child_frame *f = NULL;
@@ -1174,7 +1216,7 @@ static void test_wait_for_zero_timeout_started(void) {
 /* The outer is a task, owned by the loop: dropping the last reference while
  * it is pending does not stop it (asyncio's wait_for coroutine in a task). */
 static void test_wait_for_dropped_while_pending(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   tu_log_reset();
   weft_task_t *t = spawn_child(loop, 0.010, 1, 1, NULL);
@@ -1198,7 +1240,7 @@ static void test_wait_for_dropped_while_pending(void) {
 
 /* Closing the loop with wait_fors pending (timer, inner): nothing leaks. */
 static void test_wait_for_loop_close(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   weft_future_t *p = weft_future_new(loop);
   weft_future_t *w1 = weft_wait_for(loop, p, 30.0);
@@ -1223,7 +1265,7 @@ static void test_wait_for_loop_close(void) {
 /* ------------------------------------------------------------------ */
 
 static void test_shield_result(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   weft_task_t *t = spawn_child(loop, 0.005, 7, 0, NULL);
   weft_future_t *s = weft_shield(loop, weft_task_future(t));
@@ -1258,7 +1300,7 @@ static void test_shield_result(void) {
 
 /* test_shield_shortcut: an inner already done is returned itself. */
 static void test_shield_shortcut(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   weft_future_t *p = weft_future_new(loop);
   TU_RC(weft_future_set_int64(p, 42), 0);
@@ -1272,7 +1314,7 @@ static void test_shield_shortcut(void) {
 
 /* The outer is cancelled, the inner keeps running and its result stays readable. */
 static void test_shield_outer_cancelled(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   tu_log_reset();
   weft_task_t *t = spawn_child(loop, 0.020, 5, 1, NULL);
@@ -1294,7 +1336,7 @@ static void test_shield_outer_cancelled(void) {
 /* The inner fails after the outer was cancelled: the shield leaves the
  * failure with the inner (3.12); the core reports it once if nobody reads it. */
 static void test_shield_inner_fails_after_cancel(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   weft_future_t *p = weft_future_new(loop);
   weft_future_t *s = weft_shield(loop, p);
@@ -1354,7 +1396,7 @@ static void test_shield_inner_fails_after_cancel(void) {
 /* test_shield_duplicate_log_once: two cancelled shields of a task that fails
  * later, one report (the task's own, when the loop drops it). */
 static void test_shield_duplicate_log_once(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new(); /* real clock: rounds, not jumps */
   if (!loop) return;
   child_frame *f = NULL;
   weft_task_t *t = spawn_child(loop, 0.010, 0, 0, &f);
@@ -1380,7 +1422,7 @@ static void test_shield_duplicate_log_once(void) {
 
 /* The inner cancelled by other means cancels the outer. */
 static void test_shield_inner_cancelled(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   weft_future_t *p = weft_future_new(loop);
   weft_future_t *s = weft_shield(loop, p);
@@ -1433,7 +1475,7 @@ static int proof_step(weft_task_t *task, void *ud) {
 }
 
 static void test_shield_effect(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   int proof = 0;
   weft_future_t *waiter = weft_future_new(loop);
@@ -1464,7 +1506,7 @@ static void test_shield_effect(void) {
 
 /* test_shield_gather and test_gather_shield. */
 static void test_shield_and_gather(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   /* shield(gather): cancelling the shield leaves the gather alone */
   weft_future_t *c1 = weft_future_new(loop), *c2 = weft_future_new(loop);
@@ -1505,7 +1547,7 @@ static void test_shield_and_gather(void) {
 
 /* The outer dropped while pending: cancelled; the inner task is untouched. */
 static void test_shield_dropped_and_close(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   tu_log_reset();
   weft_task_t *t = spawn_child(loop, 0.010, 3, 1, NULL);
@@ -1543,6 +1585,7 @@ static const tu_test tests[] = {
     {"gather_dropped_while_pending", test_gather_dropped_while_pending},
     {"gather_loop_close", test_gather_loop_close},
     {"gather_result_after_close", test_gather_result_after_close},
+    {"gather_children_after_failure", test_gather_children_after_failure},
     {"bad_input", test_bad_input},
     {"wait_for_task_result", test_wait_for_task_result},
     {"wait_for_copies_outcomes", test_wait_for_copies_outcomes},
