@@ -144,6 +144,42 @@ static int distinct(weft_future_t *const *in, size_t n, weft_future_t **out, siz
   return 0;
 }
 
+/*
+ * Removes every registration of fn(userdata) from futs[0..n) that has not
+ * been scheduled yet and drops one count of *refs for each: those callbacks
+ * will never run.  The caller holds a count of its own, so *refs stays > 0.
+ */
+static void unwatch(weft_future_t *const *futs, size_t n, weft_future_fn fn, void *userdata,
+                    atomic_uint *refs) {
+  unsigned removed = 0;
+  for (size_t i = 0; i < n; i++) {
+    int r = weft_future_remove_done_callback(futs[i], fn, userdata);
+    if (r > 0)
+      removed += (unsigned)r;
+  }
+  atomic_fetch_sub_explicit(refs, removed, memory_order_relaxed);
+}
+
+/*
+ * Adds fn(userdata) as a done callback of each of futs[0..n) (only of the
+ * pending ones if `pending_only`), one count of *refs each.  On failure
+ * nothing stays registered and the error is returned.
+ */
+static int watch(weft_future_t *const *futs, size_t n, bool pending_only, weft_future_fn fn,
+                 void *userdata, atomic_uint *refs) {
+  for (size_t i = 0; i < n; i++) {
+    if (pending_only && weft_future_done(futs[i]))
+      continue;
+    int rc = weft_future_add_done_callback(futs[i], fn, userdata);
+    if (rc != 0) {
+      unwatch(futs, i, fn, userdata, refs);
+      return rc;
+    }
+    atomic_fetch_add_explicit(refs, 1, memory_order_relaxed);
+  }
+  return 0;
+}
+
 /* ---- completing a future from another ----------------------------------------- */
 
 /* Fails `f`; if even that is impossible (no memory for the message), cancels it. */
@@ -299,30 +335,14 @@ weft_future_t *weft_gather(weft_loop_t *loop, weft_future_t *const *futures, siz
   ext_of(outer, EXT_GATHER)->state = st;
 
   /* First what can fail: the callbacks, on the outer and on every child
-   * still pending (one per slot). */
-  rc = n > 0 ? weft_future_add_done_callback(outer, gather_outer_done, st) : 0;
-  if (rc == 0 && n > 0)
-    atomic_fetch_add_explicit(&st->refs, 1, memory_order_relaxed);
-  size_t k = 0;
-  for (; rc == 0 && k < n; k++) {
-    if (weft_future_done(st->children[k]))
-      continue;
-    rc = weft_future_add_done_callback(st->children[k], gather_child_done, st);
-    if (rc == 0)
-      atomic_fetch_add_explicit(&st->refs, 1, memory_order_relaxed);
+   * still pending (one per slot).  An undo finds nothing run yet. */
+  rc = watch(&outer, n > 0, false, gather_outer_done, st, &st->refs);
+  if (rc == 0) {
+    rc = watch(st->children, n, true, gather_child_done, st, &st->refs);
+    if (rc != 0)
+      unwatch(&outer, 1, gather_outer_done, st, &st->refs);
   }
   if (rc != 0) {
-    /* Undo: nothing ran yet, so every registration is still removable. */
-    unsigned removed = 0;
-    for (size_t i = 0; i < k; i++) {
-      int r = weft_future_remove_done_callback(st->children[i], gather_child_done, st);
-      if (r > 0)
-        removed += (unsigned)r;
-    }
-    int r = weft_future_remove_done_callback(outer, gather_outer_done, st);
-    if (r > 0)
-      removed += (unsigned)r;
-    atomic_fetch_sub_explicit(&st->refs, removed, memory_order_relaxed);
     st->outer = NULL;
     weft_future_unref(outer); /* frees it, and the state with it */
     WEFT__FAIL_NULL(rc);
@@ -430,13 +450,7 @@ static void wait_outer_done(weft_future_t *outer, void *userdata) {
   st->outer = NULL;
   if (st->timer != NULL)
     (void)weft_handle_cancel(st->timer);
-  unsigned removed = 0;
-  for (size_t i = 0; i < st->n; i++) {
-    int r = weft_future_remove_done_callback(st->futs[i], wait_input_done, st);
-    if (r > 0)
-      removed += (unsigned)r;
-  }
-  atomic_fetch_sub_explicit(&st->refs, removed, memory_order_relaxed); /* ours is still held */
+  unwatch(st->futs, st->n, wait_input_done, st, &st->refs);
   wait_unref(st);
 }
 
@@ -471,31 +485,20 @@ weft_future_t *weft_wait(weft_loop_t *loop, weft_future_t *const *futures, size_
   atomic_init(&st->refs, 1); /* the outer's attachment */
   ext_of(outer, EXT_WAIT)->state = st;
 
-  rc = weft_future_add_done_callback(outer, wait_outer_done, st);
-  if (rc == 0)
-    atomic_fetch_add_explicit(&st->refs, 1, memory_order_relaxed);
-  size_t k = 0;
-  for (; rc == 0 && k < st->n; k++) {
-    rc = weft_future_add_done_callback(st->futs[k], wait_input_done, st);
-    if (rc == 0)
-      atomic_fetch_add_explicit(&st->refs, 1, memory_order_relaxed);
-  }
-  if (rc == 0 && !isinf(timeout)) {
-    rc = weft_loop_call_later(loop, timeout, &st->timer, wait_timer, st);
-    if (rc == 0)
-      atomic_fetch_add_explicit(&st->refs, 1, memory_order_relaxed);
+  rc = watch(&outer, 1, false, wait_outer_done, st, &st->refs);
+  if (rc == 0) {
+    rc = watch(st->futs, st->n, false, wait_input_done, st, &st->refs);
+    if (rc == 0 && !isinf(timeout)) {
+      rc = weft_loop_call_later(loop, timeout, &st->timer, wait_timer, st);
+      if (rc == 0)
+        atomic_fetch_add_explicit(&st->refs, 1, memory_order_relaxed);
+      else
+        unwatch(st->futs, st->n, wait_input_done, st, &st->refs);
+    }
+    if (rc != 0)
+      unwatch(&outer, 1, wait_outer_done, st, &st->refs);
   }
   if (rc != 0) {
-    unsigned removed = 0;
-    for (size_t i = 0; i < k; i++) {
-      int r = weft_future_remove_done_callback(st->futs[i], wait_input_done, st);
-      if (r > 0)
-        removed += (unsigned)r;
-    }
-    int r = weft_future_remove_done_callback(outer, wait_outer_done, st);
-    if (r > 0)
-      removed += (unsigned)r;
-    atomic_fetch_sub_explicit(&st->refs, removed, memory_order_relaxed);
     st->outer = NULL; /* a done input's callback may still be queued */
     weft_future_unref(outer);
     WEFT__FAIL_NULL(rc);
@@ -636,13 +639,7 @@ static void ac_timer(weft_loop_t *loop, int status, void *userdata) {
   it->timer = NULL;
   if (status == 0 && it->todo > 0) {
     it->timed_out = true;
-    unsigned removed = 0;
-    for (size_t i = 0; i < it->n; i++) {
-      int r = weft_future_remove_done_callback(it->inputs[i], ac_input_done, it);
-      if (r > 0)
-        removed += (unsigned)r;
-    }
-    atomic_fetch_sub_explicit(&it->refs, removed, memory_order_relaxed); /* ours is still held */
+    unwatch(it->inputs, it->n, ac_input_done, it, &it->refs);
     for (; it->todo > 0; it->todo--)
       it->ready[it->rtail++] = NULL;
     ac_deliver(it);
@@ -672,25 +669,15 @@ weft_as_completed_t *weft_as_completed_new(weft_loop_t *loop, weft_future_t *con
   for (size_t i = 0; i < it->n; i++)
     weft_future_ref(it->inputs[i]);
   atomic_init(&it->refs, 1); /* the caller's */
-  size_t k = 0;
-  for (; rc == 0 && k < it->n; k++) {
-    rc = weft_future_add_done_callback(it->inputs[k], ac_input_done, it);
-    if (rc == 0)
-      atomic_fetch_add_explicit(&it->refs, 1, memory_order_relaxed);
-  }
+  rc = watch(it->inputs, it->n, false, ac_input_done, it, &it->refs);
   if (rc == 0 && it->n > 0 && !isinf(timeout)) {
     rc = weft_loop_call_later(loop, timeout, &it->timer, ac_timer, it);
     if (rc == 0)
       atomic_fetch_add_explicit(&it->refs, 1, memory_order_relaxed);
+    else
+      unwatch(it->inputs, it->n, ac_input_done, it, &it->refs);
   }
   if (rc != 0) {
-    unsigned removed = 0;
-    for (size_t i = 0; i < k; i++) {
-      int r = weft_future_remove_done_callback(it->inputs[i], ac_input_done, it);
-      if (r > 0)
-        removed += (unsigned)r;
-    }
-    atomic_fetch_sub_explicit(&it->refs, removed, memory_order_relaxed);
     ac_unref(it);
     WEFT__FAIL_NULL(rc);
   }
