@@ -652,6 +652,18 @@ static wl_task *wl_checkcurrent(lua_State *L, wl_state *wl, const char *what) {
   return t;
 }
 
+/* Closes the to-be-closed variables an error left open in the coroutine
+ * (their __close runs now, as coroutine.close would run it). */
+static void wl_close_thread(lua_State *co, lua_State *L) {
+#if LUA_VERSION_RELEASE_NUM >= 50406
+  lua_closethread(co, L);
+#else
+  (void)L;
+  lua_resetthread(co);
+#endif
+  lua_settop(co, 0);
+}
+
 /* Ends the task from the values/error left on its coroutine. */
 static int wl_task_finish(wl_task *t, lua_State *L, int status, int nres) {
   lua_State *co = t->co;
@@ -667,7 +679,7 @@ static int wl_task_finish(wl_task *t, lua_State *L, int status, int nres) {
   const char *msg = NULL;
   int code = wl_error_code(co, wl, -1, &msg);
   if (code == WEFT_ECANCELED) {
-    lua_settop(co, 0);
+    wl_close_thread(co, L);
     return WEFT_ECANCELED;
   }
   luaL_checkstack(L, 4, NULL);
@@ -682,7 +694,7 @@ static int wl_task_finish(wl_task *t, lua_State *L, int status, int nres) {
   }
   int rc = weft_future_set_error(f, code, lua_tostring(L, -1));
   lua_pop(L, 1);
-  lua_settop(co, 0);
+  wl_close_thread(co, L);
   return rc == 0 ? WEFT_STEP_DONE : code;
 }
 
@@ -706,12 +718,7 @@ static int wl_step(weft_task_t *task, void *ud) {
     if (t->suspended)
       return WEFT_STEP_SUSPEND;
     /* a bare coroutine.yield(): the task cannot go on */
-#if LUA_VERSION_RELEASE_NUM >= 50406
-    lua_closethread(t->co, L);
-#else
-    lua_resetthread(t->co);
-#endif
-    lua_settop(t->co, 0);
+    wl_close_thread(t->co, L);
     weft_future_set_error(weft_task_future(task), WEFT_EUNHANDLED,
                           "coroutine.yield() inside a weft task: suspend with await or "
                           "weft.sleep, or yield from a coroutine of your own");
@@ -809,7 +816,8 @@ static int wl_sleep_k(lua_State *L, int status, lua_KContext ctx) {
   int rc = weft_task_resume_status(t->task);
   if (rc != 0)
     return wl_raise(L, wl, rc, NULL);
-  return lua_gettop(L) - 1; /* asyncio.sleep(delay, result): the values after delay */
+  /* asyncio.sleep(delay, result): the values after delay (none for yield) */
+  return lua_gettop(L) > 1 ? lua_gettop(L) - 1 : 0;
 }
 
 /* weft.sleep(delay, ...) inside a task; returns the values after `delay`. */
@@ -821,6 +829,115 @@ static int wl_sleep(lua_State *L) {
   if (rc != WEFT_STEP_SUSPEND)
     return wl_raise(L, wl, rc, NULL);
   t->suspended = 1;
+  return lua_yieldk(L, 0, 0, wl_sleep_k);
+}
+
+/* Awaits f from task t, then continues with k (rc in ctx when f was done). */
+static int wl_await_then(lua_State *L, wl_task *t, weft_future_t *f, lua_KFunction k) {
+  int rc = weft_task_await(t->task, f);
+  if (rc == WEFT_STEP_SUSPEND) {
+    t->suspended = 1;
+    return lua_yieldk(L, 0, 0, k);
+  }
+  return k(L, LUA_OK, (lua_KContext)rc);
+}
+
+/* The outcome for a continuation of wl_await_then: raises unless 0. */
+static weft_future_t *wl_k_outcome(lua_State *L, wl_state *wl, int status, lua_KContext ctx) {
+  wl_task *t = wl_current(wl, L);
+  int rc = status == LUA_YIELD ? weft_task_resume_status(t->task) : (int)ctx;
+  weft_future_t *f = weft_task_awaited(t->task);
+  if (rc != 0)
+    wl_raise(L, wl, rc, f != NULL ? weft_future_error_message(f) : NULL);
+  return f;
+}
+
+static int wl_getaddrinfo_k(lua_State *L, int status, lua_KContext ctx) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  weft_future_t *f = wl_k_outcome(L, wl, status, ctx);
+  void *p = NULL;
+  weft_future_result_ptr(f, &p);
+  const weft_addrinfo_t *list = p;
+  int n = weft_addrinfo_count(list);
+  lua_createtable(L, n > 0 ? n : 0, 1);
+  for (int i = 0; i < n; i++) {
+    lua_createtable(L, 0, 5);
+    lua_pushinteger(L, weft_addrinfo_family(list, (size_t)i));
+    lua_setfield(L, -2, "family");
+    lua_pushinteger(L, weft_addrinfo_socktype(list, (size_t)i));
+    lua_setfield(L, -2, "socktype");
+    lua_pushinteger(L, weft_addrinfo_protocol(list, (size_t)i));
+    lua_setfield(L, -2, "protocol");
+    lua_pushstring(L, weft_addrinfo_address(list, (size_t)i));
+    lua_setfield(L, -2, "address");
+    lua_pushinteger(L, weft_addrinfo_port(list, (size_t)i));
+    lua_setfield(L, -2, "port");
+    lua_rawseti(L, -2, i + 1);
+  }
+  const char *canon = weft_addrinfo_canonname(list);
+  if (canon != NULL) {
+    lua_pushstring(L, canon);
+    lua_setfield(L, -2, "canonname");
+  }
+  return 1;
+}
+
+/* rt.getaddrinfo(host, service, family, socktype, flags) inside a task: a
+ * list of {family, socktype, protocol, address, port} (and .canonname). */
+static int wl_getaddrinfo(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  const char *host = luaL_optstring(L, 1, NULL);
+  const char *service = luaL_optstring(L, 2, NULL);
+  int family = (int)luaL_optinteger(L, 3, WEFT_AF_UNSPEC);
+  int socktype = (int)luaL_optinteger(L, 4, WEFT_SOCK_ANY);
+  lua_Integer flags = luaL_optinteger(L, 5, 0);
+  luaL_argcheck(L, flags >= 0 && flags <= UINT32_MAX, 5, "bad flags");
+  wl_task *t = wl_checkcurrent(L, wl, "weft.getaddrinfo");
+  weft_future_t *f = weft_dns_getaddrinfo(weft_future_loop(weft_task_future(t->task)), host,
+                                          service, family, socktype, (unsigned)flags);
+  if (f == NULL)
+    return wl_raise(L, wl, weft_last_error(), NULL);
+  wl_push_wrapper(L, wl->mt_future_ref, SWIGTYPE_p_weft_future, f); /* the stack holds it */
+  return wl_await_then(L, t, f, wl_getaddrinfo_k);
+}
+
+static int wl_getnameinfo_k(lua_State *L, int status, lua_KContext ctx) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  weft_future_t *f = wl_k_outcome(L, wl, status, ctx);
+  void *p = NULL;
+  weft_future_result_ptr(f, &p);
+  lua_pushstring(L, weft_nameinfo_host(p));
+  lua_pushstring(L, weft_nameinfo_service(p));
+  return 2;
+}
+
+/* rt.getnameinfo(address, port, flags) inside a task: host, service. */
+static int wl_getnameinfo(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  const char *address = luaL_checkstring(L, 1);
+  lua_Integer port = luaL_optinteger(L, 2, 0);
+  lua_Integer flags = luaL_optinteger(L, 3, 0);
+  luaL_argcheck(L, port >= INT32_MIN && port <= INT32_MAX, 2, "bad port");
+  luaL_argcheck(L, flags >= 0 && flags <= UINT32_MAX, 3, "bad flags");
+  wl_task *t = wl_checkcurrent(L, wl, "weft.getnameinfo");
+  weft_future_t *f = weft_dns_getnameinfo(weft_future_loop(weft_task_future(t->task)), address,
+                                          (int)port, (unsigned)flags);
+  if (f == NULL)
+    return wl_raise(L, wl, weft_last_error(), NULL);
+  wl_push_wrapper(L, wl->mt_future_ref, SWIGTYPE_p_weft_future, f);
+  return wl_await_then(L, t, f, wl_getnameinfo_k);
+}
+
+/* weft.yield() inside a task: runs again after the callbacks already
+ * scheduled (asyncio.sleep(0)). */
+static int wl_yield(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_task *t = wl_checkcurrent(L, wl, "weft.yield");
+  int rc = weft_task_yield(t->task);
+  if (rc != WEFT_STEP_SUSPEND)
+    return wl_raise(L, wl, rc, NULL);
+  t->suspended = 1;
+  lua_settop(L, 0);
   return lua_yieldk(L, 0, 0, wl_sleep_k);
 }
 
@@ -1094,6 +1211,7 @@ static void wl_init(lua_State *L) {
       {"spawn", wl_spawn},
       {"await", wl_await},
       {"sleep", wl_sleep},
+      {"yield", wl_yield},
       {"result", wl_result},
       {"error", wl_error},
       {"set_result", wl_set_result},
@@ -1110,6 +1228,8 @@ static void wl_init(lua_State *L) {
       {"pointer", wl_pointer},
       {"drain", wl_drain_l},
       {"stats", wl_stats},
+      {"getaddrinfo", wl_getaddrinfo},
+      {"getnameinfo", wl_getnameinfo},
       {NULL, NULL}};
   lua_createtable(L, 0, sizeof fns / sizeof fns[0]);
   lua_pushlightuserdata(L, wl);
@@ -1124,6 +1244,8 @@ static void wl_init(lua_State *L) {
   lua_setfield(L, -2, "loop_metatable");
   SWIG_Lua_get_class_metatable(L, "handle");
   lua_setfield(L, -2, "handle_metatable");
+  SWIG_Lua_get_class_metatable(L, "timeout");
+  lua_setfield(L, -2, "timeout_metatable");
   lua_setfield(L, errmt - 1, "rt"); /* module.rt */
   lua_pop(L, 1);                    /* errmt */
 }

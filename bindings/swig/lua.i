@@ -44,6 +44,8 @@ static int wl_isint(lua_State *L, int idx) {
               unsigned long, unsigned long long, unsigned char, enum SWIGTYPE
 %{ lua_pushinteger(L, (lua_Integer)$1); SWIG_arg++; %}
 
+/* typemaps.i pushes OUTPUT integers as floats; weft.i applies int64_t *OUTPUT. */
+%typemap(in, numinputs=0) int64_t *OUTPUT ($*ltype temp) %{ $1 = &temp; %}
 %typemap(argout) int64_t *OUTPUT, long *OUTPUT, long long *OUTPUT, int *OUTPUT
 %{ lua_pushinteger(L, (lua_Integer)*$1); SWIG_arg++; %}
 
@@ -67,11 +69,13 @@ static int wl_isint(lua_State *L, int idx) {
 
 /* all_tasks: a list of owned task wrappers. */
 %typemap(in, numinputs=0) (weft_task_t **tasks, size_t capacity)
-%{ {
+%{ $1 = NULL; $2 = 0; %}
+%typemap(check) (weft_task_t **tasks, size_t capacity)
+%{ { /* after self is converted: size the array */
      int n = weft_loop_all_tasks(arg1, NULL, 0);
      $2 = n > 0 ? (size_t)n : 0;
      $1 = calloc($2 + 1, sizeof *$1);
-     if ($1 == NULL) SWIG_fail;
+     if ($1 == NULL) { SWIG_Lua_pusherrstring(L, "out of memory"); SWIG_fail; }
    } %}
 %typemap(argout) (weft_task_t **tasks, size_t capacity)
 %{ lua_createtable(L, (int)$2, 0);
@@ -97,7 +101,7 @@ static int wl_isint(lua_State *L, int idx) {
      if (cnt < 0) cnt = 0;
      $2 = (size_t)cnt;
      $1 = calloc($2 + 1, sizeof *$1);
-     if ($1 == NULL) SWIG_fail;
+     if ($1 == NULL) { SWIG_Lua_pusherrstring(L, "out of memory"); SWIG_fail; }
      for (lua_Integer i = 1; i <= cnt; i++) {
        lua_rawgeti(L, $input, i);
        weft_future_t *f = wl_tofuture(L, -1);

@@ -8,7 +8,8 @@
  * What this file gives every language:
  *   - the enums as constants without the WEFT_ prefix (ECANCELED,
  *     FUTURE_PENDING, RUN_ONCE, ...);
- *   - the opaque handles as classes named loop, future, task and handle
+ *   - the opaque handles as classes named loop, future, task, handle,
+ *     timeout, addrinfo and nameinfo
  *     (%extend with body-less methods, so a method `verb` of class `x` calls
  *     weft_x_verb(self, ...) and the C naming maps 1:1);
  *   - wrappers that own exactly one reference: constructors and %newobject
@@ -81,6 +82,9 @@ static char *weft_swig_describe(const weft_future_t *future) {
 %rename(future) weft_future;
 %rename(task) weft_task;
 %rename(handle) weft_handle;
+%rename(timeout) weft_timeout;
+%rename(addrinfo) weft_addrinfo;
+%rename(nameinfo) weft_nameinfo;
 
 /* Free functions: the C name without weft_. */
 %rename(version) weft_version;
@@ -93,11 +97,19 @@ static char *weft_swig_describe(const weft_future_t *future) {
 %rename(gather_count) weft_gather_count;
 %rename(wait_for) weft_wait_for;
 %rename(shield) weft_shield;
+%rename(timeout_enter) weft_timeout_enter;
+%rename(timeout_enter_at) weft_timeout_enter_at;
+%rename(dns_getaddrinfo) weft_dns_getaddrinfo;
+%rename(dns_getnameinfo) weft_dns_getnameinfo;
 
 %newobject weft_sleep;
 %newobject weft_gather;
 %newobject weft_wait_for;
 %newobject weft_shield;
+%newobject weft_timeout_enter;
+%newobject weft_timeout_enter_at;
+%newobject weft_dns_getaddrinfo;
+%newobject weft_dns_getnameinfo;
 
 /* The headers: enums, typedefs, callback types, and the free functions above. */
 %include "weft/common.h"
@@ -105,6 +117,8 @@ static char *weft_swig_describe(const weft_future_t *future) {
 %include "weft/future.h"
 %include "weft/task.h"
 %include "weft/combinators.h"
+%include "weft/timeout.h"
+%include "weft/dns.h"
 
 /* A free function over a borrowed handle, returning a new reference. */
 %newobject weft_gather_child_ref;
@@ -125,11 +139,25 @@ static weft_future_t *weft_gather_child_ref(weft_future_t *gather, size_t index)
 %nodefaultdtor weft_task;
 %nodefaultctor weft_handle;
 %nodefaultdtor weft_handle;
+%nodefaultctor weft_timeout;
+%nodefaultdtor weft_timeout;
+%nodefaultctor weft_addrinfo;
+%nodefaultdtor weft_addrinfo;
+%nodefaultctor weft_nameinfo;
+%nodefaultdtor weft_nameinfo;
+
+/* Typemaps must be in place where the classes are declared (SWIG attaches
+ * the %extend blocks below to these declarations). */
+%apply int64_t *OUTPUT { int64_t *value };
+%apply double *OUTPUT { double *value };
 
 struct weft_loop {};
 struct weft_future {};
 struct weft_task {};
 struct weft_handle {};
+struct weft_timeout {};
+struct weft_addrinfo {};
+struct weft_nameinfo {};
 
 /* Methods over borrowed handles: body named <verb>_ref, exposed as <verb>. */
 %newobject weft_loop::running_ref;
@@ -146,9 +174,8 @@ struct weft_handle {};
 %rename(future) weft_task::future_ref;
 %newobject weft_task::awaiting_ref;
 %rename(awaiting) weft_task::awaiting_ref;
-
-%apply int64_t *OUTPUT { int64_t *value };
-%apply double *OUTPUT { double *value };
+%newobject weft_timeout::describe_str;
+%rename(describe) weft_timeout::describe_str;
 
 %extend weft_loop {
   /* weft_loop_new: a loop owned by the calling thread (NULL on failure:
@@ -164,6 +191,7 @@ struct weft_handle {};
   int is_running() const;
   static weft_loop_t *running_ref() { return weft_loop_ref(weft_loop_running()); }
   double time();
+  int advance(double seconds);
   int hold();
   int release();
 
@@ -235,4 +263,45 @@ struct weft_handle {};
   int cancel();
   int cancelled() const;
   double when() const;
+}
+
+/* A timeout scope (weft_timeout_enter / enter_at, free functions above:
+ * the task must be the one whose step is running). */
+%extend weft_timeout {
+  ~weft_timeout() { weft_timeout_unref($self); }
+
+  int exit(int status);
+  int reschedule(double when);
+  double when() const;
+  int expired() const;
+  int state() const;
+  char *describe_str() const {
+    int n = weft_timeout_describe($self, NULL, 0);
+    char *s = n < 0 ? NULL : malloc((size_t)n + 1);
+    if (s != NULL)
+      weft_timeout_describe($self, s, (size_t)n + 1);
+    return s;
+  }
+}
+
+/* The results of dns_getaddrinfo / dns_getnameinfo.  The futures hold them
+ * as pointer results; reading those is the language's part (a binding must
+ * only cast the pointer of a future it got from these two functions). */
+%extend weft_addrinfo {
+  ~weft_addrinfo() { weft_addrinfo_unref($self); }
+
+  int count() const;
+  int family(size_t index) const;
+  int socktype(size_t index) const;
+  int protocol(size_t index) const;
+  const char *address(size_t index) const;
+  int port(size_t index) const;
+  const char *canonname() const;
+}
+
+%extend weft_nameinfo {
+  ~weft_nameinfo() { weft_nameinfo_unref($self); }
+
+  const char *host() const;
+  const char *service() const;
 }

@@ -140,12 +140,23 @@ end
 
 --- asyncio.run: runs main(...) as the task "main" on a new loop until it is
 -- done, cancels what is left, closes the loop, and returns main's values or
--- raises its error.
+-- raises its error.  weft.run(opts, main, ...) takes options first:
+--   virtual_time = true   the loop's clock jumps to the next timer whenever
+--                         every task waits (tests run sleeps instantly)
 function weft.run(main, ...)
-  if current_loop() ~= nil then
-    error("weft.run() cannot be called while a weft loop is running", 2)
+  local opts = {}
+  if type(main) == "table" then
+    opts = main
+    return weft.run_with(opts, ...)
   end
-  local loop = weft.new_loop()
+  return weft.run_with(opts, main, ...)
+end
+
+function weft.run_with(opts, main, ...)
+  if current_loop() ~= nil then
+    error("weft.run() cannot be called while a weft loop is running", 3)
+  end
+  local loop = weft.new_loop(opts.virtual_time and core.LOOP_VIRTUAL_TIME or 0)
   local ok, task = pcall(rt.spawn, loop, "main", main, ...)
   if not ok then
     loop:close()
@@ -157,6 +168,7 @@ function weft.run(main, ...)
     task:cancel("weft.run: no work left that could wake the main task")
     rc = loop:run_until(task)
   end
+  task:code() -- main's failure is observed here (raised below), not reported at close
   local closed
   for _ = 1, 10 do
     closed = loop:close()
@@ -203,6 +215,9 @@ end
 --- The loop's monotonic clock, in seconds.
 function weft.time() return weft.get_running_loop():time() end
 
+--- Moves a virtual-time loop's clock forward (asyncio's TestLoop.advance_time).
+function weft.advance(seconds) check(weft.get_running_loop():advance(seconds), "advance") end
+
 --- Installs handler(ctx) for failures nobody observed (nil restores the
 -- default).  ctx = {code=, name=, message=, future=<future/task or nil>}.
 function weft.set_exception_handler(handler)
@@ -244,7 +259,7 @@ weft.pointer = rt.pointer
 weft.adopt = rt.adopt
 
 --- Suspends the task for one round of the loop (asyncio.sleep(0)).
-function weft.yield() return rt.sleep(0) end
+weft.yield = rt.yield
 
 -- An awaitable: a future or task as it is, a function spawned as a task.
 local function awaitable(x, level)
@@ -290,6 +305,58 @@ end
 function weft.shield(aw)
   return made(core.shield(weft.get_running_loop(), awaitable(aw, 2)), "shield")
 end
+
+-- ---- timeout scopes -----------------------------------------------------------------
+
+local scope_mt = rt.timeout_metatable
+local S = copy(scope_mt[".fn"])
+scope_mt.__index = S
+scope_mt.__tostring = function(self) return self:describe() end
+local sw_expired, sw_reschedule = S.expired, S.reschedule
+function S.expired(self) return check(sw_expired(self)) == 1 end
+--- Moves the deadline to loop time `when` (nil: never).
+function S.reschedule(self, when) check(sw_reschedule(self, when or math.huge), "reschedule") end
+weft.Timeout = S
+
+local function with_scope(enter, deadline, fn, ...)
+  local task = rt.current_task()
+  if task == nil then error("weft.timeout outside a weft task", 3) end
+  local scope = enter(task, deadline or math.huge)
+  if scope == nil then check(core.last_error(), "timeout") end
+  local r = table.pack(pcall(fn, scope, ...))
+  local status = 0
+  if not r[1] then status = rt.error_code(r[2]) or core.EUNHANDLED end
+  local rc = scope:exit(status)
+  if rc == 0 and r[1] then return table.unpack(r, 2, r.n) end
+  if rc == ETIMEDOUT and status == ECANCELED then
+    error(error_object(ETIMEDOUT, "timeout expired"), 3)
+  end
+  if rc ~= status then check(rc, "timeout exit") end
+  error(r[2], 0)
+end
+
+--- asyncio.timeout: runs fn(scope, ...) in the current task; if it has not
+-- finished `delay` seconds from now (nil: never) it is cancelled and this
+-- raises an ETIMEDOUT error.  Returns fn's values otherwise.  The scope can
+-- be rescheduled from inside (scope:reschedule(weft.time() + 1)).
+function weft.timeout(delay, fn, ...) return with_scope(core.timeout_enter, delay, fn, ...) end
+
+--- asyncio.timeout_at: as weft.timeout with a deadline in loop time.
+function weft.timeout_at(when, fn, ...) return with_scope(core.timeout_enter_at, when, fn, ...) end
+
+-- ---- name resolution ------------------------------------------------------------------
+
+--- loop.getaddrinfo, inside a task: a list of {family, socktype, protocol,
+-- address, port} (list.canonname with flags AI_CANONNAME).  opts: family
+-- (weft.AF_INET/AF_INET6), socktype (weft.SOCK_STREAM/...), flags (weft.AI_*).
+function weft.getaddrinfo(host, service, opts)
+  opts = opts or {}
+  if service ~= nil then service = tostring(service) end
+  return rt.getaddrinfo(host, service, opts.family, opts.socktype, opts.flags)
+end
+
+--- loop.getnameinfo, inside a task: host, service of a numeric address.
+function weft.getnameinfo(address, port, flags) return rt.getnameinfo(address, port, flags) end
 
 --- A future done after `delay` seconds (with no value), for combinators.
 function weft.sleep_future(delay)
