@@ -941,6 +941,32 @@ static int wl_yield(lua_State *L) {
   return lua_yieldk(L, 0, 0, wl_sleep_k);
 }
 
+static int wl_open_k(lua_State *L, int status, lua_KContext ctx) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  weft_future_t *f = wl_k_outcome(L, wl, status, ctx);
+  void *p = NULL;
+  weft_future_result_ptr(f, &p);
+  SWIG_NewPointerObj(L, weft_file_ref(p), SWIGTYPE_p_weft_file, 1);
+  return 1;
+}
+
+/* rt.open(path, flags, mode) inside a task: a file object. */
+static int wl_open(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  const char *path = luaL_checkstring(L, 1);
+  lua_Integer flags = luaL_checkinteger(L, 2);
+  lua_Integer mode = luaL_optinteger(L, 3, 0644);
+  luaL_argcheck(L, flags >= 0 && flags <= UINT32_MAX, 2, "bad flags");
+  luaL_argcheck(L, mode >= 0 && mode <= 07777, 3, "bad mode");
+  wl_task *t = wl_checkcurrent(L, wl, "weft.open");
+  weft_future_t *f = weft_fs_open(weft_future_loop(weft_task_future(t->task)), path,
+                                  (unsigned)flags, (int)mode);
+  if (f == NULL)
+    return wl_raise(L, wl, weft_last_error(), NULL);
+  wl_push_wrapper(L, wl->mt_future_ref, SWIGTYPE_p_weft_future, f);
+  return wl_await_then(L, t, f, wl_open_k);
+}
+
 /* rt.result(x): the values of a done future, or raises (also EPENDING). */
 static int wl_result(lua_State *L) {
   wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
@@ -1230,6 +1256,7 @@ static void wl_init(lua_State *L) {
       {"stats", wl_stats},
       {"getaddrinfo", wl_getaddrinfo},
       {"getnameinfo", wl_getnameinfo},
+      {"open", wl_open},
       {NULL, NULL}};
   lua_createtable(L, 0, sizeof fns / sizeof fns[0]);
   lua_pushlightuserdata(L, wl);
@@ -1246,6 +1273,8 @@ static void wl_init(lua_State *L) {
   lua_setfield(L, -2, "handle_metatable");
   SWIG_Lua_get_class_metatable(L, "timeout");
   lua_setfield(L, -2, "timeout_metatable");
+  SWIG_Lua_get_class_metatable(L, "file");
+  lua_setfield(L, -2, "file_metatable");
   lua_setfield(L, errmt - 1, "rt"); /* module.rt */
   lua_pop(L, 1);                    /* errmt */
 }

@@ -9,7 +9,7 @@
  *   - the enums as constants without the WEFT_ prefix (ECANCELED,
  *     FUTURE_PENDING, RUN_ONCE, ...);
  *   - the opaque handles as classes named loop, future, task, handle,
- *     timeout, addrinfo and nameinfo
+ *     timeout, addrinfo, nameinfo and file
  *     (%extend with body-less methods, so a method `verb` of class `x` calls
  *     weft_x_verb(self, ...) and the C naming maps 1:1);
  *   - wrappers that own exactly one reference: constructors and %newobject
@@ -85,6 +85,7 @@ static char *weft_swig_describe(const weft_future_t *future) {
 %rename(timeout) weft_timeout;
 %rename(addrinfo) weft_addrinfo;
 %rename(nameinfo) weft_nameinfo;
+%rename(file) weft_file;
 
 /* Free functions: the C name without weft_. */
 %rename(version) weft_version;
@@ -101,6 +102,9 @@ static char *weft_swig_describe(const weft_future_t *future) {
 %rename(timeout_enter_at) weft_timeout_enter_at;
 %rename(dns_getaddrinfo) weft_dns_getaddrinfo;
 %rename(dns_getnameinfo) weft_dns_getnameinfo;
+%rename(fs_read_file) weft_fs_read_file;
+%rename(fs_write_file) weft_fs_write_file;
+%rename(fs_open) weft_fs_open;
 
 %newobject weft_sleep;
 %newobject weft_gather;
@@ -110,6 +114,9 @@ static char *weft_swig_describe(const weft_future_t *future) {
 %newobject weft_timeout_enter_at;
 %newobject weft_dns_getaddrinfo;
 %newobject weft_dns_getnameinfo;
+%newobject weft_fs_read_file;
+%newobject weft_fs_write_file;
+%newobject weft_fs_open;
 
 /* The headers: enums, typedefs, callback types, and the free functions above. */
 %include "weft/common.h"
@@ -119,6 +126,7 @@ static char *weft_swig_describe(const weft_future_t *future) {
 %include "weft/combinators.h"
 %include "weft/timeout.h"
 %include "weft/dns.h"
+%include "weft/fs.h"
 
 /* A free function over a borrowed handle, returning a new reference. */
 %newobject weft_gather_child_ref;
@@ -145,6 +153,8 @@ static weft_future_t *weft_gather_child_ref(weft_future_t *gather, size_t index)
 %nodefaultdtor weft_addrinfo;
 %nodefaultctor weft_nameinfo;
 %nodefaultdtor weft_nameinfo;
+%nodefaultctor weft_file;
+%nodefaultdtor weft_file;
 
 /* Typemaps must be in place where the classes are declared (SWIG attaches
  * the %extend blocks below to these declarations). */
@@ -158,6 +168,7 @@ struct weft_handle {};
 struct weft_timeout {};
 struct weft_addrinfo {};
 struct weft_nameinfo {};
+struct weft_file {};
 
 /* Methods over borrowed handles: body named <verb>_ref, exposed as <verb>. */
 %newobject weft_loop::running_ref;
@@ -174,6 +185,9 @@ struct weft_nameinfo {};
 %rename(future) weft_task::future_ref;
 %newobject weft_task::awaiting_ref;
 %rename(awaiting) weft_task::awaiting_ref;
+%newobject weft_file::read;
+%newobject weft_file::write;
+%newobject weft_file::close;
 %newobject weft_timeout::describe_str;
 %rename(describe) weft_timeout::describe_str;
 
@@ -304,4 +318,14 @@ struct weft_nameinfo {};
 
   const char *host() const;
   const char *service() const;
+}
+
+/* An open file (fs_open's result: a pointer result, as for DNS).  Each
+ * method returns a new future. */
+%extend weft_file {
+  ~weft_file() { weft_file_unref($self); }
+
+  weft_future_t *read(int64_t offset, size_t max);
+  weft_future_t *write(int64_t offset, const void *data, size_t len);
+  weft_future_t *close();
 }

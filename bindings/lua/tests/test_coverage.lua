@@ -53,6 +53,7 @@ local classes = {
   task = { weft.Task },
   handle = { weft.Handle },
   timeout = { weft.Timeout },
+  file = { weft.File },
 }
 for cls, tables in pairs(classes) do
   local mt = weft.core.rt[cls .. "_metatable"]
@@ -133,7 +134,8 @@ T.plain("every Lua API name documented in init.lua is a function", function()
       "gather", "wait_for", "shield", "timeout", "timeout_at", "call_soon", "call_later",
       "call_at", "time", "advance", "current_task", "all_tasks", "get_running_loop",
       "set_exception_handler", "getaddrinfo", "getnameinfo", "sleep_future", "new_loop",
-      "error", "is_error", "is_cancelled", "is_timeout", "pointer", "adopt", "in_task" }) do
+      "error", "is_error", "is_cancelled", "is_timeout", "pointer", "adopt", "in_task",
+      "read_file", "write_file", "open" }) do
     T.eq(type(weft[name]), "function", "weft." .. name)
   end
 end)

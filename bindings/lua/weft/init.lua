@@ -358,6 +358,60 @@ end
 --- loop.getnameinfo, inside a task: host, service of a numeric address.
 function weft.getnameinfo(address, port, flags) return rt.getnameinfo(address, port, flags) end
 
+-- ---- files ------------------------------------------------------------------------
+
+--- A future of the whole content of the file at `path` (a string).
+function weft.read_file(path)
+  return made(core.fs_read_file(weft.get_running_loop(), path), "read_file")
+end
+
+--- A future of writing `data` as the whole file at `path` (created with
+-- permission bits `mode`, default 0644, or truncated); its result is #data.
+function weft.write_file(path, data, mode)
+  return made(core.fs_write_file(weft.get_running_loop(), path, data, mode or 420), "write_file")
+end
+
+local open_modes = {
+  r = core.FS_READ,
+  w = core.FS_WRITE | core.FS_CREATE | core.FS_TRUNCATE,
+  a = core.FS_WRITE | core.FS_CREATE | core.FS_APPEND,
+}
+
+-- io.open's modes ("r", "w", "a", with "+" for both directions and "x" for
+-- exclusive creation), or weft.FS_* bits.
+local function open_flags(mode)
+  if math.type(mode) == "integer" then return mode end
+  mode = mode or "r"
+  local flags = open_modes[mode:sub(1, 1)]
+  if flags == nil or not mode:match("^[rwa][+x]*b?$") then
+    error("bad open mode " .. string.format("%q", mode), 3)
+  end
+  if mode:find("+", 1, true) then flags = flags | core.FS_READ | core.FS_WRITE end
+  if mode:find("x", 1, true) then flags = flags | core.FS_EXCLUSIVE end
+  return flags
+end
+
+--- Opens a file, inside a task: a file object whose read, write and close
+-- return futures.  `mode` is as io.open's ("r", "w", "a", "r+", "wx", ...)
+-- or weft.FS_* bits; `perm` the permission bits of a created file (0644).
+function weft.open(path, mode, perm)
+  return rt.open(path, open_flags(mode), perm)
+end
+
+local file_mt = rt.file_metatable
+local Fl = copy(file_mt[".fn"])
+file_mt.__index = Fl
+local sw_fread, sw_fwrite, sw_fclose = Fl.read, Fl.write, Fl.close
+--- file:read([max [, offset]]): a future of up to `max` bytes (default
+-- 65536) at `offset` (default: the current position); "" at the end.
+function Fl.read(self, max, offset) return made(sw_fread(self, offset or -1, max or 65536), "read") end
+--- file:write(data [, offset]): a future of #data, written at `offset`
+-- (default: the current position, or the end in append mode).
+function Fl.write(self, data, offset) return made(sw_fwrite(self, offset or -1, data), "write") end
+--- file:close(): a future done once the file is closed.
+function Fl.close(self) return made(sw_fclose(self), "close") end
+weft.File = Fl
+
 --- A future done after `delay` seconds (with no value), for combinators.
 function weft.sleep_future(delay)
   return made(core.sleep(weft.get_running_loop(), delay), "sleep_future")
