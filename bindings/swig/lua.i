@@ -48,6 +48,9 @@ static int wl_isint(lua_State *L, int idx) {
 %typemap(in, numinputs=0) int64_t *OUTPUT ($*ltype temp) %{ $1 = &temp; %}
 %typemap(argout) int64_t *OUTPUT, long *OUTPUT, long long *OUTPUT, int *OUTPUT
 %{ lua_pushinteger(L, (lua_Integer)*$1); SWIG_arg++; %}
+/* future:result_int64() / result_double() return (status, value). */
+%apply int64_t *OUTPUT { int64_t *value };
+%apply double *OUTPUT { double *value };
 
 /* ---- handles -------------------------------------------------------------------- */
 
@@ -171,6 +174,7 @@ static int SWIG_lua_isnilfunction(lua_State *L, int idx) {
 %insert("header") "runtime.c"
 
 %include "weft.i"
+%include "weft_extra.i"
 
 %init %{
   wl_init(L);

@@ -8,8 +8,8 @@
  * What this file gives every language:
  *   - the enums as constants without the WEFT_ prefix (ECANCELED,
  *     FUTURE_PENDING, RUN_ONCE, ...);
- *   - the opaque handles as classes named loop, future, task, handle,
- *     timeout, addrinfo, nameinfo and file
+ *   - the opaque handles as classes named loop, future, task and handle
+ *     (weft_extra.i adds timeout, addrinfo, nameinfo and file)
  *     (%extend with body-less methods, so a method `verb` of class `x` calls
  *     weft_x_verb(self, ...) and the C naming maps 1:1);
  *   - wrappers that own exactly one reference: constructors and %newobject
@@ -32,7 +32,9 @@
  *   (const void *data, size_t len)                             future set_bytes
  *   (const void **data, size_t *len)                           future result_bytes, as an output
  *   (weft_future_t *const *futures, size_t n)                  gather, from a list
- * and int64_t / double outputs come from SWIG's own typemaps.i (OUTPUT).
+ *   int64_t *value, double *value                              future result_int64/_double
+ * Typemaps must be in place before this file is included: SWIG attaches the
+ * %extend blocks below to the struct declarations, where typemaps are looked up.
  *
  * Spawning a task, weft_run and pointer results (weft_future_set_ptr /
  * result_ptr) depend on how the language runs code and holds values, so each
@@ -82,10 +84,6 @@ static char *weft_swig_describe(const weft_future_t *future) {
 %rename(future) weft_future;
 %rename(task) weft_task;
 %rename(handle) weft_handle;
-%rename(timeout) weft_timeout;
-%rename(addrinfo) weft_addrinfo;
-%rename(nameinfo) weft_nameinfo;
-%rename(file) weft_file;
 
 /* Free functions: the C name without weft_. */
 %rename(version) weft_version;
@@ -147,28 +145,11 @@ static weft_future_t *weft_gather_child_ref(weft_future_t *gather, size_t index)
 %nodefaultdtor weft_task;
 %nodefaultctor weft_handle;
 %nodefaultdtor weft_handle;
-%nodefaultctor weft_timeout;
-%nodefaultdtor weft_timeout;
-%nodefaultctor weft_addrinfo;
-%nodefaultdtor weft_addrinfo;
-%nodefaultctor weft_nameinfo;
-%nodefaultdtor weft_nameinfo;
-%nodefaultctor weft_file;
-%nodefaultdtor weft_file;
-
-/* Typemaps must be in place where the classes are declared (SWIG attaches
- * the %extend blocks below to these declarations). */
-%apply int64_t *OUTPUT { int64_t *value };
-%apply double *OUTPUT { double *value };
 
 struct weft_loop {};
 struct weft_future {};
 struct weft_task {};
 struct weft_handle {};
-struct weft_timeout {};
-struct weft_addrinfo {};
-struct weft_nameinfo {};
-struct weft_file {};
 
 /* Methods over borrowed handles: body named <verb>_ref, exposed as <verb>. */
 %newobject weft_loop::running_ref;
@@ -185,11 +166,6 @@ struct weft_file {};
 %rename(future) weft_task::future_ref;
 %newobject weft_task::awaiting_ref;
 %rename(awaiting) weft_task::awaiting_ref;
-%newobject weft_file::read;
-%newobject weft_file::write;
-%newobject weft_file::close;
-%newobject weft_timeout::describe_str;
-%rename(describe) weft_timeout::describe_str;
 
 %extend weft_loop {
   /* weft_loop_new: a loop owned by the calling thread (NULL on failure:
@@ -277,55 +253,4 @@ struct weft_file {};
   int cancel();
   int cancelled() const;
   double when() const;
-}
-
-/* A timeout scope (weft_timeout_enter / enter_at, free functions above:
- * the task must be the one whose step is running). */
-%extend weft_timeout {
-  ~weft_timeout() { weft_timeout_unref($self); }
-
-  int exit(int status);
-  int reschedule(double when);
-  double when() const;
-  int expired() const;
-  int state() const;
-  char *describe_str() const {
-    int n = weft_timeout_describe($self, NULL, 0);
-    char *s = n < 0 ? NULL : malloc((size_t)n + 1);
-    if (s != NULL)
-      weft_timeout_describe($self, s, (size_t)n + 1);
-    return s;
-  }
-}
-
-/* The results of dns_getaddrinfo / dns_getnameinfo.  The futures hold them
- * as pointer results; reading those is the language's part (a binding must
- * only cast the pointer of a future it got from these two functions). */
-%extend weft_addrinfo {
-  ~weft_addrinfo() { weft_addrinfo_unref($self); }
-
-  int count() const;
-  int family(size_t index) const;
-  int socktype(size_t index) const;
-  int protocol(size_t index) const;
-  const char *address(size_t index) const;
-  int port(size_t index) const;
-  const char *canonname() const;
-}
-
-%extend weft_nameinfo {
-  ~weft_nameinfo() { weft_nameinfo_unref($self); }
-
-  const char *host() const;
-  const char *service() const;
-}
-
-/* An open file (fs_open's result: a pointer result, as for DNS).  Each
- * method returns a new future. */
-%extend weft_file {
-  ~weft_file() { weft_file_unref($self); }
-
-  weft_future_t *read(int64_t offset, size_t max);
-  weft_future_t *write(int64_t offset, const void *data, size_t len);
-  weft_future_t *close();
 }
