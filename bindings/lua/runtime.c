@@ -21,6 +21,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -508,6 +509,18 @@ static void wl_tr_hook(weft_loop_t *loop, void *ud) {
   wl_call(L, cb->wl, cb->fn_ref, 0, loop, "iteration hook");
 }
 
+/* weft_signal_fn: fn(signum); repeating */
+static void wl_tr_signal(weft_loop_t *loop, int signum, void *ud) {
+  wl_cb *cb = ud;
+  lua_State *L = wl_entry(cb->wl);
+  if (L == NULL)
+    return;
+  wl_drain(cb->wl, L);
+  luaL_checkstack(L, 4, NULL);
+  lua_pushinteger(L, signum);
+  wl_call(L, cb->wl, cb->fn_ref, 1, loop, "signal handler");
+}
+
 /* weft_write_fn: fn(text), synchronous, on the calling thread. */
 typedef struct wl_writer {
   lua_State *L;
@@ -751,13 +764,14 @@ static weft_loop_t *wl_checkloop(lua_State *L, wl_state *wl, int idx) {
   return loop;
 }
 
-/* rt.spawn(loop_or_nil, name_or_nil, fn, ...) -> task */
-static int wl_spawn(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
-  weft_loop_t *loop = wl_checkloop(L, wl, 1);
-  const char *name = luaL_optstring(L, 2, NULL);
-  luaL_checktype(L, 3, LUA_TFUNCTION);
-  int nargs = lua_gettop(L) - 3;
+/* A task for the function at `fn_idx` and the values above it: spawned by
+ * `spawn` (weft_task_spawn, or into a group).  Pushes the task wrapper. */
+typedef weft_task_t *(*wl_spawner)(void *ctx, const char *name, wl_task *t, int *err);
+
+static int wl_spawn_with(lua_State *L, wl_state *wl, const char *name, int fn_idx,
+                         wl_spawner spawn, void *ctx) {
+  luaL_checktype(L, fn_idx, LUA_TFUNCTION);
+  int nargs = lua_gettop(L) - fn_idx;
   wl_task *t = malloc(sizeof *t);
   if (t == NULL)
     return wl_raise(L, wl, WEFT_ENOMEM, NULL);
@@ -768,9 +782,9 @@ static int wl_spawn(lua_State *L) {
   t->nargs = nargs;
   t->suspended = 0;
   t->task = NULL;
-  weft_task_t *task = weft_task_spawn(loop, name, wl_step, t, wl_task_release);
+  int err = 0;
+  weft_task_t *task = spawn(ctx, name, t, &err);
   if (task == NULL) {
-    int err = weft_last_error();
     luaL_unref(L, LUA_REGISTRYINDEX, t->co_ref);
     free(t);
     return wl_raise(L, wl, err, NULL);
@@ -780,6 +794,37 @@ static int wl_spawn(lua_State *L) {
   lua_xmove(L, co, nargs + 1); /* fn and its arguments */
   wl_push_wrapper(L, wl->mt_task_ref, SWIGTYPE_p_weft_task, task);
   return 1;
+}
+
+static weft_task_t *wl_spawn_on_loop(void *ctx, const char *name, wl_task *t, int *err) {
+  weft_task_t *task = weft_task_spawn(ctx, name, wl_step, t, wl_task_release);
+  if (task == NULL)
+    *err = weft_last_error();
+  return task;
+}
+
+static weft_task_t *wl_spawn_in_group(void *ctx, const char *name, wl_task *t, int *err) {
+  weft_task_t *task = NULL;
+  *err = weft_taskgroup_spawn(ctx, &task, name, wl_step, t, wl_task_release);
+  return *err == 0 ? task : NULL;
+}
+
+/* rt.spawn(loop_or_nil, name_or_nil, fn, ...) -> task */
+static int wl_spawn(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  weft_loop_t *loop = wl_checkloop(L, wl, 1);
+  const char *name = luaL_optstring(L, 2, NULL);
+  return wl_spawn_with(L, wl, name, 3, wl_spawn_on_loop, loop);
+}
+
+/* rt.taskgroup_spawn(group, name_or_nil, fn, ...) -> task */
+static int wl_taskgroup_spawn(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  weft_taskgroup_t *g = NULL;
+  if (!SWIG_IsOK(SWIG_ConvertPtr(L, 1, (void **)&g, SWIGTYPE_p_weft_taskgroup, 0)) || g == NULL)
+    return luaL_typeerror(L, 1, "weft task group");
+  const char *name = luaL_optstring(L, 2, NULL);
+  return wl_spawn_with(L, wl, name, 3, wl_spawn_in_group, g);
 }
 
 static int wl_await_k(lua_State *L, int status, lua_KContext ctx) {
@@ -965,6 +1010,44 @@ static int wl_open(lua_State *L) {
     return wl_raise(L, wl, weft_last_error(), NULL);
   wl_push_wrapper(L, wl->mt_future_ref, SWIGTYPE_p_weft_future, f);
   return wl_await_then(L, t, f, wl_open_k);
+}
+
+static int wl_taskgroup_exit_k(lua_State *L, int status, lua_KContext ctx);
+
+/* Calls weft_taskgroup_exit until it stops suspending the task. */
+static int wl_taskgroup_exit_loop(lua_State *L, wl_state *wl, int status) {
+  wl_task *t = wl_checkcurrent(L, wl, "a task group's exit");
+  weft_taskgroup_t *g = NULL;
+  SWIG_ConvertPtr(L, 1, (void **)&g, SWIGTYPE_p_weft_taskgroup, 0);
+  int rc = weft_taskgroup_exit(g, status);
+  if (rc == WEFT_STEP_SUSPEND) {
+    t->suspended = 1;
+    return lua_yieldk(L, 0, 0, wl_taskgroup_exit_k);
+  }
+  lua_pushinteger(L, rc);
+  return 1;
+}
+
+static int wl_taskgroup_exit_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_task *t = wl_current(wl, L);
+  return wl_taskgroup_exit_loop(L, wl, weft_task_resume_status(t->task));
+}
+
+/* rt.taskgroup_exit(group, status) inside the parent task: waits for the
+ * children and returns the group's outcome (0, ECANCELED, EGROUP, or an
+ * error of the exit itself). */
+static int wl_taskgroup_exit(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  weft_taskgroup_t *g = NULL;
+  if (!SWIG_IsOK(SWIG_ConvertPtr(L, 1, (void **)&g, SWIGTYPE_p_weft_taskgroup, 0)) || g == NULL)
+    return luaL_typeerror(L, 1, "weft task group");
+  lua_Integer status = luaL_checkinteger(L, 2);
+  luaL_argcheck(L, status <= 0 && status >= INT32_MIN, 2, "0 or a weft error code");
+  lua_settop(L, 1);
+  return wl_taskgroup_exit_loop(L, wl, (int)status);
 }
 
 /* rt.result(x): the values of a done future, or raises (also EPENDING). */
@@ -1257,6 +1340,8 @@ static void wl_init(lua_State *L) {
       {"getaddrinfo", wl_getaddrinfo},
       {"getnameinfo", wl_getnameinfo},
       {"open", wl_open},
+      {"taskgroup_spawn", wl_taskgroup_spawn},
+      {"taskgroup_exit", wl_taskgroup_exit},
       {NULL, NULL}};
   lua_createtable(L, 0, sizeof fns / sizeof fns[0]);
   lua_pushlightuserdata(L, wl);
@@ -1275,6 +1360,19 @@ static void wl_init(lua_State *L) {
   lua_setfield(L, -2, "timeout_metatable");
   SWIG_Lua_get_class_metatable(L, "file");
   lua_setfield(L, -2, "file_metatable");
+  SWIG_Lua_get_class_metatable(L, "taskgroup");
+  lua_setfield(L, -2, "taskgroup_metatable");
+  /* signal numbers of this platform (the C API takes the system's) */
+  static const struct { const char *name; int num; } sigs[] = {
+      {"SIGHUP", SIGHUP},   {"SIGINT", SIGINT},   {"SIGQUIT", SIGQUIT}, {"SIGUSR1", SIGUSR1},
+      {"SIGUSR2", SIGUSR2}, {"SIGPIPE", SIGPIPE}, {"SIGALRM", SIGALRM}, {"SIGTERM", SIGTERM},
+      {"SIGCHLD", SIGCHLD}, {"SIGWINCH", SIGWINCH}};
+  lua_createtable(L, 0, (int)(sizeof sigs / sizeof sigs[0]));
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+    lua_pushinteger(L, sigs[i].num);
+    lua_setfield(L, -2, sigs[i].name);
+  }
+  lua_setfield(L, -2, "signals");
   lua_setfield(L, errmt - 1, "rt"); /* module.rt */
   lua_pop(L, 1);                    /* errmt */
 }

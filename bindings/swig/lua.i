@@ -148,6 +148,13 @@ static int wl_isint(lua_State *L, int idx) {
 %typemap(argout) (weft_hook_fn fn, void *userdata, weft_release_fn release)
 %{ if (result < 0 && $2 != NULL) wl_cb_free($2); %}
 
+/* signal_add: fn(signum) on every delivery, until removed or the loop closes. */
+%typemap(in, checkfn="lua_isfunction") (weft_signal_fn fn, void *userdata, weft_release_fn release)
+%{ $1 = wl_tr_signal; $2 = wl_cb_new(L, $input); $3 = wl_cb_release;
+   if ($2 == NULL) SWIG_fail; %}
+%typemap(argout) (weft_signal_fn fn, void *userdata, weft_release_fn release)
+%{ if (result < 0) wl_cb_free($2); %}
+
 %fragment("wl_isnilfunction", "header") %{
 static int SWIG_lua_isnilfunction(lua_State *L, int idx) {
   return lua_isnil(L, idx) || lua_isfunction(L, idx);

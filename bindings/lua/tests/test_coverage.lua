@@ -54,6 +54,7 @@ local classes = {
   handle = { weft.Handle },
   timeout = { weft.Timeout },
   file = { weft.File },
+  taskgroup = { weft.TaskGroup },
 }
 for cls, tables in pairs(classes) do
   local mt = weft.core.rt[cls .. "_metatable"]
@@ -135,7 +136,8 @@ T.plain("every Lua API name documented in init.lua is a function", function()
       "call_at", "time", "advance", "current_task", "all_tasks", "get_running_loop",
       "set_exception_handler", "getaddrinfo", "getnameinfo", "sleep_future", "new_loop",
       "error", "is_error", "is_cancelled", "is_timeout", "pointer", "adopt", "in_task",
-      "read_file", "write_file", "open" }) do
+      "read_file", "write_file", "open", "taskgroup", "signal_wait", "add_signal_handler",
+      "remove_signal_handler" }) do
     T.eq(type(weft[name]), "function", "weft." .. name)
   end
 end)

@@ -7,6 +7,7 @@
  */
 #include <lauxlib.h>
 #include <lua.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,11 +184,18 @@ static int t_task_future(lua_State *L) {
   return 1;
 }
 
+/* raise(signum): sends a signal to this process */
+static int t_raise(lua_State *L) {
+  lua_pushinteger(L, raise((int)luaL_checkinteger(L, 1)));
+  return 1;
+}
+
 int luaopen_weft_testc(lua_State *L);
 int luaopen_weft_testc(lua_State *L) {
   static const luaL_Reg fns[] = {{"later", t_later},         {"fail_later", t_fail_later},
                                  {"sleeper", t_sleeper},     {"describe", t_describe},
-                                 {"task_future", t_task_future}, {NULL, NULL}};
+                                 {"task_future", t_task_future}, {"raise", t_raise},
+                                 {NULL, NULL}};
   luaL_newlib(L, fns);
   return 1;
 }

@@ -358,6 +358,91 @@ end
 --- loop.getnameinfo, inside a task: host, service of a numeric address.
 function weft.getnameinfo(address, port, flags) return rt.getnameinfo(address, port, flags) end
 
+-- ---- task groups -----------------------------------------------------------------
+
+local tg_mt = rt.taskgroup_metatable
+local G = copy(tg_mt[".fn"])
+tg_mt.__index = G
+tg_mt.__tostring = function(self) return self:describe() end
+local sw_tgcancel, sw_aborting = G.cancel, G.aborting
+
+--- group:spawn(fn, ...): a child task of the group (asyncio create_task).
+function G.spawn(self, fn, ...) return rt.taskgroup_spawn(self, nil, fn, ...) end
+function G.spawn_named(self, name, fn, ...) return rt.taskgroup_spawn(self, name, fn, ...) end
+--- group:cancel(): aborts the group from inside; the exit then succeeds.
+function G.cancel(self) check(sw_tgcancel(self), "taskgroup cancel") end
+function G.aborting(self) return check(sw_aborting(self)) == 1 end
+--- The errors collected: a list of {code, name, message, task}.
+function G.errors(self)
+  local list = {}
+  for i = 0, self:error_count() - 1 do
+    local code = self:error_code(i)
+    list[#list + 1] = { code = code, name = core.err_name(code),
+                        message = self:error_message(i), task = self:error_task(i) }
+  end
+  return list
+end
+weft.TaskGroup = G
+
+--- asyncio.TaskGroup: runs body(group, ...) in the current task; children
+-- spawned with group:spawn(fn, ...) are awaited before this returns.  The
+-- first child that fails cancels the others and the body, and this raises
+-- an error object with code weft.EGROUP whose .errors lists every failure
+-- ({code, name, message, task}; the body's own error last, with .error the
+-- value it raised).  Returns the body's values otherwise.
+function weft.taskgroup(body, ...)
+  local task = rt.current_task()
+  if task == nil then error("weft.taskgroup outside a weft task", 2) end
+  local g = core.taskgroup_enter(task)
+  if g == nil then check(core.last_error(), "taskgroup") end
+  local r = table.pack(pcall(body, g, ...))
+  local status = 0
+  if not r[1] then status = rt.error_code(r[2]) or core.EUNHANDLED end
+  local rc = rt.taskgroup_exit(g, status)
+  if rc == 0 then
+    if r[1] then return table.unpack(r, 2, r.n) end
+    if status == ECANCELED then return end -- group:cancel() ended the body
+    error(r[2], 0)
+  end
+  if rc == core.EGROUP then
+    local e = error_object(core.EGROUP, g:message())
+    e.errors, e.group = g:errors(), g
+    if status ~= 0 and status ~= ECANCELED and #e.errors > 0 then
+      local last = e.errors[#e.errors]
+      last.error, last.message = r[2], last.message or tostring(r[2])
+    end
+    error(e, 2)
+  end
+  if rc == status then error(r[2], 0) end
+  if rc == ECANCELED then error(error_object(ECANCELED), 2) end
+  check(rc, "taskgroup exit")
+end
+
+-- ---- signals ------------------------------------------------------------------------
+
+copy(rt.signals, weft)
+
+--- A future done (with the signal number) at the next delivery of `signum`
+-- (weft.SIGINT, weft.SIGTERM, ...).  While it is pending it keeps the loop
+-- running.
+function weft.signal_wait(signum)
+  return made(core.signal_wait(weft.get_running_loop(), signum), "signal_wait")
+end
+
+--- Calls fn(signum, ...) on every delivery of `signum` until removed (or the
+-- loop closes); replaces a previous handler.  Does not keep the loop running.
+function weft.add_signal_handler(signum, fn, ...)
+  local args, n = { ... }, select("#", ...)
+  check(core.signal_add(weft.get_running_loop(), signum, function(s)
+    fn(s, table.unpack(args, 1, n))
+  end), "add_signal_handler")
+end
+
+--- Removes the handler of `signum`; true if there was one.
+function weft.remove_signal_handler(signum)
+  return check(core.signal_remove(weft.get_running_loop(), signum), "remove_signal_handler") == 1
+end
+
 -- ---- files ------------------------------------------------------------------------
 
 --- A future of the whole content of the file at `path` (a string).
