@@ -521,6 +521,46 @@ static void wl_tr_signal(weft_loop_t *loop, int signum, void *ud) {
   wl_call(L, cb->wl, cb->fn_ref, 1, loop, "signal handler");
 }
 
+/* weft_connection_fn: fn(stream); repeating */
+static void wl_tr_connection(weft_server_t *server, weft_stream_t *stream, void *ud) {
+  wl_cb *cb = ud;
+  lua_State *L = wl_entry(cb->wl);
+  if (L == NULL)
+    return; /* the stream, unreferenced, is closed */
+  wl_drain(cb->wl, L);
+  luaL_checkstack(L, 4, NULL);
+  SWIG_NewPointerObj(L, weft_stream_ref(stream), SWIGTYPE_p_weft_stream, 1);
+  wl_call(L, cb->wl, cb->fn_ref, 1, weft_stream_loop(stream), "connection handler");
+  (void)server;
+}
+
+/* A NULL-terminated array of the strings of the list at idx (pointers into
+ * the Lua strings, which the list keeps alive during the call), or NULL
+ * after pushing an error message. */
+static const char **wl_strings(lua_State *L, int idx) {
+  lua_Integer n = luaL_len(L, idx);
+  if (n < 0 || n > 1 << 20) {
+    lua_pushstring(L, "too many strings");
+    return NULL;
+  }
+  const char **v = calloc((size_t)n + 1, sizeof *v);
+  if (v == NULL) {
+    lua_pushstring(L, "out of memory");
+    return NULL;
+  }
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, idx, i);
+    v[i - 1] = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    if (v[i - 1] == NULL) {
+      free(v);
+      lua_pushstring(L, "a list of strings expected");
+      return NULL;
+    }
+  }
+  return v;
+}
+
 /* weft_write_fn: fn(text), synchronous, on the calling thread. */
 typedef struct wl_writer {
   lua_State *L;
@@ -1050,6 +1090,54 @@ static int wl_taskgroup_exit(lua_State *L) {
   return wl_taskgroup_exit_loop(L, wl, (int)status);
 }
 
+static int wl_recv_k(lua_State *L, int status, lua_KContext ctx) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  weft_future_t *f = wl_k_outcome(L, wl, status, ctx);
+  void *p = NULL;
+  weft_future_result_ptr(f, &p);
+  const void *data = NULL;
+  size_t len = 0;
+  weft_datagram_data(p, &data, &len);
+  lua_pushlstring(L, data, len);
+  lua_pushstring(L, weft_datagram_address(p));
+  lua_pushinteger(L, weft_datagram_port(p));
+  lua_pushinteger(L, weft_datagram_family(p));
+  return 4;
+}
+
+/* rt.udp_recv(udp) inside a task: data, address, port, family. */
+static int wl_udp_recv(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  weft_udp_t *u = NULL;
+  if (!SWIG_IsOK(SWIG_ConvertPtr(L, 1, (void **)&u, SWIGTYPE_p_weft_udp, 0)) || u == NULL)
+    return luaL_typeerror(L, 1, "weft udp socket");
+  wl_task *t = wl_checkcurrent(L, wl, "udp:recv");
+  weft_future_t *f = weft_udp_recv(u);
+  if (f == NULL)
+    return wl_raise(L, wl, weft_last_error(), NULL);
+  wl_push_wrapper(L, wl->mt_future_ref, SWIGTYPE_p_weft_future, f);
+  return wl_await_then(L, t, f, wl_recv_k);
+}
+
+/* rt.to_thread(work, userdata[, loop]): runs the C function `work` (a light
+ * userdata: a weft_work_fn a C module hands out) with `userdata` (a light
+ * userdata or nil) on libuv's thread pool; returns the future. */
+static int wl_to_thread(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  luaL_checktype(L, 1, LUA_TLIGHTUSERDATA);
+  void *fn = lua_touserdata(L, 1);
+  void *ud = lua_isnoneornil(L, 2) ? NULL : (luaL_checktype(L, 2, LUA_TLIGHTUSERDATA),
+                                               lua_touserdata(L, 2));
+  weft_loop_t *loop = wl_checkloop(L, wl, 3);
+  weft_work_fn work;
+  memcpy(&work, &fn, sizeof work); /* a function pointer carried as data */
+  weft_future_t *f = weft_to_thread(loop, work, ud, NULL);
+  if (f == NULL)
+    return wl_raise(L, wl, weft_last_error(), NULL);
+  wl_push_wrapper(L, wl->mt_future_ref, SWIGTYPE_p_weft_future, f);
+  return 1;
+}
+
 /* rt.result(x): the values of a done future, or raises (also EPENDING). */
 static int wl_result(lua_State *L) {
   wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
@@ -1342,6 +1430,8 @@ static void wl_init(lua_State *L) {
       {"open", wl_open},
       {"taskgroup_spawn", wl_taskgroup_spawn},
       {"taskgroup_exit", wl_taskgroup_exit},
+      {"udp_recv", wl_udp_recv},
+      {"to_thread", wl_to_thread},
       {NULL, NULL}};
   lua_createtable(L, 0, sizeof fns / sizeof fns[0]);
   lua_pushlightuserdata(L, wl);
@@ -1362,6 +1452,12 @@ static void wl_init(lua_State *L) {
   lua_setfield(L, -2, "file_metatable");
   SWIG_Lua_get_class_metatable(L, "taskgroup");
   lua_setfield(L, -2, "taskgroup_metatable");
+  static const char *const classes[] = {"stream", "server", "process", "udp", "datagram"};
+  for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++) {
+    lua_pushfstring(L, "%s_metatable", classes[i]);
+    SWIG_Lua_get_class_metatable(L, classes[i]);
+    lua_rawset(L, -3);
+  }
   /* signal numbers of this platform (the C API takes the system's) */
   static const struct { const char *name; int num; } sigs[] = {
       {"SIGHUP", SIGHUP},   {"SIGINT", SIGINT},   {"SIGQUIT", SIGQUIT}, {"SIGUSR1", SIGUSR1},

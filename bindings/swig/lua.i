@@ -48,6 +48,11 @@ static int wl_isint(lua_State *L, int idx) {
 %typemap(in, numinputs=0) int64_t *OUTPUT ($*ltype temp) %{ $1 = &temp; %}
 %typemap(argout) int64_t *OUTPUT, long *OUTPUT, long long *OUTPUT, int *OUTPUT
 %{ lua_pushinteger(L, (lua_Integer)*$1); SWIG_arg++; %}
+/* Sizes and ports as outputs: stream read_buffer_size/write_buffer_size,
+ * peer_address/local_address, process exit_status. */
+%typemap(in, numinputs=0) size_t *size (size_t temp = 0) %{ $1 = &temp; %}
+%typemap(argout) size_t *size %{ lua_pushinteger(L, (lua_Integer)*$1); SWIG_arg++; %}
+%apply int *OUTPUT { int *port, int *exit_status, int *term_signal };
 /* future:result_int64() / result_double() return (status, value). */
 %apply int64_t *OUTPUT { int64_t *value };
 %apply double *OUTPUT { double *value };
@@ -154,6 +159,28 @@ static int wl_isint(lua_State *L, int idx) {
    if ($2 == NULL) SWIG_fail; %}
 %typemap(argout) (weft_signal_fn fn, void *userdata, weft_release_fn release)
 %{ if (result < 0) wl_cb_free($2); %}
+
+/* server serve: fn(stream) for every connection (init.lua spawns a task). */
+%typemap(in, checkfn="lua_isfunction") (weft_connection_fn fn, void *userdata, weft_release_fn release)
+%{ $1 = wl_tr_connection; $2 = wl_cb_new(L, $input); $3 = wl_cb_release;
+   if ($2 == NULL) SWIG_fail; %}
+%typemap(argout) (weft_connection_fn fn, void *userdata, weft_release_fn release)
+%{ if (result < 0) wl_cb_free($2); %}
+
+/* process_spawn: argv a list of strings, env a list of "NAME=value" or nil. */
+%typemap(in, checkfn="lua_istable") const char *const *argv
+%{ $1 = ($1_ltype)wl_strings(L, $input); if ($1 == NULL) SWIG_fail; %}
+%typemap(freearg) const char *const *argv %{ free((void *)$1); %}
+%typemap(in, checkfn="SWIG_lua_isniltable", fragment="wl_isniltable") const char *const *env
+%{ $1 = NULL;
+   if (!lua_isnil(L, $input) && ($1 = ($1_ltype)wl_strings(L, $input)) == NULL)
+     SWIG_fail; %}
+%typemap(freearg) const char *const *env %{ free((void *)$1); %}
+%fragment("wl_isniltable", "header") %{
+static int SWIG_lua_isniltable(lua_State *L, int idx) {
+  return lua_isnil(L, idx) || lua_istable(L, idx);
+}
+%}
 
 %fragment("wl_isnilfunction", "header") %{
 static int SWIG_lua_isnilfunction(lua_State *L, int idx) {

@@ -1,15 +1,44 @@
 /*
  * bindings/swig/weft_extra.i: the newer parts of the C API (task groups,
- * signals, and the classes of timeout scopes, DNS results and files),
+ * signals, streams and servers, subprocesses, UDP, and the classes of
+ * timeout scopes, DNS results and files),
  * language-neutral like weft.i, which declares the older free functions
  * (timeout_enter, dns_getaddrinfo, fs_open, ...).  A binding includes this
  * file after weft.i once it binds these parts (lua.i does).  Besides weft.i's
  * typemaps it needs (weft_signal_fn fn, void *userdata, weft_release_fn
- * release) for signal_add; a task group's spawn takes a step function, so it
- * is the language's, like weft_task_spawn.  They are kept apart so that adding a class
+ * release) for signal_add, (weft_connection_fn fn, void *userdata,
+ * weft_release_fn release) for server serve, const char *const *argv and
+ * const char *const *env for process_spawn, size_t *size and int *port,
+ * int *exit_status, int *term_signal as outputs.  What takes a C step or
+ * work function (a task group's spawn, server serve_tasks, to_thread) is
+ * the language's, like weft_task_spawn; so is reading the pointer results
+ * of udp recv (datagram) and fs_open (file).  They are kept apart so that adding a class
  * does not change the generated API of a binding that does not use it yet
  * (method names such as When or Close would collide in Go's coverage check).
  */
+
+/* Peer/local address as a new string (NULL on failure), the port in *port. */
+%{
+static char *weft_swig_address(int (*get)(const weft_stream_t *, char *, size_t, int *),
+                               const weft_stream_t *s, int *port) {
+  int n = get(s, NULL, 0, port);
+  char *buf = n < 0 ? NULL : malloc((size_t)n + 1);
+  if (buf != NULL && get(s, buf, (size_t)n + 1, port) < 0) {
+    free(buf);
+    buf = NULL;
+  }
+  return buf;
+}
+static char *weft_swig_server_address(const weft_server_t *s, int *port) {
+  int n = weft_server_address(s, NULL, 0, port);
+  char *buf = n < 0 ? NULL : malloc((size_t)n + 1);
+  if (buf != NULL && weft_server_address(s, buf, (size_t)n + 1, port) < 0) {
+    free(buf);
+    buf = NULL;
+  }
+  return buf;
+}
+%}
 
 %rename(signal_wait) weft_signal_wait;
 %rename(signal_add) weft_signal_add;
@@ -18,15 +47,51 @@
 %rename(taskgroup_enter) weft_taskgroup_enter;
 %newobject weft_taskgroup_enter;
 
+%rename(stream_connect_tcp) weft_stream_connect_tcp;
+%rename(stream_connect_unix) weft_stream_connect_unix;
+%rename(stream_from_future) weft_stream_from_future;
+%rename(server_listen_tcp) weft_server_listen_tcp;
+%rename(server_listen_unix) weft_server_listen_unix;
+%rename(server_from_future) weft_server_from_future;
+%rename(process_spawn) weft_process_spawn;
+%rename(udp_open) weft_udp_open;
+%newobject weft_stream_connect_tcp;
+%newobject weft_stream_connect_unix;
+%newobject weft_stream_from_future;
+%newobject weft_server_listen_tcp;
+%newobject weft_server_listen_unix;
+%newobject weft_server_from_future;
+%newobject weft_process_spawn;
+%newobject weft_udp_open;
+
 %include "weft/signal.h"
 %include "weft/taskgroup.h"
+%include "weft/stream.h"
+%include "weft/process.h"
+%include "weft/udp.h"
+%include "weft/executor.h"
 
 %rename(taskgroup) weft_taskgroup;
+%rename(stream) weft_stream;
+%rename(server) weft_server;
+%rename(process) weft_process;
+%rename(udp) weft_udp;
+%rename(datagram) weft_datagram;
 %rename(timeout) weft_timeout;
 %rename(addrinfo) weft_addrinfo;
 %rename(nameinfo) weft_nameinfo;
 %rename(file) weft_file;
 
+%nodefaultctor weft_stream;
+%nodefaultdtor weft_stream;
+%nodefaultctor weft_server;
+%nodefaultdtor weft_server;
+%nodefaultctor weft_process;
+%nodefaultdtor weft_process;
+%nodefaultctor weft_udp;
+%nodefaultdtor weft_udp;
+%nodefaultctor weft_datagram;
+%nodefaultdtor weft_datagram;
 %nodefaultctor weft_taskgroup;
 %nodefaultdtor weft_taskgroup;
 %nodefaultctor weft_timeout;
@@ -38,6 +103,30 @@
 %nodefaultctor weft_file;
 %nodefaultdtor weft_file;
 
+%newobject weft_stream::read;
+%newobject weft_stream::read_exactly;
+%newobject weft_stream::read_until;
+%newobject weft_stream::read_line;
+%newobject weft_stream::drain;
+%newobject weft_stream::wait_closed;
+%newobject weft_stream::loop_ref;
+%rename(loop) weft_stream::loop_ref;
+%newobject weft_stream::peer_address_str;
+%rename(peer_address) weft_stream::peer_address_str;
+%newobject weft_stream::local_address_str;
+%rename(local_address) weft_stream::local_address_str;
+%newobject weft_server::wait_closed;
+%newobject weft_server::address_str;
+%rename(address) weft_server::address_str;
+%newobject weft_process::wait;
+%newobject weft_process::stdin_ref;
+%rename(stdin) weft_process::stdin_ref;
+%newobject weft_process::stdout_ref;
+%rename(stdout) weft_process::stdout_ref;
+%newobject weft_process::stderr_ref;
+%rename(stderr) weft_process::stderr_ref;
+%newobject weft_udp::send;
+%newobject weft_udp::recv;
 %newobject weft_taskgroup::describe_str;
 %rename(describe) weft_taskgroup::describe_str;
 %newobject weft_taskgroup::error_task_ref;
@@ -48,6 +137,11 @@
 %newobject weft_file::write;
 %newobject weft_file::close;
 
+struct weft_stream {};
+struct weft_server {};
+struct weft_process {};
+struct weft_udp {};
+struct weft_datagram {};
 struct weft_taskgroup {};
 struct weft_timeout {};
 struct weft_addrinfo {};
@@ -129,4 +223,96 @@ struct weft_file {};
       weft_taskgroup_describe($self, s, (size_t)n + 1);
     return s;
   }
+}
+
+/* A byte stream: reads and drain return new futures, write copies. */
+%extend weft_stream {
+  ~weft_stream() { weft_stream_unref($self); }
+
+  weft_loop_t *loop_ref() const { return weft_loop_ref(weft_stream_loop($self)); }
+  int kind() const;
+  weft_future_t *read(int64_t n);
+  weft_future_t *read_exactly(size_t n);
+  weft_future_t *read_until(const void *data, size_t len);
+  weft_future_t *read_line();
+  int at_eof() const;
+  int set_limit(size_t limit);
+  int read_buffer_size(size_t *size) const;
+  int write(const void *data, size_t len);
+  weft_future_t *drain();
+  int set_write_buffer_limits(size_t high, size_t low);
+  int write_buffer_size(size_t *size) const;
+  int write_eof();
+  int close();
+  int abort();
+  int is_closing() const;
+  weft_future_t *wait_closed();
+  char *peer_address_str(int *port) const {
+    return weft_swig_address(weft_stream_peer_address, $self, port);
+  }
+  char *local_address_str(int *port) const {
+    return weft_swig_address(weft_stream_local_address, $self, port);
+  }
+  int set_nodelay(int enable);
+  int set_keepalive(int enable, unsigned delay);
+}
+
+/* A listening server (server_listen_tcp/unix, then server_from_future). */
+%extend weft_server {
+  ~weft_server() { weft_server_unref($self); }
+
+  int serve(weft_connection_fn fn, void *userdata, weft_release_fn release);
+  int is_serving() const;
+  int close();
+  int close_clients();
+  weft_future_t *wait_closed();
+  char *address_str(int *port) const { return weft_swig_server_address($self, port); }
+}
+
+/* A child process (process_spawn). */
+%extend weft_process {
+  ~weft_process() { weft_process_unref($self); }
+
+  int pid() const;
+  weft_stream_t *stdin_ref() { return weft_stream_ref(weft_process_stdin($self)); }
+  weft_stream_t *stdout_ref() { return weft_stream_ref(weft_process_stdout($self)); }
+  weft_stream_t *stderr_ref() { return weft_stream_ref(weft_process_stderr($self)); }
+  weft_future_t *wait();
+  int exit_status(int *exit_status, int *term_signal) const;
+  int send_signal(int signum);
+}
+
+/* A UDP socket (udp_open). */
+%extend weft_udp {
+  ~weft_udp() { weft_udp_unref($self); }
+
+  int close();
+  int connect(const char *host, int port);
+  weft_future_t *send(const void *data, size_t len, const char *host = NULL, int port = 0);
+  weft_future_t *recv();
+  const char *local_address() const;
+  int local_port() const;
+  const char *peer_address() const;
+  int peer_port() const;
+  int family() const;
+  int set_broadcast(int on);
+  int set_ttl(int ttl);
+  int set_queue_limit(size_t limit);
+  int queued() const;
+  int64_t dropped() const;
+}
+
+/* A received datagram (immutable). */
+%extend weft_datagram {
+  ~weft_datagram() { weft_datagram_unref($self); }
+
+  int data(const void **data, size_t *len) const;
+  const char *address() const;
+  int port() const;
+  int family() const;
+}
+
+/* The thread pool's close timeout (weft/executor.h), on the loop class. */
+%extend weft_loop {
+  int set_work_close_timeout(double seconds);
 }

@@ -27,7 +27,7 @@ section_lua() {
     if (cd "$(dirname "$script")" &&
         LUA_PATH="$lua_dir/?.lua;$lua_dir/?/init.lua;$WEFT_ROOT/bindings/lua/tests/?.lua;;" \
         LUA_CPATH="$lua_dir/?.so;;" WEFT_VALGRIND=1 \
-        valgrind -q --error-exitcode=99 --leak-check=full \
+        valgrind -q --error-exitcode=99 --leak-check=full --child-silent-after-fork=yes \
                  --errors-for-leak-kinds=definite,indirect,possible \
                  lua5.4 "$script") >"$log" 2>&1; then
       passed=$((passed + 1))

@@ -55,6 +55,10 @@ local classes = {
   timeout = { weft.Timeout },
   file = { weft.File },
   taskgroup = { weft.TaskGroup },
+  stream = { weft.Stream },
+  server = { weft.Server },
+  process = { weft.Process },
+  udp = { weft.Udp },
 }
 for cls, tables in pairs(classes) do
   local mt = weft.core.rt[cls .. "_metatable"]
@@ -137,7 +141,8 @@ T.plain("every Lua API name documented in init.lua is a function", function()
       "set_exception_handler", "getaddrinfo", "getnameinfo", "sleep_future", "new_loop",
       "error", "is_error", "is_cancelled", "is_timeout", "pointer", "adopt", "in_task",
       "read_file", "write_file", "open", "taskgroup", "signal_wait", "add_signal_handler",
-      "remove_signal_handler" }) do
+      "remove_signal_handler", "connect", "connect_unix", "start_server", "start_unix_server",
+      "exec", "udp_open", "to_thread" }) do
     T.eq(type(weft[name]), "function", "weft." .. name)
   end
 end)

@@ -8,6 +8,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +185,35 @@ static int t_task_future(lua_State *L) {
   return 1;
 }
 
+/* A work function for weft.to_thread: sums 1..n (n carried as the
+ * userdata pointer); n < 0 fails with EDOM-like EINVAL and a message. */
+static int work_sum(weft_work_t *job, void *ud) {
+  intptr_t n = (intptr_t)ud;
+  if (n < 0) {
+    weft_work_set_error(job, WEFT_EINVAL, "negative n");
+    return WEFT_EINVAL;
+  }
+  int64_t sum = 0;
+  for (intptr_t i = 1; i <= n; i++)
+    sum += i;
+  return weft_work_set_int64(job, sum);
+}
+
+/* work_sum() -> the work function as a light userdata */
+static int t_work_sum(lua_State *L) {
+  weft_work_fn fn = work_sum;
+  void *p;
+  memcpy(&p, &fn, sizeof p);
+  lua_pushlightuserdata(L, p);
+  return 1;
+}
+
+/* intptr(n) -> n as a light userdata pointer */
+static int t_intptr(lua_State *L) {
+  lua_pushlightuserdata(L, (void *)(intptr_t)luaL_checkinteger(L, 1));
+  return 1;
+}
+
 /* raise(signum): sends a signal to this process */
 static int t_raise(lua_State *L) {
   lua_pushinteger(L, raise((int)luaL_checkinteger(L, 1)));
@@ -195,6 +225,7 @@ int luaopen_weft_testc(lua_State *L) {
   static const luaL_Reg fns[] = {{"later", t_later},         {"fail_later", t_fail_later},
                                  {"sleeper", t_sleeper},     {"describe", t_describe},
                                  {"task_future", t_task_future}, {"raise", t_raise},
+                                 {"work_sum", t_work_sum},   {"intptr", t_intptr},
                                  {NULL, NULL}};
   luaL_newlib(L, fns);
   return 1;

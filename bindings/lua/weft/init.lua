@@ -497,6 +497,225 @@ function Fl.write(self, data, offset) return made(sw_fwrite(self, offset or -1, 
 function Fl.close(self) return made(sw_fclose(self), "close") end
 weft.File = Fl
 
+-- ---- streams and servers -------------------------------------------------------------
+
+local stream_mt, server_mt = rt.stream_metatable, rt.server_metatable
+local St = copy(stream_mt[".fn"])
+stream_mt.__index = St
+stream_mt.__tostring = function(self)
+  local ok, addr, port = pcall(self.peer_address, self)
+  return string.format("<weft stream %s>", ok and addr and (addr .. ":" .. tostring(port)) or "")
+end
+local sw = copy(St)
+--- stream:read([n]): a future of up to n bytes (default 65536; "" at end
+-- of file; n < 0 reads to the end).
+function St.read(self, n) return made(sw.read(self, n or 65536), "read") end
+--- stream:read_exactly(n): a future of exactly n bytes (EINCOMPLETE if the
+-- end of file comes first: the partial bytes stay buffered).
+function St.read_exactly(self, n) return made(sw.read_exactly(self, n), "read_exactly") end
+--- stream:read_until(delim): a future of the bytes up to and including delim.
+function St.read_until(self, delim) return made(sw.read_until(self, delim), "read_until") end
+--- stream:read_line(): a future of one line, "\n" included ("" at the end).
+function St.read_line(self) return made(sw.read_line(self), "read_line") end
+--- stream:write(data): queues data (what the kernel does not take at once
+-- is copied); raises on a closed or failed stream.
+function St.write(self, data) check(sw.write(self, data), "write") end
+--- stream:drain(): a future done once the write queue is small enough.
+function St.drain(self) return made(sw.drain(self), "drain") end
+function St.write_eof(self) check(sw.write_eof(self), "write_eof") end
+function St.close(self) check(sw.close(self), "close") end
+function St.abort(self) check(sw.abort(self), "abort") end
+function St.wait_closed(self) return made(sw.wait_closed(self), "wait_closed") end
+function St.at_eof(self) return check(sw.at_eof(self)) == 1 end
+function St.is_closing(self) return sw.is_closing(self) == 1 end
+function St.set_limit(self, n) check(sw.set_limit(self, n), "set_limit") end
+function St.set_write_buffer_limits(self, high, low)
+  check(sw.set_write_buffer_limits(self, high or 0, low or 0), "set_write_buffer_limits")
+end
+function St.set_nodelay(self, on) check(sw.set_nodelay(self, on and 1 or 0), "set_nodelay") end
+function St.set_keepalive(self, on, delay)
+  check(sw.set_keepalive(self, on and 1 or 0, delay or 0), "set_keepalive")
+end
+local function sized(fn, what)
+  return function(self)
+    local rc, n = fn(self)
+    check(rc, what)
+    return n
+  end
+end
+St.read_buffer_size = sized(sw.read_buffer_size, "read_buffer_size")
+St.write_buffer_size = sized(sw.write_buffer_size, "write_buffer_size")
+local function address(fn, what)
+  return function(self)
+    local addr, port = fn(self)
+    if addr == nil then check(core.last_error() < 0 and core.last_error() or core.EINVAL, what) end
+    return addr, port
+  end
+end
+--- stream:peer_address() / local_address(): address, port (-1 for Unix).
+St.peer_address = address(sw.peer_address, "peer_address")
+St.local_address = address(sw.local_address, "local_address")
+weft.Stream = St
+
+local function await_stream(f)
+  f:await()
+  return made(core.stream_from_future(f), "stream")
+end
+
+--- asyncio.open_connection, inside a task: a stream connected to host:port
+-- (a name is resolved and its addresses tried in order).
+function weft.connect(host, port)
+  return await_stream(made(core.stream_connect_tcp(weft.get_running_loop(), host, port), "connect"))
+end
+
+--- The same for a Unix domain socket at `path`.
+function weft.connect_unix(path)
+  return await_stream(made(core.stream_connect_unix(weft.get_running_loop(), path), "connect_unix"))
+end
+
+local Sv = copy(server_mt[".fn"])
+server_mt.__index = Sv
+server_mt.__tostring = function(self)
+  local addr, port = self:address()
+  return string.format("<weft server %s:%s>", tostring(addr), tostring(port))
+end
+local sv = copy(Sv)
+--- server:serve(handler, ...): every connection runs handler(stream, ...)
+-- as a new task; the stream is closed when nobody holds it any more.
+function Sv.serve(self, handler, ...)
+  local args, n = { ... }, select("#", ...)
+  check(sv.serve(self, function(stream)
+    spawn(nil, nil, handler, stream, table.unpack(args, 1, n))
+  end), "serve")
+end
+function Sv.is_serving(self) return sv.is_serving(self) == 1 end
+function Sv.close(self) check(sv.close(self), "close") end
+function Sv.close_clients(self) return check(sv.close_clients(self), "close_clients") end
+function Sv.wait_closed(self) return made(sv.wait_closed(self), "wait_closed") end
+Sv.address = address(sv.address, "address")
+weft.Server = Sv
+
+local function listen(f, handler, ...)
+  f:await()
+  local server = made(core.server_from_future(f), "listen")
+  if handler ~= nil then server:serve(handler, ...) end
+  return server
+end
+
+--- asyncio.start_server, inside a task: listens on host:port (nil host:
+-- every IPv4 address; port 0: a free one, see server:address()) and serves
+-- each connection with handler(stream, ...) in its own task (without a
+-- handler, call server:serve(handler) later).  opts.backlog (100).
+function weft.start_server(handler, host, port, opts, ...)
+  opts = opts or {}
+  return listen(made(core.server_listen_tcp(weft.get_running_loop(), host, port or 0,
+                                            opts.backlog or 0), "start_server"), handler, ...)
+end
+
+--- The same on a Unix domain socket at `path`.
+function weft.start_unix_server(handler, path, opts, ...)
+  opts = opts or {}
+  return listen(made(core.server_listen_unix(weft.get_running_loop(), path, opts.backlog or 0),
+                     "start_unix_server"), handler, ...)
+end
+
+-- ---- subprocesses ------------------------------------------------------------------
+
+local process_mt = rt.process_metatable
+local Pr = copy(process_mt[".fn"])
+process_mt.__index = Pr
+process_mt.__tostring = function(self) return "<weft process " .. tostring(self:pid()) .. ">" end
+local pr = copy(Pr)
+--- process:wait(): a future of the return code (the exit status, or minus
+-- the signal that ended it); cancelling it kills the process.
+function Pr.wait(self) return made(pr.wait(self), "wait") end
+--- process:exit_status(): exit status (-1 if a signal ended it), signal.
+function Pr.exit_status(self)
+  local rc, status, sig = pr.exit_status(self)
+  check(rc, "exit_status")
+  return status, sig
+end
+function Pr.send_signal(self, signum) check(pr.send_signal(self, signum), "send_signal") end
+function Pr.kill(self) self:send_signal(rt.signals.SIGKILL or 9) end
+function Pr.terminate(self) self:send_signal(rt.signals.SIGTERM) end
+weft.Process = Pr
+
+local stdio = { inherit = core.STDIO_INHERIT, pipe = core.STDIO_PIPE, devnull = core.STDIO_DEVNULL }
+local function stdio_mode(v, name)
+  if v == nil then return core.STDIO_INHERIT end
+  local m = stdio[v] or (math.type(v) == "integer" and v)
+  if not m then error("bad " .. name .. " mode " .. tostring(v), 3) end
+  return m
+end
+
+--- asyncio.create_subprocess_exec: starts argv[1] (searched in PATH) with
+-- the arguments argv[2..].  opts: stdin, stdout, stderr ("inherit", "pipe"
+-- or "devnull"), env (a table {NAME = value} or a list of "NAME=value"; nil
+-- inherits), cwd.  Returns the process; process.stdin/stdout/stderr are
+-- streams for the pipes.
+function weft.exec(argv, opts)
+  opts = opts or {}
+  local env = opts.env
+  if env ~= nil and #env == 0 then
+    local list = {}
+    for k, v in pairs(env) do list[#list + 1] = k .. "=" .. tostring(v) end
+    table.sort(list)
+    env = list
+  end
+  local p = core.process_spawn(weft.get_running_loop(), argv, env, opts.cwd,
+    stdio_mode(opts.stdin, "stdin"), stdio_mode(opts.stdout, "stdout"),
+    stdio_mode(opts.stderr, "stderr"))
+  if p == nil then check(core.last_error(), "exec " .. tostring(argv[1])) end
+  return p
+end
+
+-- process.stdin / .stdout / .stderr as fields: streams, or nil for no pipe
+local pr_index = Pr
+process_mt.__index = function(self, key)
+  if key == "stdin" or key == "stdout" or key == "stderr" then return pr[key](self) end
+  return pr_index[key]
+end
+
+-- ---- UDP ------------------------------------------------------------------------------
+
+local udp_mt = rt.udp_metatable
+local U = copy(udp_mt[".fn"])
+udp_mt.__index = U
+udp_mt.__tostring = function(self)
+  return string.format("<weft udp %s:%s>", tostring(self:local_address()), tostring(self:local_port()))
+end
+local uw = copy(U)
+--- udp:send(data[, host, port]): a future of #data once the kernel took it
+-- (host nil: the connected peer).
+function U.send(self, data, host, port)
+  if host == nil then return made(uw.send(self, data), "send") end
+  return made(uw.send(self, data, host, port), "send")
+end
+--- udp:recv(), inside a task: data, address, port, family of one datagram.
+U.recv = rt.udp_recv
+function U.close(self) check(uw.close(self), "close") end
+function U.connect(self, host, port) check(uw.connect(self, host, port), "connect") end
+function U.set_broadcast(self, on) check(uw.set_broadcast(self, on and 1 or 0), "set_broadcast") end
+function U.set_ttl(self, ttl) check(uw.set_ttl(self, ttl), "set_ttl") end
+function U.set_queue_limit(self, n) check(uw.set_queue_limit(self, n), "set_queue_limit") end
+weft.Udp = U
+
+--- A UDP socket bound to host:port (numeric; port 0: a free one).
+-- opts.flags: weft.UDP_REUSEADDR, weft.UDP_IPV6ONLY.
+function weft.udp_open(host, port, opts)
+  opts = opts or {}
+  local u = core.udp_open(weft.get_running_loop(), host, port or 0, opts.flags or 0)
+  if u == nil then check(core.last_error(), "udp_open") end
+  return u
+end
+
+-- ---- the thread pool ----------------------------------------------------------------
+
+--- asyncio.to_thread for C: runs a C work function (a weft_work_fn handed
+-- out by a C module as a light userdata) with `userdata` on libuv's thread
+-- pool and returns a future for its outcome.  Lua code cannot run there.
+function weft.to_thread(work, userdata) return rt.to_thread(work, userdata) end
+
 --- A future done after `delay` seconds (with no value), for combinators.
 function weft.sleep_future(delay)
   return made(core.sleep(weft.get_running_loop(), delay), "sleep_future")
