@@ -251,6 +251,56 @@ static void wl_value_release(void *p) {
     wl_unref_state(wl);
 }
 
+/* A holder of the n values at L[first..] (counted in the state's references;
+ * released through wl_value_release by whoever owns it), or NULL. */
+static wl_value *wl_hold(lua_State *L, wl_state *wl, int first, int n) {
+  wl_value *h = malloc(sizeof *h);
+  if (h == NULL)
+    return NULL;
+  h->wl = wl;
+  h->n = n;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, wl->values_ref);
+  if (n == 1) {
+    lua_pushvalue(L, first);
+  } else {
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+      lua_pushvalue(L, first + i);
+      lua_rawseti(L, -2, i + 1);
+    }
+  }
+  lua_rawsetp(L, -2, h);
+  lua_pop(L, 1);
+  atomic_fetch_add(&wl->refs, 1);
+  return h;
+}
+
+/* Frees a holder nobody else saw, at once (L is a running thread). */
+static void wl_unhold(lua_State *L, wl_value *h) {
+  wl_state *wl = h->wl;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, wl->values_ref);
+  lua_pushnil(L);
+  lua_rawsetp(L, -2, h);
+  lua_pop(L, 1);
+  free(h);
+  wl_unref_state(wl);
+}
+
+/* Pushes the values of a holder that is ours; returns how many. */
+static int wl_push_held(lua_State *L, wl_state *wl, wl_value *h) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, wl->values_ref);
+  lua_rawgetp(L, -1, h);
+  lua_remove(L, -2);
+  if (h->n == 1)
+    return 1;
+  int n = h->n, t = lua_gettop(L);
+  luaL_checkstack(L, n, "too many values");
+  for (int i = 1; i <= n; i++)
+    lua_rawgeti(L, t, i);
+  lua_remove(L, t);
+  return n;
+}
+
 /* Completes f with the n values at L[first..]: none, an int64, a double, a
  * string as bytes, or anything else through a holder.  Returns 0 or a weft error. */
 static int wl_settle(lua_State *L, wl_state *wl, weft_future_t *f, int first, int n) {
@@ -275,31 +325,12 @@ static int wl_settle(lua_State *L, wl_state *wl, weft_future_t *f, int first, in
   int st = weft_future_state(f);
   if (st != WEFT_FUTURE_PENDING)
     return st < 0 ? st : WEFT_ESTATE;
-  wl_value *h = malloc(sizeof *h);
+  wl_value *h = wl_hold(L, wl, first, n);
   if (h == NULL)
     return WEFT_ENOMEM;
-  h->wl = wl;
-  h->n = n;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, wl->values_ref);
-  if (n == 1) {
-    lua_pushvalue(L, first);
-  } else {
-    lua_createtable(L, n, 0);
-    for (int i = 0; i < n; i++) {
-      lua_pushvalue(L, first + i);
-      lua_rawseti(L, -2, i + 1);
-    }
-  }
-  lua_rawsetp(L, -2, h);
   int rc = weft_future_set_ptr(f, h, wl_value_release);
-  if (rc != 0) {
-    lua_pushnil(L);
-    lua_rawsetp(L, -2, h);
-    free(h);
-  } else {
-    atomic_fetch_add(&wl->refs, 1);
-  }
-  lua_pop(L, 1);
+  if (rc != 0)
+    wl_unhold(L, h);
   return rc;
 }
 
@@ -558,6 +589,28 @@ static const char **wl_strings(lua_State *L, int idx) {
       return NULL;
     }
   }
+  return v;
+}
+
+/* weft_predicate_fn: pred() -> truthy; an error is reported and ends the wait
+ * (the wait cannot raise it), as does a state where Lua cannot run. */
+static int64_t wl_tr_predicate(void *ud) {
+  wl_cb *cb = ud;
+  lua_State *L = wl_entry(cb->wl);
+  if (L == NULL)
+    return 1;
+  wl_drain(cb->wl, L);
+  luaL_checkstack(L, 4, NULL);
+  int base = lua_gettop(L);
+  lua_pushlightuserdata(L, cb->wl);
+  lua_pushcclosure(L, wl_msgh, 1);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, cb->fn_ref);
+  int64_t v = 1;
+  if (lua_pcall(L, 0, 1, base + 1) != LUA_OK)
+    wl_report(L, weft_loop_running(), "condition predicate");
+  else
+    v = lua_toboolean(L, -1);
+  lua_settop(L, base);
   return v;
 }
 
@@ -1138,6 +1191,75 @@ static int wl_to_thread(lua_State *L) {
   return 1;
 }
 
+static weft_queue_t *wl_checkqueue(lua_State *L, int idx) {
+  weft_queue_t *q = NULL;
+  if (!SWIG_IsOK(SWIG_ConvertPtr(L, idx, (void **)&q, SWIGTYPE_p_weft_queue, 0)) || q == NULL)
+    luaL_typeerror(L, idx, "weft queue");
+  return q;
+}
+
+/* A put that did not put (failed, cancelled) leaves its item with us. */
+static void wl_put_done(weft_future_t *f, void *ud) {
+  if (weft_future_error(f) != 0)
+    wl_value_release(ud);
+}
+
+/* rt.queue_put(q, value[, priority]) -> future (done once the value is in). */
+static int wl_queue_put(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  weft_queue_t *q = wl_checkqueue(L, 1);
+  luaL_checkany(L, 2);
+  int prio = !lua_isnoneornil(L, 3);
+  lua_Integer priority = prio ? luaL_checkinteger(L, 3) : 0;
+  wl_value *h = wl_hold(L, wl, 2, 1);
+  if (h == NULL)
+    return wl_raise(L, wl, WEFT_ENOMEM, NULL);
+  weft_future_t *f = prio ? weft_queue_put_priority(q, priority, h) : weft_queue_put(q, h);
+  if (f == NULL) {
+    int err = weft_last_error();
+    wl_unhold(L, h);
+    return wl_raise(L, wl, err, NULL);
+  }
+  int rc = weft_future_add_done_callback(f, wl_put_done, h);
+  if (rc != 0) { /* cannot watch it: take the item back if it is ours */
+    if (weft_future_error(f) != 0)
+      wl_unhold(L, h);
+  }
+  wl_push_wrapper(L, wl->mt_future_ref, SWIGTYPE_p_weft_future, f);
+  return 1;
+}
+
+/* rt.queue_put_nowait(q, value[, priority]): raises EQUEUEFULL, EQUEUESHUTDOWN. */
+static int wl_queue_put_nowait(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  weft_queue_t *q = wl_checkqueue(L, 1);
+  luaL_checkany(L, 2);
+  int prio = !lua_isnoneornil(L, 3);
+  lua_Integer priority = prio ? luaL_checkinteger(L, 3) : 0;
+  wl_value *h = wl_hold(L, wl, 2, 1);
+  if (h == NULL)
+    return wl_raise(L, wl, WEFT_ENOMEM, NULL);
+  int rc = prio ? weft_queue_put_priority_nowait(q, priority, h) : weft_queue_put_nowait(q, h);
+  if (rc != 0) {
+    wl_unhold(L, h);
+    return wl_raise(L, wl, rc, NULL);
+  }
+  return 0;
+}
+
+/* rt.queue_get_nowait(q) -> the value; raises EQUEUEEMPTY, EQUEUESHUTDOWN. */
+static int wl_queue_get_nowait(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  weft_queue_t *q = wl_checkqueue(L, 1);
+  void *item = NULL;
+  int rc = weft_queue_get_nowait(q, &item);
+  if (rc != 0)
+    return wl_raise(L, wl, rc, NULL);
+  int n = wl_push_held(L, wl, item); /* the queue only holds our holders */
+  wl_unhold(L, item);
+  return n;
+}
+
 /* rt.result(x): the values of a done future, or raises (also EPENDING). */
 static int wl_result(lua_State *L) {
   wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
@@ -1432,6 +1554,9 @@ static void wl_init(lua_State *L) {
       {"taskgroup_exit", wl_taskgroup_exit},
       {"udp_recv", wl_udp_recv},
       {"to_thread", wl_to_thread},
+      {"queue_put", wl_queue_put},
+      {"queue_put_nowait", wl_queue_put_nowait},
+      {"queue_get_nowait", wl_queue_get_nowait},
       {NULL, NULL}};
   lua_createtable(L, 0, sizeof fns / sizeof fns[0]);
   lua_pushlightuserdata(L, wl);
@@ -1452,7 +1577,9 @@ static void wl_init(lua_State *L) {
   lua_setfield(L, -2, "file_metatable");
   SWIG_Lua_get_class_metatable(L, "taskgroup");
   lua_setfield(L, -2, "taskgroup_metatable");
-  static const char *const classes[] = {"stream", "server", "process", "udp", "datagram"};
+  static const char *const classes[] = {"stream", "server",    "process",   "udp",
+                                        "datagram", "event",    "lock",      "semaphore",
+                                        "condition", "barrier", "queue"};
   for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++) {
     lua_pushfstring(L, "%s_metatable", classes[i]);
     SWIG_Lua_get_class_metatable(L, classes[i]);

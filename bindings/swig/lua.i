@@ -201,6 +201,22 @@ static int SWIG_lua_isnilfunction(lua_State *L, int idx) {
 %exception weft_loop::close
 %{ { wl_frame saved_ = wl_enter(L, arg1); $action wl_leave(L, saved_); } %}
 
+/* Queue items are Lua values (held like future results; runtime.c puts and
+ * takes them); the queue releases what it drops through the same holders. */
+%ignore weft_queue::put;
+%ignore weft_queue::put_priority;
+%ignore weft_queue::put_nowait;
+%ignore weft_queue::put_priority_nowait;
+%ignore weft_queue::get_nowait;
+%typemap(in, numinputs=0) weft_release_fn item_release %{ $1 = wl_value_release; %}
+
+/* condition wait_for: pred() called by the wait's task until it is true. */
+%typemap(in, checkfn="lua_isfunction") (weft_predicate_fn predicate, void *userdata, weft_release_fn release)
+%{ $1 = wl_tr_predicate; $2 = wl_cb_new(L, $input); $3 = wl_cb_release;
+   if ($2 == NULL) SWIG_fail; %}
+%typemap(argout) (weft_predicate_fn predicate, void *userdata, weft_release_fn release)
+%{ if (result == NULL) wl_cb_free($2); %}
+
 /* Lua removes done callbacks by function: runtime.c's methods replace these. */
 %ignore weft_future::add_done_callback;
 %ignore weft_future::remove_done_callback;

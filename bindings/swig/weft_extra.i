@@ -1,6 +1,7 @@
 /*
  * bindings/swig/weft_extra.i: the newer parts of the C API (task groups,
- * signals, streams and servers, subprocesses, UDP, and the classes of
+ * signals, synchronization primitives, queues, streams and servers,
+ * subprocesses, UDP, and the classes of
  * timeout scopes, DNS results and files),
  * language-neutral like weft.i, which declares the older free functions
  * (timeout_enter, dns_getaddrinfo, fs_open, ...).  A binding includes this
@@ -40,6 +41,18 @@ static char *weft_swig_server_address(const weft_server_t *s, int *port) {
 }
 %}
 
+%{
+/* describe_str bodies of the sync classes and the queue (a new string). */
+#define WEFT_SWIG_DESCRIBE_BODY(fn, self)                      \
+  do {                                                         \
+    int n_ = fn(self, NULL, 0);                                \
+    char *s_ = n_ < 0 ? NULL : malloc((size_t)n_ + 1);         \
+    if (s_ != NULL)                                            \
+      fn(self, s_, (size_t)n_ + 1);                            \
+    return s_;                                                 \
+  } while (0)
+%}
+
 %rename(signal_wait) weft_signal_wait;
 %rename(signal_add) weft_signal_add;
 %rename(signal_remove) weft_signal_remove;
@@ -64,14 +77,37 @@ static char *weft_swig_server_address(const weft_server_t *s, int *port) {
 %newobject weft_process_spawn;
 %newobject weft_udp_open;
 
+%rename(event_new) weft_event_new;
+%rename(lock_new) weft_lock_new;
+%rename(semaphore_new) weft_semaphore_new;
+%rename(semaphore_new_bounded) weft_semaphore_new_bounded;
+%rename(condition_new) weft_condition_new;
+%rename(barrier_new) weft_barrier_new;
+%rename(queue_new) weft_queue_new;
+%newobject weft_event_new;
+%newobject weft_lock_new;
+%newobject weft_semaphore_new;
+%newobject weft_semaphore_new_bounded;
+%newobject weft_condition_new;
+%newobject weft_barrier_new;
+%newobject weft_queue_new;
+
 %include "weft/signal.h"
 %include "weft/taskgroup.h"
+%include "weft/sync.h"
+%include "weft/queue.h"
 %include "weft/stream.h"
 %include "weft/process.h"
 %include "weft/udp.h"
 %include "weft/executor.h"
 
 %rename(taskgroup) weft_taskgroup;
+%rename(event) weft_event;
+%rename(lock) weft_lock;
+%rename(semaphore) weft_semaphore;
+%rename(condition) weft_condition;
+%rename(barrier) weft_barrier;
+%rename(queue) weft_queue;
 %rename(stream) weft_stream;
 %rename(server) weft_server;
 %rename(process) weft_process;
@@ -92,6 +128,18 @@ static char *weft_swig_server_address(const weft_server_t *s, int *port) {
 %nodefaultdtor weft_udp;
 %nodefaultctor weft_datagram;
 %nodefaultdtor weft_datagram;
+%nodefaultctor weft_event;
+%nodefaultdtor weft_event;
+%nodefaultctor weft_lock;
+%nodefaultdtor weft_lock;
+%nodefaultctor weft_semaphore;
+%nodefaultdtor weft_semaphore;
+%nodefaultctor weft_condition;
+%nodefaultdtor weft_condition;
+%nodefaultctor weft_barrier;
+%nodefaultdtor weft_barrier;
+%nodefaultctor weft_queue;
+%nodefaultdtor weft_queue;
 %nodefaultctor weft_taskgroup;
 %nodefaultdtor weft_taskgroup;
 %nodefaultctor weft_timeout;
@@ -127,6 +175,29 @@ static char *weft_swig_server_address(const weft_server_t *s, int *port) {
 %rename(stderr) weft_process::stderr_ref;
 %newobject weft_udp::send;
 %newobject weft_udp::recv;
+%newobject weft_event::wait;
+%newobject weft_lock::acquire;
+%newobject weft_semaphore::acquire;
+%newobject weft_condition::acquire;
+%newobject weft_condition::wait;
+%newobject weft_condition::wait_for;
+%newobject weft_condition::lock_ref;
+%rename(lock) weft_condition::lock_ref;
+%newobject weft_barrier::wait;
+%newobject weft_queue::put;
+%newobject weft_queue::put_priority;
+%newobject weft_queue::get;
+%newobject weft_queue::join;
+%define WEFT_SWIG_DESCRIBED(TYPE)
+%newobject weft_ ## TYPE ## ::describe_str;
+%rename(describe) weft_ ## TYPE ## ::describe_str;
+%enddef
+WEFT_SWIG_DESCRIBED(event)
+WEFT_SWIG_DESCRIBED(lock)
+WEFT_SWIG_DESCRIBED(semaphore)
+WEFT_SWIG_DESCRIBED(condition)
+WEFT_SWIG_DESCRIBED(barrier)
+WEFT_SWIG_DESCRIBED(queue)
 %newobject weft_taskgroup::describe_str;
 %rename(describe) weft_taskgroup::describe_str;
 %newobject weft_taskgroup::error_task_ref;
@@ -142,6 +213,12 @@ struct weft_server {};
 struct weft_process {};
 struct weft_udp {};
 struct weft_datagram {};
+struct weft_event {};
+struct weft_lock {};
+struct weft_semaphore {};
+struct weft_condition {};
+struct weft_barrier {};
+struct weft_queue {};
 struct weft_taskgroup {};
 struct weft_timeout {};
 struct weft_addrinfo {};
@@ -315,4 +392,77 @@ struct weft_file {};
 /* The thread pool's close timeout (weft/executor.h), on the loop class. */
 %extend weft_loop {
   int set_work_close_timeout(double seconds);
+}
+
+/* Synchronization primitives (weft/sync.h): waits return new futures. */
+%extend weft_event {
+  ~weft_event() { weft_event_unref($self); }
+  int set();
+  int clear();
+  int is_set() const;
+  weft_future_t *wait();
+  char *describe_str() const { WEFT_SWIG_DESCRIBE_BODY(weft_event_describe, $self); }
+}
+
+%extend weft_lock {
+  ~weft_lock() { weft_lock_unref($self); }
+  weft_future_t *acquire();
+  int release();
+  int locked() const;
+  char *describe_str() const { WEFT_SWIG_DESCRIBE_BODY(weft_lock_describe, $self); }
+}
+
+%extend weft_semaphore {
+  ~weft_semaphore() { weft_semaphore_unref($self); }
+  weft_future_t *acquire();
+  int release();
+  int locked() const;
+  int value() const;
+  char *describe_str() const { WEFT_SWIG_DESCRIBE_BODY(weft_semaphore_describe, $self); }
+}
+
+%extend weft_condition {
+  ~weft_condition() { weft_condition_unref($self); }
+  weft_lock_t *lock_ref() const { return weft_lock_ref(weft_condition_lock($self)); }
+  weft_future_t *acquire();
+  int release();
+  int locked() const;
+  weft_future_t *wait();
+  weft_future_t *wait_for(weft_predicate_fn predicate, void *userdata, weft_release_fn release);
+  int notify(int n = 1);
+  int notify_all();
+  char *describe_str() const { WEFT_SWIG_DESCRIBE_BODY(weft_condition_describe, $self); }
+}
+
+%extend weft_barrier {
+  ~weft_barrier() { weft_barrier_unref($self); }
+  weft_future_t *wait();
+  int reset();
+  int abort();
+  int parties() const;
+  int n_waiting() const;
+  int broken() const;
+  int state() const;
+  char *describe_str() const { WEFT_SWIG_DESCRIBE_BODY(weft_barrier_describe, $self); }
+}
+
+/* A queue (weft/queue.h) of void * items: what an item is, and so putting
+ * and getting, is the language's (a typemap for void *item and the item
+ * release given to queue_new); the rest is here. */
+%extend weft_queue {
+  ~weft_queue() { weft_queue_unref($self); }
+  weft_future_t *put(void *item);
+  weft_future_t *put_priority(int64_t priority, void *item);
+  int put_nowait(void *item);
+  int put_priority_nowait(int64_t priority, void *item);
+  weft_future_t *get();
+  int get_nowait(void **item);
+  int task_done();
+  weft_future_t *join();
+  int shutdown(int immediate = 0);
+  int qsize() const;
+  int empty() const;
+  int full() const;
+  int maxsize() const;
+  char *describe_str() const { WEFT_SWIG_DESCRIBE_BODY(weft_queue_describe, $self); }
 }

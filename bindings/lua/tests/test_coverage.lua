@@ -59,6 +59,12 @@ local classes = {
   server = { weft.Server },
   process = { weft.Process },
   udp = { weft.Udp },
+  event = { weft.Event },
+  lock = { weft.Lock },
+  semaphore = { weft.Semaphore },
+  condition = { weft.Condition },
+  barrier = { weft.Barrier },
+  queue = { weft.Queue },
 }
 for cls, tables in pairs(classes) do
   local mt = weft.core.rt[cls .. "_metatable"]
@@ -142,7 +148,8 @@ T.plain("every Lua API name documented in init.lua is a function", function()
       "error", "is_error", "is_cancelled", "is_timeout", "pointer", "adopt", "in_task",
       "read_file", "write_file", "open", "taskgroup", "signal_wait", "add_signal_handler",
       "remove_signal_handler", "connect", "connect_unix", "start_server", "start_unix_server",
-      "exec", "udp_open", "to_thread" }) do
+      "exec", "udp_open", "to_thread", "event", "lock", "semaphore", "condition", "barrier",
+      "queue", "lifo_queue", "priority_queue" }) do
     T.eq(type(weft[name]), "function", "weft." .. name)
   end
 end)

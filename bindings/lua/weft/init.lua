@@ -418,6 +418,100 @@ function weft.taskgroup(body, ...)
   check(rc, "taskgroup exit")
 end
 
+-- ---- synchronization primitives and queues ---------------------------------------------
+
+-- Method tables over SWIG's: waits return futures, 0/1 become booleans,
+-- failures raise.
+local function class(mt, name)
+  local M = copy(mt[".fn"])
+  mt.__index = M
+  mt.__tostring = function(self) return self:describe() end
+  weft[name] = M
+  return M, copy(M)
+end
+local function boolean(fn) return function(self) return check(fn(self)) == 1 end end
+local function checked(fn, what) return function(self, ...) return check(fn(self, ...), what) end end
+local function new(ctor, what, ...)
+  local obj = ctor(weft.get_running_loop(), ...)
+  if obj == nil then check(core.last_error(), what) end
+  return obj
+end
+
+local Ev, ev = class(rt.event_metatable, "Event")
+Ev.set, Ev.clear, Ev.is_set = checked(ev.set, "set"), checked(ev.clear, "clear"), boolean(ev.is_set)
+function Ev.wait(self) return made(ev.wait(self), "wait") end
+--- asyncio.Event: ev:set(), ev:clear(), ev:is_set(), ev:wait() (a future).
+function weft.event() return new(core.event_new, "event") end
+
+-- lock:with(fn, ...) / semaphore:with / condition:with: acquire (awaiting),
+-- run fn(...), release even if fn raised; returns fn's values.
+local function with(self, fn, ...)
+  self:acquire():await()
+  local r = table.pack(pcall(fn, ...))
+  self:release()
+  if not r[1] then error(r[2], 0) end
+  return table.unpack(r, 2, r.n)
+end
+
+local Lk, lk = class(rt.lock_metatable, "Lock")
+function Lk.acquire(self) return made(lk.acquire(self), "acquire") end
+Lk.release, Lk.locked, Lk.with = checked(lk.release, "release"), boolean(lk.locked), with
+--- asyncio.Lock: lock:acquire() (a future), lock:release(), lock:locked(),
+-- lock:with(fn, ...).
+function weft.lock() return new(core.lock_new, "lock") end
+
+local Sm, sm = class(rt.semaphore_metatable, "Semaphore")
+function Sm.acquire(self) return made(sm.acquire(self), "acquire") end
+Sm.release, Sm.locked, Sm.with = checked(sm.release, "release"), boolean(sm.locked), with
+--- asyncio.Semaphore(value) (BoundedSemaphore with bounded = true):
+-- acquire (a future), release, locked, value, with.
+function weft.semaphore(value, bounded)
+  return new(bounded and core.semaphore_new_bounded or core.semaphore_new, "semaphore", value or 1)
+end
+
+local Cd, cd = class(rt.condition_metatable, "Condition")
+function Cd.acquire(self) return made(cd.acquire(self), "acquire") end
+function Cd.wait(self) return made(cd.wait(self), "wait") end
+--- cond:wait_for(pred): a future done once pred() is true, with the lock
+-- held (pred runs in the wait's task; an error in it is reported to the
+-- exception handler and ends the wait).
+function Cd.wait_for(self, pred) return made(cd.wait_for(self, pred), "wait_for") end
+Cd.release, Cd.locked, Cd.with = checked(cd.release, "release"), boolean(cd.locked), with
+function Cd.notify(self, n) return check(cd.notify(self, n or 1), "notify") end
+Cd.notify_all = checked(cd.notify_all, "notify_all")
+--- asyncio.Condition([lock]): acquire/release/locked/with, wait, wait_for,
+-- notify(n), notify_all, lock().
+function weft.condition(lock) return new(core.condition_new, "condition", lock) end
+
+local Br, br = class(rt.barrier_metatable, "Barrier")
+function Br.wait(self) return made(br.wait(self), "wait") end
+Br.reset, Br.abort, Br.broken = checked(br.reset, "reset"), checked(br.abort, "abort"), boolean(br.broken)
+--- asyncio.Barrier(parties): wait() (a future of the arrival index), reset,
+-- abort, parties, n_waiting, broken, state.
+function weft.barrier(parties) return new(core.barrier_new, "barrier", parties) end
+
+local Qu, qu = class(rt.queue_metatable, "Queue")
+--- queue:put(value[, priority]): a future done once the value is in.
+Qu.put = rt.queue_put
+--- queue:put_nowait(value[, priority]): raises EQUEUEFULL when full.
+Qu.put_nowait = rt.queue_put_nowait
+--- queue:get(): a future of the next value.
+function Qu.get(self) return made(qu.get(self), "get") end
+--- queue:get_nowait(): the next value; raises EQUEUEEMPTY when empty.
+Qu.get_nowait = rt.queue_get_nowait
+function Qu.join(self) return made(qu.join(self), "join") end
+Qu.task_done = checked(qu.task_done, "task_done")
+function Qu.shutdown(self, immediate) check(qu.shutdown(self, immediate and 1 or 0), "shutdown") end
+Qu.empty, Qu.full = boolean(qu.empty), boolean(qu.full)
+Qu.qsize, Qu.maxsize = checked(qu.qsize, "qsize"), checked(qu.maxsize, "maxsize")
+--- asyncio.Queue(maxsize) (0 or nil: unbounded) holding any Lua values;
+-- weft.lifo_queue, weft.priority_queue (lowest priority first; put(v, p)).
+function weft.queue(maxsize) return new(core.queue_new, "queue", core.QUEUE_FIFO, maxsize or 0) end
+function weft.lifo_queue(maxsize) return new(core.queue_new, "queue", core.QUEUE_LIFO, maxsize or 0) end
+function weft.priority_queue(maxsize)
+  return new(core.queue_new, "queue", core.QUEUE_PRIORITY, maxsize or 0)
+end
+
 -- ---- signals ------------------------------------------------------------------------
 
 copy(rt.signals, weft)
