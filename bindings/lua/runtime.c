@@ -1579,7 +1579,7 @@ static void wl_init(lua_State *L) {
   lua_setfield(L, -2, "taskgroup_metatable");
   static const char *const classes[] = {"stream", "server",    "process",   "udp",
                                         "datagram", "event",    "lock",      "semaphore",
-                                        "condition", "barrier", "queue"};
+                                        "condition", "barrier", "queue", "as_completed"};
   for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++) {
     lua_pushfstring(L, "%s_metatable", classes[i]);
     SWIG_Lua_get_class_metatable(L, classes[i]);

@@ -92,6 +92,61 @@ static char *weft_swig_server_address(const weft_server_t *s, int *port) {
 %newobject weft_barrier_new;
 %newobject weft_queue_new;
 
+/* weft.i includes combinators.h, so these are wrapped here under new C names
+ * (renaming a declaration SWIG has already hidden does not bring it back). */
+%rename(wait) weft_swig_wait;
+%rename(wait_done_count) weft_swig_wait_done_count;
+%rename(wait_pending_count) weft_swig_wait_pending_count;
+%rename(as_completed_new) weft_swig_as_completed_new;
+%newobject weft_swig_wait;
+%newobject weft_swig_as_completed_new;
+%inline %{
+static weft_future_t *weft_swig_wait(weft_loop_t *loop, weft_future_t *const *futures, size_t n,
+                                     double timeout, int return_when) {
+  return weft_wait(loop, futures, n, timeout, return_when);
+}
+static int weft_swig_wait_done_count(weft_future_t *wait) { return weft_wait_done_count(wait); }
+static int weft_swig_wait_pending_count(weft_future_t *wait) {
+  return weft_wait_pending_count(wait);
+}
+static weft_as_completed_t *weft_swig_as_completed_new(weft_loop_t *loop,
+                                                       weft_future_t *const *futures, size_t n,
+                                                       double timeout) {
+  return weft_as_completed_new(loop, futures, n, timeout);
+}
+%}
+%rename(as_completed) weft_as_completed;
+%nodefaultctor weft_as_completed;
+%nodefaultdtor weft_as_completed;
+%newobject weft_as_completed::next;
+struct weft_as_completed {};
+
+/* wait's sets and as_completed's sources as new references. */
+%newobject weft_wait_done_at_ref;
+%rename(wait_done_at) weft_wait_done_at_ref;
+%newobject weft_wait_pending_at_ref;
+%rename(wait_pending_at) weft_wait_pending_at_ref;
+%newobject weft_as_completed_source_ref;
+%rename(as_completed_source) weft_as_completed_source_ref;
+%inline %{
+static weft_future_t *weft_wait_done_at_ref(weft_future_t *wait, size_t index) {
+  return weft_future_ref(weft_wait_done_at(wait, index));
+}
+static weft_future_t *weft_wait_pending_at_ref(weft_future_t *wait, size_t index) {
+  return weft_future_ref(weft_wait_pending_at(wait, index));
+}
+static weft_future_t *weft_as_completed_source_ref(weft_future_t *next) {
+  return weft_future_ref(weft_as_completed_source(next));
+}
+%}
+
+/* An as_completed iterator (as_completed_new). */
+%extend weft_as_completed {
+  ~weft_as_completed() { weft_as_completed_unref($self); }
+  weft_future_t *next();
+  int remaining() const;
+}
+
 %include "weft/signal.h"
 %include "weft/taskgroup.h"
 %include "weft/sync.h"

@@ -110,6 +110,43 @@ T.test("a task waiting on a shielded task is cancelled alone", function()
   T.eq(inner:await(), "inner")
 end)
 
+T.test("wait: return_when, timeout, sets of the objects given", function()
+  local a, b, f = after(1, "a"), after(3, "b"), weft.future()
+  local done, pending = weft.wait({ a, b, f }, { return_when = "FIRST_COMPLETED" })
+  T.eq(#done, 1); T.eq(done[1] == a, true)
+  T.eq(#pending, 2); T.eq(pending[1] == b, true); T.eq(pending[2] == f, true)
+  done, pending = weft.wait({ b, f }, { timeout = 5 })
+  T.eq(#done, 1); T.eq(done[1] == b, true); T.eq(pending[1] == f, true)
+  T.eq(f:done(), false) -- nothing is cancelled
+  local bad = failing(1, weft.EIO, "x")
+  done, pending = weft.wait({ bad, f }, { return_when = "FIRST_EXCEPTION" })
+  T.eq(done[1] == bad, true); T.eq(#pending, 1)
+  done = weft.wait({ function() return 1 end }) -- a function is spawned
+  T.eq(done[1]:result(), 1)
+  T.raises_code(weft.EINVAL, weft.wait, {})
+  f:cancel()
+end)
+
+T.test("as_completed: in finishing order, with a timeout", function()
+  local f = weft.future()
+  local order = {}
+  for nxt in weft.as_completed({ after(2, "two"), after(1, "one"), f }, 10) do
+    local ok, v = pcall(nxt.await, nxt)
+    if ok then
+      order[#order + 1] = v
+      T.eq(weft.completed_source(nxt):result(), v)
+    else
+      order[#order + 1] = v.name
+      T.raises_code(weft.ESTATE, weft.completed_source, nxt)
+    end
+  end
+  T.eq(table.concat(order, " "), "one two ETIMEDOUT")
+  f:cancel()
+  local n = 0
+  for _ in weft.as_completed({}) do n = n + 1 end
+  T.eq(n, 0)
+end)
+
 T.test("sleep_future", function()
   local t0 = weft.time()
   local f = weft.sleep_future(2)

@@ -65,6 +65,7 @@ local classes = {
   condition = { weft.Condition },
   barrier = { weft.Barrier },
   queue = { weft.Queue },
+  as_completed = { weft.core.rt.as_completed_metatable and weft.core.rt.as_completed_metatable[".fn"] },
 }
 for cls, tables in pairs(classes) do
   local mt = weft.core.rt[cls .. "_metatable"]
@@ -149,7 +150,7 @@ T.plain("every Lua API name documented in init.lua is a function", function()
       "read_file", "write_file", "open", "taskgroup", "signal_wait", "add_signal_handler",
       "remove_signal_handler", "connect", "connect_unix", "start_server", "start_unix_server",
       "exec", "udp_open", "to_thread", "event", "lock", "semaphore", "condition", "barrier",
-      "queue", "lifo_queue", "priority_queue" }) do
+      "queue", "lifo_queue", "priority_queue", "wait", "as_completed", "completed_source" }) do
     T.eq(type(weft[name]), "function", "weft." .. name)
   end
 end)

@@ -810,6 +810,60 @@ end
 -- pool and returns a future for its outcome.  Lua code cannot run there.
 function weft.to_thread(work, userdata) return rt.to_thread(work, userdata) end
 
+-- ---- wait and as_completed ------------------------------------------------------------
+
+local function key(x) return weft.pointer(getmetatable(x) == task_mt and x:future() or x) end
+local when_names = { ALL_COMPLETED = core.WAIT_ALL_COMPLETED,
+  FIRST_COMPLETED = core.WAIT_FIRST_COMPLETED, FIRST_EXCEPTION = core.WAIT_FIRST_EXCEPTION }
+
+--- asyncio.wait, inside a task: waits for the awaitables of the list `aws`
+-- until opts.return_when ("ALL_COMPLETED", "FIRST_COMPLETED",
+-- "FIRST_EXCEPTION") or opts.timeout seconds; returns two lists, done and
+-- pending, of the objects given (functions are spawned first), in argument
+-- order.  Nothing is cancelled.
+function weft.wait(aws, opts)
+  opts = opts or {}
+  local list, by_key = {}, {}
+  for i, x in ipairs(aws) do
+    list[i] = awaitable(x, 2)
+    by_key[key(list[i])] = list[i]
+  end
+  local when = when_names[opts.return_when or "ALL_COMPLETED"] or opts.return_when
+  local w = made(core.wait(weft.get_running_loop(), list, opts.timeout or math.huge, when), "wait")
+  w:await()
+  local done, pending = {}, {}
+  for i = 0, check(core.wait_done_count(w)) - 1 do
+    done[#done + 1] = by_key[weft.pointer(core.wait_done_at(w, i))]
+  end
+  for i = 0, check(core.wait_pending_count(w)) - 1 do
+    pending[#pending + 1] = by_key[weft.pointer(core.wait_pending_at(w, i))]
+  end
+  return done, pending
+end
+
+--- asyncio.as_completed: an iterator for a generic for, inside a task:
+--   for nxt in weft.as_completed(aws, timeout) do local v = nxt:await() end
+-- each nxt is a future with the outcome of the next awaitable to finish
+-- (ETIMEDOUT for those left when `timeout` passes); weft.completed_source(nxt)
+-- gives the awaitable it came from, once nxt is done.
+function weft.as_completed(aws, timeout)
+  local list = {}
+  for i, x in ipairs(aws) do list[i] = awaitable(x, 2) end
+  local it = core.as_completed_new(weft.get_running_loop(), list, timeout or math.huge)
+  if it == nil then check(core.last_error(), "as_completed") end
+  return function()
+    if it:remaining() <= 0 then return nil end
+    return made(it:next(), "as_completed")
+  end
+end
+
+--- The input whose outcome an as_completed future `nxt` carries (once done).
+function weft.completed_source(nxt)
+  local src = core.as_completed_source(nxt)
+  if src == nil then check(core.last_error(), "completed_source") end
+  return src
+end
+
 --- A future done after `delay` seconds (with no value), for combinators.
 function weft.sleep_future(delay)
   return made(core.sleep(weft.get_running_loop(), delay), "sleep_future")
