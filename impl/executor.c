@@ -368,12 +368,9 @@ static void weft__work_after(uv_work_t *req, int status) {
 
 weft_future_t *weft_to_thread(weft_loop_t *loop, weft_work_fn work, void *userdata,
                               weft_release_fn release) {
-  if (loop == NULL || work == NULL)
-    WEFT__FAIL_NULL(WEFT_EINVAL);
-  if (!weft__on_loop(loop))
-    WEFT__FAIL_NULL(WEFT_ETHREAD);
-  if (weft__is_closed(loop))
-    WEFT__FAIL_NULL(WEFT_ECLOSED);
+  int rc = work == NULL ? WEFT_EINVAL : weft__loop_guard(loop);
+  if (rc != 0)
+    WEFT__FAIL_NULL(rc);
   weft_work_t *job = calloc(1, sizeof *job);
   if (job == NULL)
     WEFT__FAIL_NULL(WEFT_ENOMEM);
@@ -392,7 +389,7 @@ weft_future_t *weft_to_thread(weft_loop_t *loop, weft_work_fn work, void *userda
   job->userdata = userdata;
   job->release = release;
   atomic_init(&job->cancel, 0);
-  int rc = weft_future_add_done_callback(f, weft__work_future_done, job);
+  rc = weft_future_add_done_callback(f, weft__work_future_done, job);
   if (rc != 0) {
     weft_future_unref(f);
     free(job);
@@ -472,12 +469,11 @@ static void weft__executor_close(weft__resource *res, weft_loop_t *loop) {
 }
 
 int weft_loop_set_work_close_timeout(weft_loop_t *loop, double seconds) {
-  if (loop == NULL || isnan(seconds) || seconds < 0)
+  if (isnan(seconds) || seconds < 0)
     return WEFT_EINVAL;
-  if (!weft__on_loop(loop))
-    return WEFT_ETHREAD;
-  if (weft__is_closed(loop))
-    return WEFT_ECLOSED;
+  int rc = weft__loop_guard(loop);
+  if (rc != 0)
+    return rc;
   double ns = seconds * 1e9;
   if (ns >= (double)UINT64_MAX)
     loop->work_wait_ns = UINT64_MAX;

@@ -46,12 +46,9 @@ void weft__future_init(weft_future_t *f, weft_loop_t *loop, uint8_t flags) {
 }
 
 weft_future_t *weft_future_new(weft_loop_t *loop) {
-  if (loop == NULL)
-    WEFT__FAIL_NULL(WEFT_EINVAL);
-  if (!weft__on_loop(loop))
-    WEFT__FAIL_NULL(WEFT_ETHREAD);
-  if (weft__is_closed(loop))
-    WEFT__FAIL_NULL(WEFT_ECLOSED);
+  int rc = weft__loop_guard(loop);
+  if (rc != 0)
+    WEFT__FAIL_NULL(rc);
   uint8_t sclass;
   weft_future_t *f = weft__slab_alloc(loop, sizeof *f, &sclass);
   if (f == NULL)

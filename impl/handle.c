@@ -65,12 +65,11 @@ void weft__handle_expire(weft__timer *timer, weft_loop_t *loop) {
 
 static int weft__schedule(weft_loop_t *loop, bool timed, uint64_t when, double when_s,
                           weft_handle_t **handle_out, weft_callback_fn fn, void *userdata) {
-  if (loop == NULL || fn == NULL)
+  if (fn == NULL)
     return WEFT_EINVAL;
-  if (!weft__on_loop(loop))
-    return WEFT_ETHREAD;
-  if (weft__is_closed(loop))
-    return WEFT_ECLOSED;
+  int rc = weft__loop_guard(loop);
+  if (rc != 0)
+    return rc;
   weft_handle_t *h = weft__handle_alloc(loop);
   if (h == NULL)
     return WEFT_ENOMEM;

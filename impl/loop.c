@@ -532,13 +532,20 @@ static bool weft__alive(weft_loop_t *loop) {
          atomic_load(&loop->holds) > 0 || atomic_load(&loop->tsq_pending) > 0;
 }
 
-static int weft__run_guard(weft_loop_t *loop) {
+int weft__loop_guard(weft_loop_t *loop) {
   if (loop == NULL)
     return WEFT_EINVAL;
   if (!weft__on_loop(loop))
     return WEFT_ETHREAD;
   if (weft__is_closed(loop))
     return WEFT_ECLOSED;
+  return 0;
+}
+
+static int weft__run_guard(weft_loop_t *loop) {
+  int rc = weft__loop_guard(loop);
+  if (rc != 0)
+    return rc;
   if (loop->running || loop->closing)
     return WEFT_ERUNNING;
   if (weft__tls_running != NULL)
@@ -698,12 +705,9 @@ static void weft__report_run(weft__node *node, weft_loop_t *loop) {
 
 int weft_loop_call_exception_handler(weft_loop_t *loop, int code, const char *message,
                                      weft_future_t *future) {
-  if (loop == NULL)
-    return WEFT_EINVAL;
-  if (!weft__on_loop(loop))
-    return WEFT_ETHREAD;
-  if (weft__is_closed(loop))
-    return WEFT_ECLOSED;
+  int rc = weft__loop_guard(loop);
+  if (rc != 0)
+    return rc;
   weft__report *r = calloc(1, sizeof *r);
   if (r == NULL)
     return WEFT_ENOMEM;
@@ -727,23 +731,17 @@ struct uv_loop_s *weft_loop_uv(weft_loop_t *loop) {
 }
 
 int weft_loop_backend_fd(weft_loop_t *loop) {
-  if (loop == NULL)
-    return WEFT_EINVAL;
-  if (!weft__on_loop(loop))
-    return WEFT_ETHREAD;
-  if (weft__is_closed(loop))
-    return WEFT_ECLOSED;
+  int rc = weft__loop_guard(loop);
+  if (rc != 0)
+    return rc;
   int fd = uv_backend_fd(loop->uv);
   return fd >= 0 ? fd : WEFT_ENOSYS;
 }
 
 int weft_loop_backend_timeout(weft_loop_t *loop) {
-  if (loop == NULL)
-    return WEFT_EINVAL;
-  if (!weft__on_loop(loop))
-    return WEFT_ETHREAD;
-  if (weft__is_closed(loop))
-    return WEFT_ECLOSED;
+  int rc = weft__loop_guard(loop);
+  if (rc != 0)
+    return rc;
   if (loop->rq_head != NULL || atomic_load(&loop->tsq_pending) > 0)
     return 0;
   int uvt = uv_loop_alive(loop->uv) ? uv_backend_timeout(loop->uv) : -1;
@@ -763,12 +761,9 @@ int weft_loop_backend_timeout(weft_loop_t *loop) {
 
 int weft_loop_set_iteration_hook(weft_loop_t *loop, weft_hook_fn fn, void *userdata,
                                  weft_release_fn release) {
-  if (loop == NULL)
-    return WEFT_EINVAL;
-  if (!weft__on_loop(loop))
-    return WEFT_ETHREAD;
-  if (weft__is_closed(loop))
-    return WEFT_ECLOSED;
+  int rc = weft__loop_guard(loop);
+  if (rc != 0)
+    return rc;
   loop->hook_fn = fn;
   if (fn != NULL)
     uv_prepare_start(&loop->prepare, weft__prepare_cb);

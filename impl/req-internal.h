@@ -66,9 +66,6 @@ void weft__future_take_bytes(weft_future_t *f, void *data, size_t len);
  * call_soon_threadsafe.  For the last unref of a loop-bound object. */
 void weft__on_loop_thread(weft_loop_t *loop, weft_callback_fn fn, void *obj);
 
-/* Common guard of the loop-thread calls: 0, WEFT_EINVAL, WEFT_ETHREAD or
- * WEFT_ECLOSED. */
-int weft__loop_guard(weft_loop_t *loop);
 
 /* "a.b.c.d" or an IPv6 text address (with an optional %scope) and a port
  * into `ss`; WEFT_EINVAL for anything else. */

@@ -34,16 +34,6 @@ static void weft__req_close(weft__resource *res, weft_loop_t *loop) {
     (void)uv_cancel(r->uv);
 }
 
-int weft__loop_guard(weft_loop_t *loop) {
-  if (loop == NULL)
-    return WEFT_EINVAL;
-  if (!weft__on_loop(loop))
-    return WEFT_ETHREAD;
-  if (weft__is_closed(loop))
-    return WEFT_ECLOSED;
-  return 0;
-}
-
 int weft__req_begin(weft__req *r, weft_loop_t *loop, uv_req_t *uv, weft__req_free_fn free_fn) {
   int rc = weft__loop_guard(loop);
   if (rc != 0)

@@ -156,12 +156,9 @@ static void weft__task_run(weft_task_t *t, int status) {
 static weft_task_t *weft__task_create(weft_loop_t *loop, const char *name, weft_step_fn step,
                                       void *userdata, weft_release_fn release,
                                       size_t frame_size, void **frame) {
-  if (loop == NULL || step == NULL)
-    WEFT__FAIL_NULL(WEFT_EINVAL);
-  if (!weft__on_loop(loop))
-    WEFT__FAIL_NULL(WEFT_ETHREAD);
-  if (weft__is_closed(loop))
-    WEFT__FAIL_NULL(WEFT_ECLOSED);
+  int rc = step == NULL ? WEFT_EINVAL : weft__loop_guard(loop);
+  if (rc != 0)
+    WEFT__FAIL_NULL(rc);
   size_t head = (sizeof(weft_task_t) + 15) & ~(size_t)15;
   if (frame != NULL && frame_size > SIZE_MAX - head)
     WEFT__FAIL_NULL(WEFT_ENOMEM);
@@ -475,12 +472,9 @@ void weft__sleep_expire(weft__timer *timer, weft_loop_t *loop) {
 }
 
 weft_future_t *weft_sleep(weft_loop_t *loop, double delay) {
-  if (loop == NULL || isnan(delay))
-    WEFT__FAIL_NULL(WEFT_EINVAL);
-  if (!weft__on_loop(loop))
-    WEFT__FAIL_NULL(WEFT_ETHREAD);
-  if (weft__is_closed(loop))
-    WEFT__FAIL_NULL(WEFT_ECLOSED);
+  int rc = isnan(delay) ? WEFT_EINVAL : weft__loop_guard(loop);
+  if (rc != 0)
+    WEFT__FAIL_NULL(rc);
   uint8_t sclass;
   weft__sleep *s = weft__slab_alloc(loop, sizeof *s, &sclass);
   if (s == NULL)

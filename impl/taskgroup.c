@@ -164,10 +164,9 @@ weft_taskgroup_t *weft_taskgroup_enter(weft_task_t *parent) {
   if (parent == NULL)
     WEFT__FAIL_NULL(WEFT_EINVAL);
   weft_loop_t *loop = weft_future_loop(weft_task_future(parent));
-  if (!weft__on_loop(loop))
-    WEFT__FAIL_NULL(WEFT_ETHREAD);
-  if (weft__is_closed(loop))
-    WEFT__FAIL_NULL(WEFT_ECLOSED);
+  int rc = weft__loop_guard(loop);
+  if (rc != 0)
+    WEFT__FAIL_NULL(rc);
   if (weft_loop_current_task(loop) != parent)
     WEFT__FAIL_NULL(WEFT_ESTATE); /* "cannot determine the parent task" */
   weft_taskgroup_t *g = calloc(1, sizeof *g);
@@ -177,7 +176,7 @@ weft_taskgroup_t *weft_taskgroup_enter(weft_task_t *parent) {
   g->loop = loop;
   g->parent = weft_task_ref(parent);
   g->state = WEFT_TASKGROUP_ACTIVE;
-  int rc = weft_future_add_done_callback(weft_task_future(parent), on_parent_done, g);
+  rc = weft_future_add_done_callback(weft_task_future(parent), on_parent_done, g);
   if (rc != 0) {
     weft_task_unref(parent);
     free(g);

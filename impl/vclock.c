@@ -35,12 +35,11 @@ void weft__vclock_idle(weft_loop_t *loop) {
 }
 
 int weft_loop_advance(weft_loop_t *loop, double seconds) {
-  if (loop == NULL || isnan(seconds) || seconds < 0)
+  if (isnan(seconds) || seconds < 0)
     return WEFT_EINVAL;
-  if (!weft__on_loop(loop))
-    return WEFT_ETHREAD;
-  if (weft__is_closed(loop))
-    return WEFT_ECLOSED;
+  int rc = weft__loop_guard(loop);
+  if (rc != 0)
+    return rc;
   if (!loop->virtual_time)
     return WEFT_ESTATE;
   double ns = seconds * 1e9;

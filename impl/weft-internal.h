@@ -350,6 +350,10 @@ static inline bool weft__on_loop(const weft_loop_t *loop) {
   return loop->owner == &weft__tls_self;
 }
 
+/* The guard of the loop-thread calls: 0, WEFT_EINVAL (NULL), WEFT_ETHREAD or
+ * WEFT_ECLOSED, in that order. */
+int weft__loop_guard(weft_loop_t *loop);
+
 static inline bool weft__is_closed(const weft_loop_t *loop) {
   return atomic_load_explicit(&((weft_loop_t *)loop)->closed, memory_order_acquire) != 0;
 }
