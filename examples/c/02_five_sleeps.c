@@ -20,9 +20,9 @@
  *   tasks = [hello() for i in range(5)]
  *   loop.run_until_complete(asyncio.wait(tasks))
  *
- * weft has no asyncio.wait yet, so main() spawns the five tasks (they start
- * at once) and then awaits them one after the other: while it waits for the
- * first, the other four are sleeping too.
+ * main() spawns the five tasks (they start at once) and then awaits them
+ * one after the other: while it waits for the first, the other four are
+ * sleeping too.  (asyncio.wait itself is weft_wait: example 15.)
  */
 #include <stdio.h>
 #include <weft.h>

@@ -19,8 +19,9 @@
  *   loop.close()
  *
  * and its run_until_complete(fut) on a plain future (completed here by a
- * call_later callback).  weft has no asyncio.wait yet: running until foo, the
- * longer task, is done runs bar to completion as well.  The tasks are plain
+ * call_later callback).  Instead of asyncio.wait (weft_wait, example 15),
+ * it runs until foo, the longer task, is done, which runs bar to completion
+ * as well.  The tasks are plain
  * step functions with a userdata pointer instead of a frame: a step runs again
  * after its await, and weft_task_resume_status() says how the await ended.
  */
