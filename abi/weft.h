@@ -1,24 +1,25 @@
 /*
  * weft.h: asyncio for C, on libuv.
  *
- *   weft/common.h   version, error codes, handle types
- *   weft/loop.h     the event loop: run, stop, close, call_soon/later/at,
- *                   thread-safe calls, exception handler, embedding, introspection
- *   weft/future.h   futures: results, errors, cancellation, done callbacks
- *   weft/task.h     stackless tasks, sleep, weft_run (asyncio.run)
- *   weft/coro.h     macros that make a step function read like async/await
- *   weft/combinators.h  gather, wait, as_completed, wait_for, shield (the asyncio toolbox)
- *   weft/timeout.h  timeout scopes around part of a task (asyncio.timeout)
- *   weft/dns.h      getaddrinfo / getnameinfo as futures (libuv's thread pool)
- *   weft/fs.h       files: whole-file read/write, open/read/write at offsets/close
- *   weft/signal.h   signals: await one as a future, or add/remove a handler
- *   weft/taskgroup.h  task groups: structured concurrency (asyncio.TaskGroup)
- *   weft/executor.h  blocking work on libuv's thread pool (to_thread)
- *   weft/stream.h   TCP and Unix-socket streams and servers (asyncio streams)
- *   weft/process.h  subprocesses with pipes as streams
- *   weft/udp.h      UDP sockets: bind, send to, receive from (futures)
- *   weft/sync.h     Event, Lock, Semaphore, Condition, Barrier (asyncio.locks)
- *   weft/queue.h    FIFO, LIFO and priority queues (asyncio.queues)
+ *   weft/common.h       version, error codes, handle types
+ *   weft/loop.h         the event loop: run, stop, close, call_soon/later/at,
+ *                       thread-safe calls, exception handler, embedding,
+ *                       introspection, the virtual clock for tests
+ *   weft/future.h       futures: results, errors, cancellation, done callbacks
+ *   weft/task.h         stackless tasks, sleep, weft_run (asyncio.run)
+ *   weft/coro.h         macros that make a step function read like async/await
+ *   weft/combinators.h  gather, wait, as_completed, wait_for, shield (the toolbox)
+ *   weft/timeout.h      timeout scopes around part of a task (asyncio.timeout)
+ *   weft/taskgroup.h    task groups: structured concurrency (asyncio.TaskGroup)
+ *   weft/sync.h         Event, Lock, Semaphore, Condition, Barrier (asyncio.locks)
+ *   weft/queue.h        FIFO, LIFO and priority queues (asyncio.queues)
+ *   weft/executor.h     blocking work on libuv's thread pool (to_thread)
+ *   weft/stream.h       TCP and Unix-socket streams and servers (asyncio streams)
+ *   weft/process.h      subprocesses with pipes as streams
+ *   weft/dns.h          getaddrinfo / getnameinfo as futures (libuv's thread pool)
+ *   weft/udp.h          UDP sockets: bind, send to, receive from (futures)
+ *   weft/signal.h       signals: await one as a future, or add/remove a handler
+ *   weft/fs.h           files: whole-file read/write, open/read/write at offsets/close
  *
  * Conventions (the whole ABI keeps them):
  *   - Functions return 0 (or a documented non-negative value) or a negative
@@ -32,6 +33,11 @@
  *     on the loop's thread, in FIFO order.
  *   - A loop and its objects belong to the thread that created the loop;
  *     the few functions callable from any thread say so.
+ *   - Each function's doc states what it does, who owns what it returns
+ *     ("one reference owned by the caller", "borrowed"), its thread rule
+ *     ("Owner thread": only on the loop's thread; "Any thread") and the
+ *     errors it returns.  A header's top comment, or the comment opening a
+ *     group of functions, gives the rules they share ("errors as above").
  */
 #ifndef WEFT_H
 #define WEFT_H

@@ -22,9 +22,10 @@
  *
  * A weft_file_t is reference-counted (ref/unref from any thread).  It keeps
  * its descriptor until weft_file_close, the loop's close, or its last
- * reference, whichever comes first (the last two close the descriptor at
- * once, synchronously).  Every request in flight holds a reference to its
- * file.  Apart from ref/unref, the calls are for the loop's owner thread.
+ * reference, whichever comes first (the last two close the descriptor
+ * directly, not through the thread pool; see weft_file_unref).  Every
+ * request in flight holds a reference to its file.  Apart from ref/unref,
+ * the calls are for the loop's owner thread.
  */
 #ifndef WEFT_FS_H
 #define WEFT_FS_H

@@ -85,41 +85,44 @@ WEFT_API weft_loop_t *weft_future_loop(const weft_future_t *future);
  */
 WEFT_API int weft_future_state(const weft_future_t *future);
 
-/** 1 if the future is done (result, error or cancelled), else 0 (also for NULL). */
+/**
+ * 1 if the future is done (result, error or cancelled), else 0 (also for
+ * NULL).  Any thread (a snapshot, as weft_future_state).
+ */
 WEFT_API int weft_future_done(const weft_future_t *future);
 
-/** 1 if the future was cancelled, else 0 (also for NULL). */
+/** 1 if the future was cancelled, else 0 (also for NULL).  Any thread (a snapshot). */
 WEFT_API int weft_future_cancelled(const weft_future_t *future);
 
 /* ---- completing ----------------------------------------------------- */
 
 /*
  * The setters complete a pending future and schedule its done callbacks.
- * On the owner thread they return 0, or: WEFT_EINVAL (NULL future, or bad
- * arguments as stated), WEFT_ECLOSED (the loop is closed; this is checked
- * first), WEFT_ESTATE (already done; nothing changes; for a task, also:
- * called from outside that task's own step), WEFT_ENOMEM.  From another thread they copy their
- * arguments, queue the completion and return 0 (or WEFT_EINVAL,
- * WEFT_ECLOSED, WEFT_ENOMEM); if the future is already done when the
- * completion arrives, a cancelled future ignores it and any other reports
- * WEFT_ESTATE to the exception handler.
+ * Any thread.  On the owner thread they return 0, or: WEFT_EINVAL (NULL
+ * future, or bad arguments as stated), WEFT_ECLOSED (the loop is closed;
+ * this is checked first), WEFT_ESTATE (already done; nothing changes; for a
+ * task, also: called from outside that task's own step), WEFT_ENOMEM.  From
+ * another thread they copy their arguments, queue the completion and return
+ * 0 (or WEFT_EINVAL, WEFT_ECLOSED, WEFT_ENOMEM); if the future is already
+ * done when the completion arrives, a cancelled future ignores it and any
+ * other reports WEFT_ESTATE to the exception handler.
  *
  * A task's own step finishes the task by setting its future's result (or
  * error) and returning WEFT_STEP_DONE; see weft/task.h.
  */
 
-/** Completes with no value (asyncio set_result(None)). */
+/** Completes with no value (asyncio set_result(None)).  Any thread; errors as above. */
 WEFT_API int weft_future_set_none(weft_future_t *future);
 
-/** Completes with a 64-bit integer. */
+/** Completes with a 64-bit integer.  Any thread; errors as above. */
 WEFT_API int weft_future_set_int64(weft_future_t *future, int64_t value);
 
-/** Completes with a double. */
+/** Completes with a double.  Any thread; errors as above. */
 WEFT_API int weft_future_set_double(weft_future_t *future, double value);
 
 /**
  * Completes with a copy of `len` bytes at `data` (`data` may be NULL only if
- * `len` is 0).  The caller keeps `data`.
+ * `len` is 0).  The caller keeps `data`.  Any thread; errors as above.
  */
 WEFT_API int weft_future_set_bytes(weft_future_t *future, const void *data, size_t len);
 
@@ -128,15 +131,15 @@ WEFT_API int weft_future_set_bytes(weft_future_t *future, const void *data, size
  * call succeeds and calls `release(ptr)` once after its last reference is
  * dropped: later, from the loop (never inside weft_future_unref), or at once
  * if the loop is already closed (`release` may be NULL for a pointer the
- * future does not own).  On error
- * the caller keeps ownership and `release` is not called.
+ * future does not own).  On error the caller keeps ownership and `release`
+ * is not called.  Any thread; errors as above.
  */
 WEFT_API int weft_future_set_ptr(weft_future_t *future, void *ptr, weft_release_fn release);
 
 /**
  * Fails the future with `code` (negative; 0 or a positive value is
  * WEFT_EINVAL; WEFT_ECANCELED is WEFT_EINVAL too: use weft_future_cancel)
- * and a copy of `message` (may be NULL).
+ * and a copy of `message` (may be NULL).  Any thread; errors as above.
  */
 WEFT_API int weft_future_set_error(weft_future_t *future, int code, const char *message);
 
@@ -164,33 +167,41 @@ WEFT_API int weft_future_cancel(weft_future_t *future, const char *message);
 
 /**
  * enum weft_value_type of the result (WEFT_VALUE_NONE unless it has a
- * result), or WEFT_EINVAL for NULL.
+ * result), or WEFT_EINVAL for NULL.  Owner thread.
  */
 WEFT_API int weft_future_result_type(const weft_future_t *future);
 
-/** Reads an int64 result into `*value` (errors as above). */
+/** Reads an int64 result into `*value`.  Owner thread; errors as above. */
 WEFT_API int weft_future_result_int64(weft_future_t *future, int64_t *value);
 
-/** Reads a double result into `*value` (errors as above). */
+/** Reads a double result into `*value`.  Owner thread; errors as above. */
 WEFT_API int weft_future_result_double(weft_future_t *future, double *value);
 
-/** Borrowed bytes: `*data` (never NULL on success, even for 0 bytes) and `*len`. */
+/**
+ * Reads a bytes result: `*data` (borrowed; never NULL on success, even for 0
+ * bytes) and `*len`.  Owner thread; errors as above.
+ */
 WEFT_API int weft_future_result_bytes(weft_future_t *future, const void **data, size_t *len);
 
-/** The borrowed pointer set with weft_future_set_ptr (the future still owns it). */
+/**
+ * Reads a pointer result into `*ptr`: the pointer set with
+ * weft_future_set_ptr, borrowed (the future still owns it).  Owner thread;
+ * errors as above.
+ */
 WEFT_API int weft_future_result_ptr(weft_future_t *future, void **ptr);
 
 /**
  * Checks the outcome without reading a value: 0 if the future has a result
  * (any type), WEFT_EPENDING, WEFT_ECANCELED, or its error code.  Marks a
  * failure as observed (asyncio Future.exception()).  WEFT_EINVAL for NULL.
+ * Owner thread.
  */
 WEFT_API int weft_future_error(weft_future_t *future);
 
 /**
  * The message of a failed future, or the cancel message of a cancelled one
  * (borrowed, valid while you hold a reference), or NULL if there is none,
- * the future is pending or has a result, or `future` is NULL.
+ * the future is pending or has a result, or `future` is NULL.  Owner thread.
  */
 WEFT_API const char *weft_future_error_message(const weft_future_t *future);
 

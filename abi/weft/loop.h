@@ -131,18 +131,28 @@ WEFT_API void weft_loop_unref(weft_loop_t *loop);
 /**
  * Closes the loop: cancels every pending task, future, timer and scheduled
  * callback, runs each of their callbacks exactly once (a pending
- * weft_callback_fn gets WEFT_ECLOSED), reports every unobserved failure to
- * the exception handler, then releases the loop's libuv handles (and its
- * uv_loop_t unless it was adopted).  Tasks see the cancellation at their
- * await and may clean up (a task that never started does not run at all);
- * cleanup that awaits again is cancelled again, for a bounded number of
- * rounds.  Scheduled callbacks that had not run yet get WEFT_ECLOSED.  Calls that arrived through
- * weft_loop_call_soon_threadsafe() before the close run normally; later ones
- * fail with WEFT_ECLOSED.  Closing a closed loop returns 0.  The loop's
- * memory lives on until its last reference is dropped.
+ * weft_callback_fn gets WEFT_ECLOSED), closes its I/O objects (streams,
+ * servers, UDP sockets, files, signal watchers; a running subprocess is
+ * killed and reaped), stops its thread-pool work (lookups, file requests,
+ * weft_to_thread jobs; it waits for those already running), reports every
+ * unobserved failure to the exception handler, then releases the loop's
+ * libuv handles (and its uv_loop_t unless it was adopted).  Tasks see the
+ * cancellation at their await and may clean up (a task that never started
+ * does not run at all); cleanup that awaits again is cancelled again, for a
+ * bounded number of rounds.  Calls that arrived through
+ * weft_loop_call_soon_threadsafe() before the close run normally; later
+ * ones fail with WEFT_ECLOSED.  Closing a closed loop returns 0 (or
+ * WEFT_EBUSY, second case below).  The loop's memory lives on until its last reference is dropped.
  * Owner thread.  Errors: WEFT_EINVAL (NULL), WEFT_ETHREAD, WEFT_ERUNNING
- * (called from inside weft_loop_run), WEFT_EBUSY (tasks kept swallowing
- * cancellation; the loop stays open and usable, close may be retried).
+ * (called from inside weft_loop_run), WEFT_EBUSY in two cases:
+ *   - tasks kept swallowing cancellation, or thread-pool jobs were still
+ *     running when weft_loop_set_work_close_timeout() ran out (weft/executor.h):
+ *     the loop stays open and usable, and close may be retried;
+ *   - libuv handles of your own (added through weft_loop_uv) are still open
+ *     on a uv_loop_t weft created: the weft loop is closed, its uv_loop_t is
+ *     not; close your handles, run that uv_loop_t (uv_run on the pointer
+ *     weft_loop_uv gave you) until their close callbacks have run, and call
+ *     weft_loop_close again.
  */
 WEFT_API int weft_loop_close(weft_loop_t *loop);
 
@@ -153,9 +163,9 @@ WEFT_API int weft_loop_is_closed(const weft_loop_t *loop);
 
 /**
  * Runs the loop in `mode` (enum weft_run_mode).  WEFT_RUN_ONCE and
- * WEFT_RUN_NOWAIT always run one iteration, even with no work.  Ready callbacks run in FIFO
- * order, several rounds per iteration under a budget, so newly readied work
- * runs promptly without starving timers and I/O.
+ * WEFT_RUN_NOWAIT always run one iteration, even with no work.  Ready
+ * callbacks run in FIFO order, several rounds per iteration under a budget,
+ * so newly readied work runs promptly without starving timers and I/O.
  * Returns 0 when the mode's condition is met or weft_loop_stop() was called.
  * Owner thread.  Errors: WEFT_EINVAL (NULL, bad mode), WEFT_ETHREAD,
  * WEFT_ECLOSED, WEFT_ERUNNING (already running: weft_loop_run is not
@@ -288,6 +298,7 @@ WEFT_API int weft_handle_cancelled(const weft_handle_t *handle);
 /**
  * The loop time at which a call_later/call_at handle is due; for a
  * call_soon handle, the time it was scheduled.  Returns -1.0 for NULL.
+ * Owner thread.
  */
 WEFT_API double weft_handle_when(const weft_handle_t *handle);
 

@@ -69,16 +69,23 @@ WEFT_API int weft_process_pid(const weft_process_t *process);
 /**
  * The parent's end of the child's stdin (a writable stream), borrowed: valid
  * while you hold the process (ref it to keep it longer).  NULL with
- * weft_last_error() set to WEFT_EINVAL (NULL, or stdin is not a pipe).
+ * weft_last_error() set to WEFT_EINVAL (NULL, or stdin is not a pipe) or
+ * WEFT_ETHREAD.
  * Close it or call weft_stream_write_eof to let the child see end of file.
  * Owner thread.
  */
 WEFT_API weft_stream_t *weft_process_stdin(weft_process_t *process);
 
-/** The child's stdout as a readable stream (borrowed), as weft_process_stdin. */
+/**
+ * The child's stdout as a readable stream (borrowed); lifetime, errors and
+ * thread rule as weft_process_stdin.
+ */
 WEFT_API weft_stream_t *weft_process_stdout(weft_process_t *process);
 
-/** The child's stderr as a readable stream (borrowed), as weft_process_stdin. */
+/**
+ * The child's stderr as a readable stream (borrowed); lifetime, errors and
+ * thread rule as weft_process_stdin.
+ */
 WEFT_API weft_stream_t *weft_process_stderr(weft_process_t *process);
 
 /**
@@ -87,8 +94,9 @@ WEFT_API weft_stream_t *weft_process_stderr(weft_process_t *process);
  * that ended it (asyncio's returncode).  Already done if the child has
  * exited.  Cancelling the future (or weft_wait_for timing out) kills the
  * child with SIGKILL; the child is still reaped.  Several waits may be
- * pending.  Returns NULL with weft_last_error() set to WEFT_EINVAL,
- * WEFT_ETHREAD or WEFT_ENOMEM.  Owner thread.
+ * pending.  Returns one reference owned by the caller, or NULL with
+ * weft_last_error() set to WEFT_EINVAL, WEFT_ETHREAD, WEFT_ECLOSED or
+ * WEFT_ENOMEM.  Owner thread.
  */
 WEFT_API weft_future_t *weft_process_wait(weft_process_t *process);
 

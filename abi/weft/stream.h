@@ -118,7 +118,8 @@ WEFT_API int weft_stream_kind(const weft_stream_t *stream);
 /*
  * Every read returns a future (one reference owned by the caller), or NULL
  * with weft_last_error() set to WEFT_EINVAL (NULL stream, bad argument),
- * WEFT_ETHREAD, WEFT_EBUSY (another read is pending), WEFT_ENOMEM.  A read
+ * WEFT_ETHREAD, WEFT_EBUSY (another read is pending), WEFT_ECLOSED (the
+ * loop is closed), WEFT_ENOMEM.  A read
  * of a stream that failed or was closed returns a future that is already
  * failed (with the stream's error or WEFT_EOBJCLOSED); bytes buffered
  * before a connection failure are dropped, as asyncio does.  Cancelling a
@@ -130,7 +131,7 @@ WEFT_API int weft_stream_kind(const weft_stream_t *stream);
  * one byte is buffered, with up to `n` of them, or with 0 bytes at end of
  * file.  `n` == 0 completes at once with 0 bytes.  `n` < 0 reads until end
  * of file and returns everything (the buffer then grows without the limit:
- * use it for output known to be small).
+ * use it for output known to be small).  Owner thread; errors as above.
  */
 WEFT_API weft_future_t *weft_stream_read(weft_stream_t *stream, int64_t n);
 
@@ -140,7 +141,7 @@ WEFT_API weft_future_t *weft_stream_read(weft_stream_t *stream, int64_t n);
  * bytes arrived) and those partial bytes stay buffered: a following
  * weft_stream_read returns them.  (asyncio carries them in the exception;
  * a weft future carries an error or a value, not both.)  `n` == 0
- * completes at once with 0 bytes.
+ * completes at once with 0 bytes.  Owner thread; errors as above.
  */
 WEFT_API weft_future_t *weft_stream_read_exactly(weft_stream_t *stream, size_t n);
 
@@ -150,7 +151,8 @@ WEFT_API weft_future_t *weft_stream_read_exactly(weft_stream_t *stream, size_t n
  * file (the partial bytes stay buffered, as for read_exactly) and with
  * WEFT_ELIMIT when the delimiter is not within the stream's limit
  * (weft_stream_set_limit); the bytes stay buffered then too, and reading
- * pauses at twice the limit, so memory stays bounded.
+ * pauses at twice the limit, so memory stays bounded.  Owner thread;
+ * errors as above (WEFT_EINVAL also for a bad `len` or NULL `delim`).
  */
 WEFT_API weft_future_t *weft_stream_read_until(weft_stream_t *stream, const void *delim,
                                               size_t len);
@@ -161,7 +163,8 @@ WEFT_API weft_future_t *weft_stream_read_until(weft_stream_t *stream, const void
  * left).  A line longer than the stream's limit fails the future with
  * WEFT_ELIMIT and is discarded from the buffer (as asyncio's readline
  * does: up to its newline if that has arrived, else everything buffered),
- * so a peer cannot make it grow without bound.
+ * so a peer cannot make it grow without bound.  Owner thread; errors as
+ * above.
  */
 WEFT_API weft_future_t *weft_stream_read_line(weft_stream_t *stream);
 
@@ -218,8 +221,8 @@ WEFT_API int weft_stream_write_owned(weft_stream_t *stream, void *data, size_t l
  * down to the low water mark.  It fails with the stream's error (a write
  * that failed, a reset) or WEFT_EOBJCLOSED if the stream is aborted
  * before that.  Several drains may wait at once.  Returns NULL with
- * weft_last_error() set to WEFT_EINVAL, WEFT_ETHREAD or WEFT_ENOMEM.
- * Owner thread.
+ * weft_last_error() set to WEFT_EINVAL, WEFT_ETHREAD, WEFT_ECLOSED (the
+ * loop is closed) or WEFT_ENOMEM.  Owner thread.
  */
 WEFT_API weft_future_t *weft_stream_drain(weft_stream_t *stream);
 
@@ -276,8 +279,8 @@ WEFT_API int weft_stream_is_closing(const weft_stream_t *stream);
 /**
  * A future that completes (no value) once the stream's socket is closed
  * (asyncio wait_closed); it does not close the stream itself.  Returns
- * NULL with weft_last_error() set to WEFT_EINVAL, WEFT_ETHREAD or
- * WEFT_ENOMEM.  Owner thread.
+ * NULL with weft_last_error() set to WEFT_EINVAL, WEFT_ETHREAD,
+ * WEFT_ECLOSED (the loop is closed) or WEFT_ENOMEM.  Owner thread.
  */
 WEFT_API weft_future_t *weft_stream_wait_closed(weft_stream_t *stream);
 
@@ -419,8 +422,8 @@ WEFT_API int weft_server_close_clients(weft_server_t *server);
 /**
  * A future that completes (no value) once the server is closed and every
  * connection it accepted is closed too (asyncio 3.12.1 wait_closed).
- * Returns NULL with weft_last_error() set to WEFT_EINVAL, WEFT_ETHREAD or
- * WEFT_ENOMEM.  Owner thread.
+ * Returns NULL with weft_last_error() set to WEFT_EINVAL, WEFT_ETHREAD,
+ * WEFT_ECLOSED (the loop is closed) or WEFT_ENOMEM.  Owner thread.
  */
 WEFT_API weft_future_t *weft_server_wait_closed(weft_server_t *server);
 

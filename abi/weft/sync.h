@@ -36,8 +36,10 @@
  *   - Loop close cancels every pending waiter (its future ends cancelled);
  *     nothing leaks once the user references are dropped.
  *   - `_describe` writes a one-line text like asyncio's repr (for logs and
- *     bindings' __repr__) and returns the length the full text needs, like
- *     snprintf, or WEFT_EINVAL (NULL object, or NULL buf with size > 0).
+ *     bindings' __repr__) into `buf` (NUL-terminated, truncated to `size`)
+ *     and returns the length the full text needs, like snprintf, or
+ *     WEFT_EINVAL (NULL object, or NULL buf with size > 0), WEFT_ETHREAD.
+ *     Owner thread.
  */
 #ifndef WEFT_SYNC_H
 #define WEFT_SYNC_H
@@ -98,7 +100,7 @@ WEFT_API int weft_event_is_set(const weft_event_t *event);
  */
 WEFT_API weft_future_t *weft_event_wait(weft_event_t *event);
 
-/** Describes the event, e.g. "<Event [unset, waiters:2]>" (see the top of this file). */
+/** Describes the event, e.g. "<Event [unset, waiters:2]>".  Owner thread; see the top. */
 WEFT_API int weft_event_describe(const weft_event_t *event, char *buf, size_t size);
 
 /* ---- Lock --------------------------------------------------------------- */
@@ -138,7 +140,7 @@ WEFT_API int weft_lock_release(weft_lock_t *lock);
 /** 1 if the lock is held, 0 if not, or WEFT_EINVAL (NULL), WEFT_ETHREAD. Owner thread. */
 WEFT_API int weft_lock_locked(const weft_lock_t *lock);
 
-/** Describes the lock, e.g. "<Lock [locked, waiters:1]>" (see the top of this file). */
+/** Describes the lock, e.g. "<Lock [locked, waiters:1]>".  Owner thread; see the top. */
 WEFT_API int weft_lock_describe(const weft_lock_t *lock, char *buf, size_t size);
 
 /* ---- Semaphore and BoundedSemaphore ------------------------------------ */
@@ -201,7 +203,8 @@ WEFT_API int weft_semaphore_value(const weft_semaphore_t *sem);
 
 /**
  * Describes the semaphore, e.g. "<Semaphore [unlocked, value:2]>" or
- * "<BoundedSemaphore [locked, waiters:3]>" (see the top of this file).
+ * "<BoundedSemaphore [locked, waiters:3]>".  Owner thread; see the top of this
+ * file.
  */
 WEFT_API int weft_semaphore_describe(const weft_semaphore_t *sem, char *buf, size_t size);
 
@@ -253,10 +256,10 @@ WEFT_API int weft_condition_locked(const weft_condition_t *cond);
  * (a notify right after it wakes this wait).  Whatever the outcome, the
  * lock is held again when the future completes: cancelling the wait (the
  * future, or the task awaiting it) still re-acquires the lock before the
- * future ends cancelled, as in asyncio.  A
- * wait that is notified and then cancelled passes the notification on to
- * another waiter.  Exception: when the loop closes and the lock is not free,
- * the wait ends cancelled without it.
+ * future ends cancelled, as in asyncio.  A wait that is notified and then
+ * cancelled passes the notification on to another waiter.  Exception:
+ * when the loop closes and the lock is not free, the wait ends cancelled
+ * without it.
  *
  * Returns NULL with weft_last_error() set to WEFT_ESTATE (the lock is not
  * held; nothing is registered), WEFT_EINVAL (NULL), WEFT_ETHREAD,
@@ -290,10 +293,13 @@ WEFT_API weft_future_t *weft_condition_wait_for(weft_condition_t *cond, weft_pre
  */
 WEFT_API int weft_condition_notify(weft_condition_t *cond, int n);
 
-/** asyncio Condition.notify_all: weft_condition_notify for every waiter (same returns). */
+/**
+ * asyncio Condition.notify_all: weft_condition_notify for every waiter (same
+ * returns and errors).  Owner thread.
+ */
 WEFT_API int weft_condition_notify_all(weft_condition_t *cond);
 
-/** Describes the condition, e.g. "<Condition [locked, waiters:2]>" (see the top). */
+/** Describes the condition, e.g. "<Condition [locked, waiters:2]>".  Owner thread; see the top. */
 WEFT_API int weft_condition_describe(const weft_condition_t *cond, char *buf, size_t size);
 
 /* ---- Barrier --------------------------------------------------------------- */
@@ -372,7 +378,7 @@ WEFT_API int weft_barrier_state(const weft_barrier_t *barrier);
 
 /**
  * Describes the barrier, e.g. "<Barrier [filling, waiters:2/5]>" or
- * "<Barrier [broken]>" (see the top of this file).
+ * "<Barrier [broken]>".  Owner thread; see the top of this file.
  */
 WEFT_API int weft_barrier_describe(const weft_barrier_t *barrier, char *buf, size_t size);
 

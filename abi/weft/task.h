@@ -91,17 +91,22 @@ WEFT_API void weft_task_unref(weft_task_t *task);
  * The task's future (borrowed; the same object, sharing the task's
  * reference count), for the weft_future_* calls: state, results, done
  * callbacks, and awaiting the task from another task.  NULL for NULL.
+ * Any thread.
  */
 WEFT_API weft_future_t *weft_task_future(weft_task_t *task);
 
-/** The task whose future this is (borrowed), or NULL if it is a plain future. */
+/**
+ * The task whose future this is (borrowed), or NULL if it is a plain future
+ * (or NULL).  Any thread.
+ */
 WEFT_API weft_task_t *weft_future_task(weft_future_t *future);
 
 /* ---- inside a step ----------------------------------------------------- */
 
 /*
- * These are called by a task's own step, while it runs.  Called at any
- * other time they return WEFT_ESTATE and change nothing.
+ * These are called by a task's own step, while it runs (so on the owner
+ * thread).  Called at any other time, or from another thread, they return
+ * WEFT_ESTATE and change nothing.
  */
 
 /**
@@ -113,7 +118,8 @@ WEFT_API weft_task_t *weft_future_task(weft_future_t *future);
  * reference until its next await or its end).  If the task has a pending
  * cancel request, the awaited future is cancelled as soon as the step
  * returns WEFT_STEP_SUSPEND, and the task resumes with WEFT_ECANCELED.
- * Errors: WEFT_EINVAL (NULL), WEFT_ESTATE (not in this task's step),
+ * Owner thread, from the task's own step.  Errors: WEFT_EINVAL (NULL),
+ * WEFT_ESTATE (not in this task's step, or the step already suspended),
  * WEFT_EAWAITSELF (`future` is the task itself), WEFT_EOTHERLOOP,
  * WEFT_ENOMEM.
  */
@@ -124,14 +130,16 @@ WEFT_API int weft_task_await(weft_task_t *task, weft_future_t *future);
  * future: the timer lives in the task.  `delay` <= 0 yields for one round.
  * Returns WEFT_STEP_SUSPEND.  On resume the status is 0, or WEFT_ECANCELED
  * if the task was cancelled meanwhile (the timer is then stopped).
- * Errors: WEFT_EINVAL (NULL, NaN), WEFT_ESTATE (not in this task's step).
+ * Owner thread, from the task's own step.  Errors: WEFT_EINVAL (NULL, NaN),
+ * WEFT_ESTATE (not in this task's step, or the step already suspended).
  */
 WEFT_API int weft_task_sleep(weft_task_t *task, double delay);
 
 /**
  * Suspends the task for one round of the ready queue (asyncio sleep(0)):
  * it runs again after the callbacks already scheduled.  Returns
- * WEFT_STEP_SUSPEND.  Errors: WEFT_EINVAL, WEFT_ESTATE.
+ * WEFT_STEP_SUSPEND.  Owner thread, from the task's own step.  Errors:
+ * WEFT_EINVAL (NULL), WEFT_ESTATE (as for weft_task_sleep).
  */
 WEFT_API int weft_task_yield(weft_task_t *task);
 
@@ -139,13 +147,15 @@ WEFT_API int weft_task_yield(weft_task_t *task);
  * How the current step was resumed: 0 (first step, a result, a timer, a
  * wake), the awaited future's error code, or WEFT_ECANCELED (the awaited
  * future was cancelled, or a cancel request arrived).  Reading it marks the
- * awaited future's failure as observed.  WEFT_EINVAL for NULL.
+ * awaited future's failure as observed.  WEFT_EINVAL for NULL.  Owner
+ * thread.
  */
 WEFT_API int weft_task_resume_status(weft_task_t *task);
 
 /**
  * The future this task last awaited (borrowed; valid during the step that
- * follows), or NULL.  Use it to read the result after an await.
+ * follows), or NULL.  Use it to read the result after an await.  Owner
+ * thread.
  */
 WEFT_API weft_future_t *weft_task_awaited(weft_task_t *task);
 
@@ -170,13 +180,17 @@ WEFT_API int weft_task_wake(weft_task_t *task);
  * suspended with no future is scheduled for that resume).  A task that has
  * not started yet never runs: it ends cancelled and its `release` runs, as
  * a coroutine cancelled before its first step.  `message` is copied (may be
- * NULL) and becomes the task's cancel message if it ends cancelled.  Returns 1 if requested, 0 if the task is done.
- * From another thread the request is queued and 1 is returned.  Any thread.
+ * NULL) and becomes the task's cancel message if it ends cancelled.
+ * Returns 1 if requested, 0 if the task is done.  From another thread the
+ * request is queued and 1 is returned.  Any thread.
  * Errors: WEFT_EINVAL (NULL), WEFT_ECLOSED, WEFT_ENOMEM.
  */
 WEFT_API int weft_task_cancel(weft_task_t *task, const char *message);
 
-/** Number of pending cancel requests (asyncio cancelling()). WEFT_EINVAL for NULL. */
+/**
+ * Number of pending cancel requests (asyncio cancelling()).  WEFT_EINVAL for
+ * NULL.  Owner thread.
+ */
 WEFT_API int weft_task_cancelling(const weft_task_t *task);
 
 /**
@@ -191,13 +205,22 @@ WEFT_API weft_task_t *weft_loop_current_task(weft_loop_t *loop);
 
 /* ---- introspection ------------------------------------------------------ */
 
-/** The task's name (borrowed; valid until renamed or freed), or NULL for NULL. */
+/**
+ * The task's name (borrowed; valid until renamed or freed), or NULL for
+ * NULL.  Owner thread.
+ */
 WEFT_API const char *weft_task_name(weft_task_t *task);
 
-/** Renames the task (`name` copied; NULL restores "Task-N").  Errors: WEFT_EINVAL, WEFT_ENOMEM. */
+/**
+ * Renames the task (`name` copied; NULL restores "Task-N").  Owner thread.
+ * Errors: WEFT_EINVAL (NULL task), WEFT_ENOMEM.
+ */
 WEFT_API int weft_task_set_name(weft_task_t *task, const char *name);
 
-/** The future the task is suspended on (borrowed), or NULL (not awaiting). */
+/**
+ * The future the task is suspended on (borrowed), or NULL (not awaiting, or
+ * NULL).  Owner thread.
+ */
 WEFT_API weft_future_t *weft_task_awaiting(weft_task_t *task);
 
 /* ---- awaitables and entry point ----------------------------------------- */
@@ -217,9 +240,11 @@ WEFT_API weft_future_t *weft_sleep(weft_loop_t *loop, double delay);
  * loop.  Returns the main task's outcome: 0 (result), its error code, or
  * WEFT_ECANCELED.  If `main_out` is not NULL it receives a reference to the
  * main task, so its result can be read after the loop closed.
- * Errors: WEFT_EINVAL (NULL step), WEFT_ERUNNING (a weft loop is running on
- * this thread), WEFT_ENOMEM, WEFT_EDEADLOCK (main waits for something that
- * can never happen; it is cancelled), a libuv error creating the loop.
+ * Any thread that runs no weft loop.  Errors: WEFT_EINVAL (NULL step),
+ * WEFT_ERUNNING (a weft loop is running on this thread), WEFT_ENOMEM,
+ * WEFT_EDEADLOCK (main waits for something that can never happen; it is
+ * cancelled), WEFT_ESTOPPED (weft_loop_stop was called before main was
+ * done; the close then cancels it), a libuv error creating the loop.
  */
 WEFT_API int weft_run(weft_task_t **main_out, weft_step_fn step, void *userdata);
 

@@ -201,9 +201,9 @@ WEFT_API const char *weft_taskgroup_message(const weft_taskgroup_t *group);
  * Writes a description like asyncio's repr, e.g. "<TaskGroup tasks=2
  * errors=1 cancelling>" or "<TaskGroup entered>", into `buf`
  * (NUL-terminated, truncated to `size`).  The last word is "cancelling"
- * while aborting and not done, else "entered", "exiting" or "finished".  Returns the
- * length the full text needs (like snprintf), or WEFT_EINVAL (NULL group,
- * or NULL buf with size > 0).  Owner thread.
+ * while aborting and not done, else "entered", "exiting" or "finished".
+ * Returns the length the full text needs (like snprintf), or WEFT_EINVAL
+ * (NULL group, or NULL buf with size > 0).  Owner thread.
  */
 WEFT_API int weft_taskgroup_describe(const weft_taskgroup_t *group, char *buf, size_t size);
 

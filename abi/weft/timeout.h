@@ -44,13 +44,12 @@
  *
  * Lifetime: weft_timeout_enter returns one reference owned by the caller;
  * weft_timeout_exit does not drop it, so the scope can be queried after its
- * end; drop it with weft_timeout_unref.  The scope holds a reference to its
- * task until it is exited.  A task that finishes without exiting an open
- * scope (a step returned an error from the middle of the body) closes the
- * scope: its timer is stopped and it ends as if exited (nothing is
- * converted).  Dropping the last reference without exiting leaves the scope
- * armed until then.  The scope keeps a reference to its task (and so the
- * task's loop memory) as long as it exists.
+ * end; drop it with weft_timeout_unref.  The scope keeps a reference to its
+ * task (and so the task's loop memory) as long as it exists.  A task that
+ * finishes without exiting an open scope (a step returned an error from the
+ * middle of the body) closes the scope: its timer is stopped and it ends as
+ * if exited (nothing is converted).  Dropping the last reference without
+ * exiting leaves the scope armed until then.
  *
  * Threads: ref/unref from any thread; everything else on the loop's owner
  * thread (WEFT_ETHREAD otherwise).
@@ -103,8 +102,8 @@ WEFT_API weft_timeout_t *weft_timeout_enter_at(weft_task_t *task, double when);
  * request (weft_task_uncancel) and returns WEFT_ETIMEDOUT when `status` is
  * WEFT_ECANCELED and no later cancel request is left; otherwise it returns
  * `status` unchanged.  Stops the scope's timer; the caller keeps its own
- * reference to the scope.  Must be called by the
- * scope's task, from its step.
+ * reference to the scope.  Must be called by the scope's task, from its
+ * step.
  * Errors (the scope is left as it was): WEFT_EINVAL (NULL), WEFT_ETHREAD,
  * WEFT_ESTATE (already exited, or not called from the scope's task's
  * step).  Owner thread.

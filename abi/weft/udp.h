@@ -137,7 +137,10 @@ WEFT_API weft_future_t *weft_udp_recv(weft_udp_t *udp);
  */
 WEFT_API const char *weft_udp_local_address(const weft_udp_t *udp);
 
-/** The port the socket is bound to (the ephemeral one for port 0), or WEFT_EINVAL for NULL. */
+/**
+ * The port the socket is bound to (the ephemeral one for port 0), or
+ * WEFT_EINVAL for NULL.  Owner thread.
+ */
 WEFT_API int weft_udp_local_port(const weft_udp_t *udp);
 
 /**
