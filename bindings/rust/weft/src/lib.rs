@@ -1,0 +1,163 @@
+//! # weft for Rust
+//!
+//! A safe binding of [weft](../../../README.md), asyncio for C on libuv:
+//! Rust `async` code runs as weft tasks, awaits weft futures (including
+//! tasks written in C, Lua or Go), and C awaits Rust tasks.  Standard
+//! library only.
+//!
+//! ```
+//! use weft::{Error, Result};
+//!
+//! let out = weft::run(async {
+//!     // a Rust task is a real weft task; its handle is awaitable
+//!     let worker = weft::spawn(async {
+//!         weft::sleep(0.001).await?;
+//!         Ok::<i64, Error>(41)
+//!     });
+//!     let v = worker.await?;
+//!     Ok::<i64, Error>(v + 1)
+//! });
+//! assert_eq!(out.unwrap(), Ok(42));
+//! ```
+//!
+//! ## The pieces
+//!
+//! | Rust | weft (C) |
+//! |---|---|
+//! | [`Loop`], [`LoopRef`], [`run`], [`LoopRef::block_on`] | `weft_loop_*`, `weft_loop_run_until` |
+//! | [`spawn`], [`JoinHandle`], [`Task`] | `weft_task_spawn` with a step that polls the Rust future |
+//! | [`Future`] (a `std::future::Future`), [`RemoteFuture`] | `weft_future_*` |
+//! | [`sleep`], [`gather`], [`gather_settled`], [`wait_for`], [`shield`], [`select`], [`timeout`], [`Scope`] | `weft_sleep`, `weft_gather`, `weft_wait_for`, `weft_shield`, `weft_timeout_*` |
+//! | [`call_soon`], [`LoopRef::call_later`], [`CallHandle`], [`Remote`] | `weft_loop_call_*`, `weft_handle_*`, `weft_loop_call_soon_threadsafe` |
+//! | [`Error`], [`Code`] | `enum weft_errno`; cancellation is [`Error::Cancelled`] |
+//! | [`Value`], [`AnyValue`], [`Local`], [`TaskOutput`] | the values a weft future carries |
+//!
+//! ## Rules
+//!
+//! * **Threads.** A loop and everything made from it belong to the thread
+//!   that created the loop: [`Loop`], [`LoopRef`], [`Future`], [`Task`] and
+//!   [`JoinHandle`] are `!Send`.  Other threads use [`Remote`] (thread-safe
+//!   calls, stop, [`Hold`]) and [`RemoteFuture`] (complete or cancel a
+//!   future).  The [`std::task::Waker`] of a Rust task is `Send` and wakes
+//!   it from any thread (`weft_task_wake`); a loop waiting only for another
+//!   thread must be held ([`LoopRef::hold`]) or [`LoopRef::block_on`]
+//!   reports `EDEADLOCK`.
+//! * **Cancellation** follows asyncio: cancelling a task (from Rust, C or
+//!   another binding) makes its current or next weft await return
+//!   [`Error::Cancelled`] (and cancels the future it was awaiting); a task
+//!   whose future returns `Err(Error::Cancelled(_))` ends cancelled, one
+//!   that swallows the error carries on (see [`Task::uncancel`]).  Awaits
+//!   of pure Rust futures (channels, ...) see the cancellation only at the
+//!   task's next weft await.
+//! * **Dropping** a [`JoinHandle`] detaches the task (the loop owns running
+//!   tasks); dropping the last reference to a pending plain [`Future`]
+//!   cancels it, as in C.  Dropping a [`Loop`] closes it.
+//! * **Panics** never cross into C: a panicking task fails with
+//!   `EUNHANDLED` ([`Error::is_panic`]); a panicking callback is reported
+//!   to the loop's exception handler.
+//! * **Free functions** ([`spawn`], [`sleep`], [`create_future`], ...) use
+//!   the loop running on the calling thread; outside a running loop they
+//!   give a handle that fails with `ESTATE`.
+
+#![warn(missing_docs)]
+
+mod combinators;
+mod error;
+mod event_loop;
+mod future;
+mod task;
+mod value;
+mod wake;
+
+pub use combinators::{
+    gather, gather_settled, join_all, select, shield, timeout, timeout_at, wait_for, yield_now, AsFuture, Delay,
+    Gather, GatherSettled, Scope, ScopeState, Select, Shield, WaitFor, YieldNow,
+};
+pub use error::{Code, Error, Result};
+pub use event_loop::{CallHandle, ExceptionContext, Hold, Loop, LoopRef, Remote, RunMode};
+pub use future::{DoneCallback, Future, RemoteFuture, State};
+pub use task::{JoinHandle, Task};
+pub use value::{AnyValue, Local, TaskOutput, Value};
+/// The raw FFI (the `weft-sys` crate), for what the safe API leaves out.
+pub use weft_sys as sys;
+
+use std::future::Future as StdFuture;
+
+fn no_loop() -> Error {
+    Error::with_message(sys::weft_errno::WEFT_ESTATE, "no weft loop is running on this thread")
+}
+
+/// asyncio `run`: creates a loop, runs `fut` as its main task until it is
+/// done, closes the loop (cancelling what is left) and returns the output.
+/// Errors as [`LoopRef::block_on`], plus `ERUNNING` inside a running loop.
+pub fn run<F: StdFuture>(fut: F) -> Result<F::Output> {
+    let lp = Loop::new()?;
+    let out = lp.block_on(fut);
+    lp.close()?;
+    out
+}
+
+/// The loop running on this thread (asyncio `get_running_loop`).
+pub fn current_loop() -> Result<LoopRef> {
+    LoopRef::current().ok_or_else(no_loop)
+}
+
+/// Spawns `fut` as a task of the running loop (asyncio `create_task`).
+/// See [`LoopRef::spawn`].
+pub fn spawn<F>(fut: F) -> JoinHandle<F::Output>
+where
+    F: StdFuture + 'static,
+    F::Output: TaskOutput,
+{
+    // SAFETY: borrowed pointer of this thread's running loop (NULL: EINVAL,
+    // reported through the handle)
+    task::spawn_on(unsafe { sys::weft_loop_running() }, None, fut)
+}
+
+/// As [`spawn`], with a task name.
+pub fn spawn_named<F>(name: &str, fut: F) -> JoinHandle<F::Output>
+where
+    F: StdFuture + 'static,
+    F::Output: TaskOutput,
+{
+    // SAFETY: as in spawn
+    task::spawn_on(unsafe { sys::weft_loop_running() }, Some(name), fut)
+}
+
+/// A future of the running loop that completes after `delay` (asyncio
+/// `sleep`).  Outside a running loop it fails with `ESTATE`.
+pub fn sleep(delay: impl Delay) -> Future<()> {
+    match LoopRef::current() {
+        Some(lp) => lp.sleep(delay),
+        None => Future::broken(no_loop()),
+    }
+}
+
+/// A new pending future of the running loop (asyncio `loop.create_future()`).
+pub fn create_future<T: Value>() -> Future<T> {
+    match LoopRef::current() {
+        Some(lp) => lp.create_future(),
+        None => Future::broken(no_loop()),
+    }
+}
+
+/// Schedules `f` on the running loop (asyncio `loop.call_soon`).
+pub fn call_soon(f: impl FnOnce() + 'static) -> Result<CallHandle> {
+    current_loop()?.call_soon(f)
+}
+
+/// The version of the loaded libweft, e.g. `"0.1.0"`.
+pub fn version() -> &'static str {
+    // SAFETY: static storage
+    unsafe { std::ffi::CStr::from_ptr(sys::weft_version_string()) }.to_str().unwrap_or("")
+}
+
+/// The loaded library's version as `(major << 16) | (minor << 8) | patch`;
+/// compare with [`HEADER_VERSION`] to detect a mismatch.
+pub fn version_hex() -> u32 {
+    // SAFETY: any thread
+    unsafe { sys::weft_version() }
+}
+
+/// The version of the headers `weft-sys` was generated from.
+pub const HEADER_VERSION: u32 = sys::weft_version_parts::WEFT_VERSION_HEX;

@@ -1,0 +1,378 @@
+//! Rust tasks: spawning, outputs, cancellation, panics, wakers from threads, drops.
+use std::cell::{Cell, RefCell};
+use std::future::Future as StdFuture;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+use weft::{AnyValue, Code, Error, Local, Loop, State, Task};
+
+#[test]
+fn outputs_reach_rust_and_c() {
+    let lp = Loop::new_virtual().unwrap();
+    lp.block_on(async {
+        let a = weft::spawn(async { 7i64 });
+        let b = weft::spawn(async { Ok::<String, Error>("text".into()) });
+        let c = weft::spawn(async { Local(vec![1, 2, 3]) });
+        let d = weft::spawn(async { Err::<i64, Error>(Error::new(-2, Some("gone"))) });
+        let e = weft::spawn(async {});
+        // C sees the published values
+        let (fa, fb, fc) = (a.future::<i64>(), b.future::<AnyValue>(), c.future::<AnyValue>());
+        assert_eq!(a.await, Ok(7));
+        assert_eq!(fa.result(), Ok(7));
+        assert_eq!(b.await.unwrap(), "text");
+        assert_eq!(fb.result(), Ok(AnyValue::Bytes(b"text".to_vec())));
+        assert_eq!(c.await.unwrap(), Local(vec![1, 2, 3]));
+        assert_eq!(fc.result(), Ok(AnyValue::None));
+        let de = d.await.unwrap_err();
+        assert_eq!((de.code(), de.message()), (Code(-2), Some("gone")));
+        assert_eq!(e.await, Ok(()));
+    })
+    .unwrap();
+}
+
+#[test]
+fn handles_tasks_and_names() {
+    let lp = Loop::new_virtual().unwrap();
+    lp.block_on(async {
+        let h = weft::spawn_named("worker", async {
+            weft::sleep(1.0).await?;
+            Ok::<i64, Error>(1)
+        });
+        assert!(!h.as_ptr().is_null());
+        assert!(format!("{h:?}").contains("JoinHandle"));
+        let t: Task = h.task().unwrap();
+        assert_eq!(t.name(), "worker");
+        t.set_name(Some("renamed")).unwrap();
+        assert_eq!(t.name(), "renamed");
+        t.set_name(None).unwrap();
+        assert!(t.name().starts_with("Task-"), "{}", t.name());
+        assert_eq!(t.state(), State::Pending);
+        assert!(!h.is_finished() && !t.is_done());
+        weft::yield_now().await;
+        // it awaits its sleep natively, as a C task would
+        assert!(t.awaiting().is_some());
+        assert!(t.describe().contains("pending"), "{}", t.describe());
+        assert!(format!("{t:?}").contains("Task"));
+        assert_eq!(t.wake().unwrap_err().code(), Code::STATE); // awaiting a future
+        let t2 = t.clone();
+        assert_eq!(unsafe { Task::from_borrowed(t2.as_ptr()) }.name(), t.name());
+        assert_eq!(t.future::<i64>().task().unwrap().as_ptr(), t.as_ptr());
+        assert_eq!(h.await, Ok(1));
+        assert!(t.is_done() && t.awaiting().is_none());
+    })
+    .unwrap();
+    // spawning on a closed loop gives a broken handle
+    lp.close().unwrap();
+    let h = lp.spawn(async {});
+    assert!(h.as_ptr().is_null() && h.task().is_none() && h.is_finished() && !h.cancel());
+    assert_eq!(lp.block_on(async {}).unwrap_err().code(), Code::CLOSED);
+    let outside = weft::spawn(async {});
+    assert!(outside.future::<()>().result().is_err());
+}
+
+#[test]
+fn cancel_a_task_awaiting_a_weft_future() {
+    let lp = Loop::new_virtual().unwrap();
+    lp.block_on(async {
+        let cleaned = Rc::new(Cell::new(false));
+        let c2 = cleaned.clone();
+        let h = weft::spawn(async move {
+            let r = weft::sleep(100.0).await;
+            c2.set(true);
+            r.map(|_| 5i64)
+        });
+        weft::sleep(1.0).await.unwrap();
+        assert!(h.cancel_with_message("stop now"));
+        let r = h.await;
+        assert_eq!(r, Err(Error::Cancelled(Some("stop now".into()))));
+        assert!(cleaned.get());
+    })
+    .unwrap();
+}
+
+#[test]
+fn cancel_delivered_at_the_next_weft_await() {
+    // the task waits on two futures at once (no native await): the cancel
+    // arrives as a wake-up and is delivered at its next weft await
+    let lp = Loop::new_virtual().unwrap();
+    lp.block_on(async {
+        let h = weft::spawn(async {
+            let (i, r, rest) = weft::select(vec![weft::sleep(50.0), weft::sleep(60.0)]).await;
+            assert_eq!((i, rest.len()), (0, 1));
+            r.map(|_| i as i64)
+        });
+        weft::sleep(1.0).await.unwrap();
+        let t = h.task().unwrap();
+        assert!(t.awaiting().is_none()); // suspended with no future of its own
+        assert!(h.cancel());
+        assert_eq!(t.cancelling(), 1);
+        assert_eq!(h.await, Err(Error::Cancelled(None)));
+        assert_eq!(t.state(), State::Cancelled);
+    })
+    .unwrap();
+}
+
+#[test]
+fn swallow_and_uncancel() {
+    let lp = Loop::new_virtual().unwrap();
+    let v = lp
+        .block_on(async {
+            let h = weft::spawn(async {
+                let me = Task::current().unwrap();
+                let first = weft::sleep(10.0).await;
+                assert!(first.unwrap_err().is_cancelled());
+                assert_eq!(me.uncancel(), 0);
+                weft::sleep(1.0).await?; // not cancelled again
+                Ok::<i64, Error>(99)
+            });
+            weft::sleep(1.0).await?;
+            h.cancel();
+            h.await
+        })
+        .unwrap();
+    assert_eq!(v, Ok(99));
+}
+
+#[test]
+fn cancel_before_first_step_drops_the_future() {
+    let lp = Loop::new().unwrap();
+    let dropped = Rc::new(Cell::new(false));
+    struct Flag(Rc<Cell<bool>>);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.set(true);
+        }
+    }
+    let flag = Flag(dropped.clone());
+    let h = lp.spawn(async move {
+        let _f = flag;
+        if weft::version_hex() > 0 {
+            panic!("never runs");
+        }
+    });
+    assert!(h.cancel());
+    let r = lp.block_on(h).unwrap();
+    assert_eq!(r.unwrap_err(), Error::Cancelled(None));
+    assert!(dropped.get());
+}
+
+#[test]
+fn abort_and_detach() {
+    let lp = Loop::new_virtual().unwrap();
+    let ran = Rc::new(Cell::new(0));
+    let (r1, r2) = (ran.clone(), ran.clone());
+    lp.block_on(async move {
+        let a = weft::spawn(async move {
+            weft::sleep(5.0).await?;
+            r1.set(r1.get() + 1);
+            Ok::<(), Error>(())
+        });
+        let t = a.task().unwrap();
+        a.abort();
+        let d = weft::spawn(async move {
+            weft::sleep(1.0).await?;
+            r2.set(r2.get() + 10);
+            Ok::<(), Error>(())
+        });
+        d.detach();
+        weft::sleep(10.0).await.unwrap();
+        assert!(t.is_done() && t.state() == State::Cancelled);
+    })
+    .unwrap();
+    assert_eq!(ran.get(), 10);
+}
+
+#[test]
+fn panics_fail_the_task() {
+    let lp = Loop::new().unwrap();
+    lp.block_on(async {
+        let h = weft::spawn(async {
+            if weft::version_hex() > 0 {
+                panic!("kaboom");
+            }
+            1i64
+        });
+        let err = h.await.unwrap_err();
+        assert!(err.is_panic(), "{err}");
+        assert_eq!(err.message(), Some("panicked: kaboom"));
+        assert!(!Error::new(-5011, None).is_panic());
+    })
+    .unwrap();
+    let r = lp.block_on(async { panic!("in block_on") });
+    let err: Error = r.map(|_: ()| ()).unwrap_err();
+    assert!(err.is_panic());
+}
+
+#[test]
+fn tasks_interleave_and_await_each_other() {
+    let lp = Loop::new_virtual().unwrap();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l = log.clone();
+    lp.block_on(async move {
+        let mut hs = Vec::new();
+        for i in 0..3i64 {
+            let l = l.clone();
+            hs.push(weft::spawn(async move {
+                for step in 0..2 {
+                    l.borrow_mut().push((i, step));
+                    weft::yield_now().await;
+                }
+                i * 10
+            }));
+        }
+        let all = weft::join_all(hs).await;
+        assert_eq!(all, vec![Ok(0), Ok(10), Ok(20)]);
+    })
+    .unwrap();
+    assert_eq!(*log.borrow(), vec![(0, 0), (1, 0), (2, 0), (0, 1), (1, 1), (2, 1)]);
+}
+
+/// A future completed by another thread through the task's Waker.
+struct Shared {
+    done: AtomicBool,
+    waker: Mutex<Option<Waker>>,
+}
+struct ThreadDone(Arc<Shared>);
+impl StdFuture for ThreadDone {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0.done.load(Ordering::SeqCst) {
+            return Poll::Ready(());
+        }
+        *self.0.waker.lock().unwrap() = Some(cx.waker().clone());
+        if self.0.done.load(Ordering::SeqCst) {
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+}
+
+#[test]
+fn waker_fired_from_another_thread() {
+    let lp = Loop::new().unwrap();
+    let hold = lp.hold().unwrap();
+    let v = lp
+        .block_on(async move {
+            let shared = Arc::new(Shared { done: AtomicBool::new(false), waker: Mutex::new(None) });
+            let s2 = shared.clone();
+            let h = weft::spawn(async move {
+                ThreadDone(s2).await;
+                weft::sleep(0.0).await?; // weft still works after a foreign wake
+                Ok::<i64, Error>(5)
+            });
+            let t = std::thread::spawn(move || {
+                loop {
+                    if let Some(w) = shared.waker.lock().unwrap().take() {
+                        shared.done.store(true, Ordering::SeqCst);
+                        w.wake();
+                        break;
+                    }
+                    std::thread::yield_now();
+                }
+                drop(hold);
+            });
+            let v = h.await;
+            t.join().unwrap();
+            v
+        })
+        .unwrap();
+    assert_eq!(v, Ok(5));
+}
+
+#[test]
+fn waker_clone_keeps_the_task_woken_by_rust() {
+    // a task that holds its own waker clone never awaits natively, and a
+    // wake through the clone runs it again
+    let lp = Loop::new_virtual().unwrap();
+    let v = lp
+        .block_on(async {
+            let slot: Rc<RefCell<Option<Waker>>> = Rc::new(RefCell::new(None));
+            let s2 = slot.clone();
+            let h = weft::spawn(async move {
+                std::future::poll_fn(|cx| {
+                    if s2.borrow().is_some() {
+                        return Poll::Ready(());
+                    }
+                    *s2.borrow_mut() = Some(cx.waker().clone());
+                    Poll::Pending
+                })
+                .await;
+                3i64
+            });
+            weft::yield_now().await;
+            let w = slot.borrow().clone().unwrap();
+            w.wake_by_ref();
+            drop(w);
+            h.await
+        })
+        .unwrap();
+    assert_eq!(v, Ok(3));
+}
+
+#[test]
+fn dropping_pending_futures_and_detached_tasks_at_close() {
+    let dropped = Rc::new(Cell::new(0));
+    struct Count(Rc<Cell<i32>>);
+    impl Drop for Count {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() + 1);
+        }
+    }
+    {
+        let lp = Loop::new_virtual().unwrap();
+        for _ in 0..3 {
+            let c = Count(dropped.clone());
+            lp.spawn(async move {
+                let _c = c;
+                // pending forever: a plain future nobody completes, and a foreign-waker poll
+                let f = weft::create_future::<()>();
+                let _ = weft::select(vec![f.clone(), weft::sleep(1e9)]).await;
+                f.await
+            })
+            .detach();
+        }
+        let pending = lp.create_future::<i64>();
+        let p2 = pending.clone();
+        let waiter = lp.spawn(p2);
+        lp.run_mode(weft::RunMode::NoWait).unwrap();
+        drop(pending);
+        drop(waiter);
+        // Loop's drop closes: the tasks are cancelled, their futures dropped
+    }
+    assert_eq!(dropped.get(), 3);
+}
+
+#[test]
+fn foreign_executor_polls_weft_futures() {
+    // a weft future polled with a waker that is not a weft task's (a
+    // hand-rolled executor on the loop thread) registers a done callback
+    let lp = Loop::new_virtual().unwrap();
+    let woken = Arc::new(AtomicBool::new(false));
+    struct FlagWaker(Arc<AtomicBool>);
+    impl std::task::Wake for FlagWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let waker = Waker::from(Arc::new(FlagWaker(woken.clone())));
+    let mut cx = Context::from_waker(&waker);
+    let mut f = lp.sleep(1.0);
+    assert!(Pin::new(&mut f).poll(&mut cx).is_pending());
+    assert!(Pin::new(&mut f).poll(&mut cx).is_pending()); // refreshes, no second callback
+    lp.run().unwrap();
+    assert!(woken.load(Ordering::SeqCst));
+    assert_eq!(Pin::new(&mut f).poll(&mut cx), Poll::Ready(Ok(())));
+    // dropped while registered: the callback is removed
+    let mut g = lp.sleep(1.0);
+    assert!(Pin::new(&mut g).poll(&mut cx).is_pending());
+    drop(g);
+    let mut h = lp.spawn(async { 1i64 });
+    assert!(Pin::new(&mut h).poll(&mut cx).is_pending());
+    lp.run().unwrap();
+    assert_eq!(Pin::new(&mut h).poll(&mut cx), Poll::Ready(Ok(1)));
+    // polled again after its output was taken
+    assert_eq!(Pin::new(&mut h).poll(&mut cx).map(|r| r.unwrap_err().code()), Poll::Ready(Code::STATE));
+}
