@@ -582,7 +582,8 @@ int weft_loop_run(weft_loop_t *loop, int mode) {
     else if (mode == WEFT_RUN_DEFAULT && !weft__alive(loop))
       break;
     /* A stop requested before the run still polls once, without blocking. */
-    bool nowait = mode == WEFT_RUN_NOWAIT || atomic_load(&loop->stop);
+    bool nowait = mode == WEFT_RUN_NOWAIT || atomic_load(&loop->stop) ||
+                  (mode == WEFT_RUN_ONCE && !weft__alive(loop)); /* nothing could wake it */
     weft__uv_run(loop, nowait ? UV_RUN_NOWAIT : UV_RUN_ONCE);
     if (mode == WEFT_RUN_ONCE || mode == WEFT_RUN_NOWAIT || atomic_load(&loop->stop))
       break;

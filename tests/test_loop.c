@@ -252,6 +252,16 @@ static void test_run_once_blocks_for_timer(void) {
   tu_loop_close(loop);
 }
 
+/* With nothing that could wake it, one iteration must not block for ever. */
+static void test_run_once_without_work_returns(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  tu_watchdog_start(loop, 10.0);
+  TU_RC(weft_loop_run(loop, WEFT_RUN_ONCE), 0);
+  TU_EQ(tu_watchdog_stop(), 0);
+  tu_loop_close(loop);
+}
+
 static void stop_cb(weft_loop_t *loop, int status, void *ud) {
   (void)ud;
   TU_RC(status, 0);
@@ -1258,6 +1268,7 @@ static const tu_test tests[] = {
     {"call_soon_fifo", test_call_soon_fifo},
     {"run_nowait_does_not_block", test_run_nowait_does_not_block},
     {"run_once_blocks_for_timer", test_run_once_blocks_for_timer},
+    {"run_once_without_work_returns", test_run_once_without_work_returns},
     {"run_forever_until_stop", test_run_forever_until_stop},
     {"run_forever_no_work_stop_from_thread", test_run_forever_no_work_stop_from_thread},
     {"stop_inside_callback", test_stop_inside_callback},

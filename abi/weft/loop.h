@@ -54,7 +54,8 @@ enum weft_run_mode {
   /** Run until no work is left (no ready callback, timer, active I/O or
    *  hold), or until weft_loop_stop(). */
   WEFT_RUN_DEFAULT = 0,
-  /** Run one iteration; block for I/O or timers if nothing is ready. */
+  /** Run one iteration; block for I/O, timers or a hold if nothing is ready
+   * (with no work at all it polls once without blocking, as libuv does). */
   WEFT_RUN_ONCE = 1,
   /** Run one iteration without blocking. */
   WEFT_RUN_NOWAIT = 2,
