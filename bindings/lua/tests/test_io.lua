@@ -3,7 +3,10 @@ local T = require "harness"
 local weft = require "weft"
 
 local dir = os.getenv("TMPDIR") or "/tmp"
-local base = string.format("%s/weft_lua_io_%d_%s", dir, os.time(), tostring({}):match("0x(%x+)"))
+-- a name no other run shares (mkstemp), its file removed: os.time() and a
+-- table address repeat between runs under valgrind
+local base = os.tmpname()
+os.remove(base)
 local function path(name) return base .. "_" .. name end
 local function cleanup(...) for _, p in ipairs({ ... }) do os.remove(p) end end
 
