@@ -2,13 +2,15 @@
  * slab.c: the loop's memory for futures and tasks.
  *
  * Spawning a million tasks through malloc spends more time in the kernel's
- * page faults than in weft: the blocks come from 2 MiB chunks instead,
- * aligned and marked MADV_HUGEPAGE (one fault per chunk where transparent
- * huge pages are on), carved by bumping a pointer and recycled through one
- * LIFO free list per 16-byte size class.  Owner thread only; after close the
- * blocks are no longer recycled (other threads may free survivors) and go
- * with the loop.  A chunk whose blocks are all free again is unmapped once a
- * quarter of the chunks are, so a burst does not keep its memory for ever.
+ * page faults than in weft: the blocks come from 2 MiB chunks instead, each
+ * after the first faulted in by one MADV_POPULATE_WRITE, carved by bumping a
+ * pointer and recycled through one LIFO free list per 16-byte size class.
+ * (MADV_HUGEPAGE was tried: where the kernel compacts memory synchronously
+ * for it, a spawn burst stalled for up to a second.)  Owner thread only;
+ * after close the blocks are no longer recycled (other threads may free
+ * survivors) and go with the loop.  A chunk whose blocks are all free again
+ * is unmapped once a quarter of the chunks are, so a burst does not keep its
+ * memory for ever.
  */
 #include "weft-internal.h"
 
@@ -31,7 +33,7 @@ static inline unsigned weft__slab_class(size_t size) {
 }
 
 /* A 2 MiB-aligned mapping: map twice the size and trim both ends. */
-static weft__chunk *weft__chunk_map(void) {
+static weft__chunk *weft__chunk_map(bool populate) {
   size_t span = 2 * (size_t)WEFT__CHUNK;
   char *raw = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (raw == MAP_FAILED)
@@ -42,8 +44,13 @@ static weft__chunk *weft__chunk_map(void) {
   size_t tail = (size_t)(raw + span - (start + WEFT__CHUNK));
   if (tail > 0)
     munmap(start + WEFT__CHUNK, tail);
-#ifdef MADV_HUGEPAGE
-  madvise(start, WEFT__CHUNK, MADV_HUGEPAGE);
+#ifdef MADV_POPULATE_WRITE
+  /* One system call faults the whole chunk in instead of 512 traps (the
+   * kernel ignores it where unsupported, and then the traps happen). */
+  if (populate)
+    madvise(start, WEFT__CHUNK, MADV_POPULATE_WRITE);
+#else
+  (void)populate;
 #endif
   return (weft__chunk *)start;
 }
@@ -65,7 +72,9 @@ void *weft__slab_alloc(weft_loop_t *loop, size_t size, uint8_t *sclass) {
   } else {
     size_t bytes = (size_t)c * WEFT__SLAB_STEP;
     if (s->cur == NULL || (size_t)(s->end - s->cur) < bytes) {
-      weft__chunk *ch = weft__chunk_map();
+      /* The first chunk faults in lazily (a small loop stays small); later
+       * ones serve a burst, so they come in at once. */
+      weft__chunk *ch = weft__chunk_map(s->nchunks > 0);
       if (ch == NULL)
         return NULL;
       ch->next = s->chunks;
