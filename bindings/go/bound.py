@@ -19,10 +19,21 @@ exported = sorted(set(re.findall(r'^\s*(weft_\w+);', open(weft_map).read(), re.M
 # every C function of the wrapper file -> the functions its body calls; then
 # each _wrap_<x>_cweft_<hash> -> the weft_* functions it reaches (through
 # SWIG's static helpers, e.g. new_weft_future -> weft_future_new)
+def functions(src):
+    """name -> body of every C function defined at the top level of src
+    (braces counted, so one-line functions and nested blocks are fine)."""
+    out = {}
+    for m in re.finditer(r'^[A-Za-z_][\w \t\*]*?\b(\w+)\([^;{}]*?\)\s*\{', src, re.M):
+        depth, i = 1, m.end()
+        while depth and i < len(src):
+            depth += {'{': 1, '}': -1}.get(src[i], 0)
+            i += 1
+        out.setdefault(m.group(1), src[m.end():i])
+    return out
+
+
 wrap_src = open(wrap_c).read()
-body_calls = {}
-for m in re.finditer(r'^[A-Za-z_][\w \t\*]*?\b(\w+)\([^;{]*?\)\s*\{(.*?)^\}', wrap_src, re.M | re.S):
-    body_calls[m.group(1)] = set(re.findall(r'\b(\w+)\(', m.group(2)))
+body_calls = {name: set(re.findall(r'\b(\w+)\(', body)) for name, body in functions(wrap_src).items()}
 
 # macros of weft.i that stand for a C function
 macros = {'WEFT_SWIG_LOOP_DROP': 'weft_loop_unref'}
@@ -55,10 +66,8 @@ for m in re.finditer(r'^func (?:\(\w+ \w+\) )?(\w+)\(.*?^}', go_src, re.M | re.S
 # the static helpers of a cgo preamble or the functions of cweft's .c files
 # (gw.c), or directly (C.weft_x)
 csrc = ''.join(open(p).read() for p in glob.glob(os.path.join(here, 'internal/cweft/*.c')))
-cfuncs = {}
-for m in re.finditer(r'^[A-Za-z_][\w \t\*]*?\b(\w+)\([^;{]*?\)\s*\{(.*?)^\}', csrc, re.M | re.S):
-    # calls, and helpers named as callbacks (gw_done_cb passed to weft)
-    cfuncs[m.group(1)] = set(re.findall(r'\b(\w+)\b', m.group(2)))
+# calls, and helpers named as callbacks (gw_done_cb passed to weft)
+cfuncs = {name: set(re.findall(r'\b(\w+)\b', body)) for name, body in functions(csrc).items()}
 
 
 def creach(fn, seen):

@@ -92,9 +92,12 @@ func lastError() error {
 // is the code C sees when a Go task fails with err.
 func Code(err error) int {
 	var e *Error
+	var ge *GroupError
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, &ge):
+		return int(c.EGROUP)
 	case errors.As(err, &e):
 		return e.Code
 	case errors.Is(err, context.Canceled):

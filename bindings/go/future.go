@@ -56,6 +56,11 @@ type outcome struct {
 
 	decode func(f uintptr, st State) (any, error) // loop thread: the C outcome as a T
 	onDone []func()                               // loop thread: run once done
+
+	// bodies waiting for it, on a virtual-time loop (vclock.go)
+	vmu     sync.Mutex
+	parked  []*goTask
+	settled bool
 }
 
 type goResult struct {
@@ -119,6 +124,9 @@ func (l *Loop) settle(out *outcome, p uintptr, st State) {
 		} else {
 			out.lazy = true
 		}
+	}
+	if l.virtual {
+		l.unparkAll(out)
 	}
 	close(out.done)
 	for _, fn := range out.onDone {
@@ -187,6 +195,11 @@ func (co *core) await(ctx context.Context) (any, error) {
 	}
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	if l := co.l; l.virtual {
+		if g := taskOf(ctx); g != nil && g.l == l && l.parkOn(g, co.out) {
+			defer l.unpark(g, co.out) // woken by ctx: counted busy again here
+		}
 	}
 	select {
 	case <-done:

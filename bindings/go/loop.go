@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	c "weft.local/weft/internal/cweft"
@@ -23,6 +24,7 @@ type Loop struct {
 	thread uintptr // pthread_t of the loop thread
 	batch  uintptr // gw.c's event batch of the loop thread (for PostDrain)
 	self   uintptr // cgo.Handle of l, which gw.c hands back to Flush/TaskStep
+	flags  uint    // weft_loop_new's
 
 	mu        sync.Mutex
 	queue     []func() // submitted from other goroutines, run on the loop
@@ -38,6 +40,12 @@ type Loop struct {
 	excH    bool   // a Go exception handler is installed
 	slots   []slot // what the events' ids stand for (id = index + 1)
 	free    []uint32
+
+	// the virtual clock (vclock.go)
+	virtual bool
+	busy    atomic.Int32 // Go task bodies running
+	vsig    chan struct{}
+	vtimer  *time.Timer // loop thread
 
 	closeOnce sync.Once
 	finished  chan struct{}
@@ -68,11 +76,35 @@ func fp(p uintptr) c.SwigcptrFuture { return c.SwigcptrFuture(p) }
 func tp(p uintptr) c.SwigcptrTask   { return c.SwigcptrTask(p) }
 func hp(p uintptr) c.SwigcptrHandle { return c.SwigcptrHandle(p) }
 
+// LoopOption configures NewLoop and Run.
+type LoopOption func(*Loop)
+
+// WithVirtualTime makes a loop on a virtual clock (WEFT_LOOP_VIRTUAL_TIME):
+// time starts at 0 and, whenever every task waits, jumps to the next timer
+// at once, so sleeps and timeouts cost no wall time (asyncio's test loops).
+// Advance moves it by hand.  For tests of timing logic.
+func WithVirtualTime() LoopOption {
+	return func(l *Loop) {
+		l.flags |= c.LoopVirtualTime
+		l.virtual = true
+		l.vsig = make(chan struct{}, 1)
+	}
+}
+
+// deadLoop stands for the loop of a wrapper that failed before it had one.
+var deadLoop = func() *Loop {
+	l := newLoop()
+	l.closed = true
+	l.cancel()
+	close(l.finished)
+	return l
+}()
+
 // NewLoop starts a loop on a new goroutine locked to its own OS thread and
 // returns once the loop runs.  Close it when done: until then its goroutine
 // and thread stay.
-func NewLoop() (*Loop, error) {
-	l := newLoop()
+func NewLoop(opts ...LoopOption) (*Loop, error) {
+	l := newLoop(opts...)
 	started := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
@@ -87,11 +119,11 @@ func NewLoop() (*Loop, error) {
 // Run is asyncio.run on the calling goroutine: it locks the goroutine to its
 // thread, creates a loop there, runs main as a task, and when main is done
 // cancels what is left, closes the loop and returns main's outcome.
-func Run[T any](main func(ctx context.Context, l *Loop) (T, error)) (T, error) {
+func Run[T any](main func(ctx context.Context, l *Loop) (T, error), opts ...LoopOption) (T, error) {
 	var zero T
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	l := newLoop()
+	l := newLoop(opts...)
 	started := make(chan error, 1)
 	var task *Task[T]
 	l.serve(started, func() {
@@ -105,15 +137,18 @@ func Run[T any](main func(ctx context.Context, l *Loop) (T, error)) (T, error) {
 	return task.Result()
 }
 
-func newLoop() *Loop {
+func newLoop(opts ...LoopOption) *Loop {
 	l := &Loop{finished: make(chan struct{})}
+	for _, o := range opts {
+		o(l)
+	}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	return l
 }
 
 // serve runs the loop on the calling (locked) goroutine until Close.
 func (l *Loop) serve(started chan<- error, onStart func()) {
-	loop := c.NewLoop().Swigcptr()
+	loop := c.NewLoopFlags(l.flags)
 	if loop == 0 {
 		started <- lastError()
 		return
@@ -121,7 +156,7 @@ func (l *Loop) serve(started chan<- error, onStart func()) {
 	l.ptr = loop
 	l.thread = uintptr(c.Go_thread_self())
 	l.self = c.NewHandle(c.LoopSide(l))
-	batch, rc := c.Attach(loop, l.self)
+	batch, rc := c.Attach(loop, l.self, l.virtual)
 	if rc != 0 {
 		c.DropHandle(l.self)
 		lp(loop).Close()
@@ -198,6 +233,9 @@ func (l *Loop) Flush(evs []c.Event, drain, ran bool) {
 			}
 			l.settle(out, e.Ptr, State(e.State))
 		case c.EvStart:
+			if l.virtual {
+				l.busy.Add(1)
+			}
 			s.task.start()
 		case c.EvCall:
 			fn := s.call
@@ -209,6 +247,9 @@ func (l *Loop) Flush(evs []c.Event, drain, ran bool) {
 	}
 	if ran || drain || len(evs) > 0 {
 		c.Iterate()
+	}
+	if l.virtual {
+		l.holdClock()
 	}
 }
 
@@ -325,6 +366,9 @@ func (l *Loop) submit(fn func()) error {
 		return ErrClosed
 	}
 	l.queue = append(l.queue, fn)
+	if l.virtual {
+		l.signalClock()
+	}
 	if !l.scheduled {
 		if rc := c.PostDrain(l.ptr, l.batch); rc != 0 {
 			l.queue = l.queue[:len(l.queue)-1]
@@ -442,6 +486,13 @@ func (l *Loop) call(fn func() error) error {
 func (l *Loop) Time() float64 {
 	t, _ := Call(l, func() (float64, error) { return lp(l.ptr).Time(), nil })
 	return t
+}
+
+// Advance moves a virtual-time loop's clock forward by d (weft_loop_advance,
+// asyncio's TestLoop.advance_time): timers due by then fire in order.
+// ErrInvalid on a loop without WithVirtualTime or for d < 0.
+func (l *Loop) Advance(d time.Duration) error {
+	return l.call(func() error { return errorOf(c.LoopAdvance(l.ptr, d.Seconds())) })
 }
 
 // IsRunning says whether the loop is inside weft_loop_run now.

@@ -74,6 +74,10 @@ type goTask struct {
 	// loop thread only
 	scopes []*scope                     // open scopes, innermost last
 	cont   func(status int) (int, bool) // a request that spans steps (task group exit)
+
+	// the virtual clock (vclock.go)
+	parkedOn atomic.Pointer[outcome] // what the body waits for
+	reqTok   *outcome                // the token of a wait for the step
 }
 
 // stepRequest runs in the task's step with the resume status; it returns
@@ -95,13 +99,13 @@ func (g *goTask) start() { go g.run() }
 
 func (g *goTask) run() {
 	v, err := g.callBody()
-	res := &goResult{v, err}
-	if err == context.DeadlineExceeded || err == context.Canceled {
-		// plain context errors become weft errors, so that errors.Is works
-		// both with ErrTimeout/ErrCancelled and with the context errors
-		res.err = &Error{Code: Code(err), Message: err.Error()}
-	}
+	// plain context errors become weft errors, so that errors.Is works both
+	// with ErrTimeout/ErrCancelled and with the context errors
+	res := &goResult{v, weftError(err)}
 	g.co.out.goRes.Store(res)
+	if g.l.virtual && g.l.busy.Add(-1) <= 0 {
+		g.l.signalClock()
+	}
 	var rc int
 	switch {
 	case err == nil:
@@ -137,7 +141,7 @@ func (g *goTask) step(status int) int {
 		}
 		g.cont = nil
 		c.TaskFollow(g.frame, false)
-		g.reply <- rc
+		g.answer(rc)
 		status = 0 // the request consumed the resume status
 	}
 	if c.TaskTakeRequest(g.frame) {
@@ -148,7 +152,7 @@ func (g *goTask) step(status int) int {
 				c.TaskFollow(g.frame, true)
 				return rc
 			}
-			g.reply <- rc
+			g.answer(rc)
 		}
 	}
 	if status == codeCancelled {
@@ -157,8 +161,21 @@ func (g *goTask) step(status int) int {
 	return c.TaskSettle(g.task, g.frame)
 }
 
+// answer hands a request's answer to the body (loop thread).
+func (g *goTask) answer(rc int) {
+	if g.l.virtual {
+		g.l.unpark(g, g.reqTok)
+	}
+	g.reply <- rc
+}
+
 // deliverCancel cancels the innermost open scope's context, or the task's.
 func (g *goTask) deliverCancel() {
+	if g.l.virtual {
+		if p := g.parkedOn.Load(); p != nil {
+			g.l.unpark(g, p) // the cancel most likely wakes the body
+		}
+	}
 	if n := len(g.scopes); n > 0 {
 		g.scopes[n-1].cancel()
 		return
@@ -176,10 +193,17 @@ func (g *goTask) request(fn func(status int) int) (int, error) {
 	}
 	if g.reply == nil {
 		g.reply = make(chan int, 1)
+		g.reqTok = &outcome{}
 	}
 	g.req.Store(&stepRequest{fn: fn})
+	if g.l.virtual {
+		g.l.park(g, g.reqTok)
+	}
 	if rc := c.TaskRequest(g.task, g.frame); rc != 0 {
 		g.req.Store(nil)
+		if g.l.virtual {
+			g.l.unpark(g, g.reqTok)
+		}
 		return 0, errorOf(rc)
 	}
 	return <-g.reply, nil
@@ -234,16 +258,22 @@ func Spawn[T any](l *Loop, body func(ctx context.Context) (T, error), opts ...Ta
 		// would contend for its lock.
 		cfg.parent = context.Background()
 	}
+	t, g := newGoTask(l, body, cfg)
+	if err := l.exec(func() { l.spawn(g, cfg.name) }); err != nil {
+		g.cancel()
+		t.c.fail(err)
+	}
+	return t
+}
+
+// newGoTask makes the Go side of a Go task (not yet spawned in C).
+func newGoTask[T any](l *Loop, body func(ctx context.Context) (T, error), cfg taskConfig) (*Task[T], *goTask) {
 	co := newCore(l, true)
 	co.out.decode = decodeFor[T](co.out)
 	t := &Task[T]{Future: &Future[T]{c: co}}
 	g := &goTask{l: l, co: co, body: func(ctx context.Context) (any, error) { return body(ctx) }}
 	g.ctx, g.cancel = context.WithCancel(context.WithValue(cfg.parent, taskKey{}, g))
-	if err := l.exec(func() { l.spawn(g, cfg.name) }); err != nil {
-		g.cancel()
-		co.fail(err)
-	}
-	return t
+	return t, g
 }
 
 // spawn creates g's C task (loop thread).

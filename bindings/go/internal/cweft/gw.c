@@ -28,6 +28,7 @@ typedef struct gw_batch {
   int cur;        /* the buffer C appends to */
   int ran;        /* Go code ran in this iteration */
   int flushing;   /* inside weftGoFlush */
+  int every;      /* call Go at every hook (a virtual-time loop) */
   atomic_int drain; /* other goroutines queued work */
 } gw_batch;
 
@@ -65,7 +66,7 @@ void gw_flush(void) {
   for (int round = 0; round < 64; round++) {
     int drain = atomic_exchange(&b->drain, 0);
     gw_buf *q = &b->buf[b->cur];
-    if (q->n == 0 && !drain && !b->ran)
+    if (q->n == 0 && !drain && !b->ran && !(b->every && round == 0))
       break;
     int ran = b->ran;
     b->ran = 0;
@@ -86,12 +87,13 @@ static void gw_hook(weft_loop_t *loop, void *ud) {
   gw_flush();
 }
 
-int gw_attach(weft_loop_t *loop, uintptr_t owner, uintptr_t *batch) {
+int gw_attach(weft_loop_t *loop, uintptr_t owner, int every, uintptr_t *batch) {
   gw_batch *b = calloc(1, sizeof *b);
   if (b == NULL)
     return WEFT_ENOMEM;
   b->loop = loop;
   b->owner = owner;
+  b->every = every;
   atomic_init(&b->drain, 0);
   int rc = weft_loop_set_iteration_hook(loop, gw_hook, NULL, NULL);
   if (rc != 0) {
@@ -278,6 +280,27 @@ weft_task_t *gw_task_spawn(weft_loop_t *loop, const char *name, size_t name_len,
   return t;
 }
 
+int gw_task_spawn_in(weft_taskgroup_t *group, const char *name, uint32_t id, weft_task_t **task,
+                     uintptr_t *frame) {
+  void *fr = NULL;
+  weft_task_t *t = NULL;
+  int rc = weft_taskgroup_spawn_frame(group, &t, name, gw_step, sizeof(gw_task), &fr);
+  if (rc != 0)
+    return rc;
+  gw_task *f = fr;
+  f->id = id;
+  atomic_init(&f->flags, 0);
+  rc = gw_watch(weft_task_future(t), id);
+  if (rc != 0) {
+    weft_task_cancel(t, NULL); /* never starts: nobody would hear of its end */
+    weft_task_unref(t);
+    return rc;
+  }
+  *task = t;
+  *frame = (uintptr_t)f;
+  return 0;
+}
+
 int gw_task_finish(weft_task_t *task, uintptr_t frame, int kind, int64_t i, double d,
                    const void *data, size_t len, int code) {
   gw_task *f = (gw_task *)frame;
@@ -340,6 +363,12 @@ static void gw_noop(weft_loop_t *loop, int status, void *ud) {
   (void)loop;
   (void)status;
   (void)ud;
+}
+
+/* Keeps a virtual clock still for this round: a ready callback means the
+ * loop is not idle. */
+int gw_keep_clock(weft_loop_t *loop) {
+  return weft_loop_call_soon(loop, NULL, gw_noop, NULL);
 }
 
 /* weft_loop_stop from the hook: the stop is seen after this iteration's

@@ -75,14 +75,21 @@ func weftGoTaskCall(owner, task, frame C.uintptr_t, id C.uint32_t, status C.int)
 
 // Attach makes the calling (loop) thread's batch and installs the hook;
 // owner is a cgo.Handle of a LoopSide.  Returns the batch for PostDrain.
-func Attach(loop, owner uintptr) (batch uintptr, rc int) {
+func Attach(loop, owner uintptr, every bool) (batch uintptr, rc int) {
 	var b C.uintptr_t
-	rc = int(C.gw_attach((*C.weft_loop_t)(ptr(loop)), C.uintptr_t(owner), &b))
+	e := C.int(0)
+	if every {
+		e = 1
+	}
+	rc = int(C.gw_attach((*C.weft_loop_t)(ptr(loop)), C.uintptr_t(owner), e, &b))
 	return uintptr(b), rc
 }
 
 // Detach flushes what is left and frees the thread's batch (loop thread).
 func Detach() { C.gw_detach() }
+
+// KeepClock keeps a virtual clock from jumping this round (loop thread).
+func KeepClock(loop uintptr) int { return int(C.gw_keep_clock((*C.weft_loop_t)(ptr(loop)))) }
 
 // Stop is weft_loop_stop that works from the iteration hook (loop thread).
 func Stop(loop uintptr) int { return int(C.gw_stop((*C.weft_loop_t)(ptr(loop)))) }

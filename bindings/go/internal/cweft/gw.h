@@ -46,8 +46,9 @@ enum gw_out {
 
 /* Loop thread: make this thread's batch (one per loop thread) and install
  * the iteration hook that flushes it.  `owner` is a cgo.Handle of the Go
- * loop, passed back to weftGoFlush.  Returns 0 or a weft error. */
-int gw_attach(weft_loop_t *loop, uintptr_t owner, uintptr_t *batch);
+ * loop, passed back to weftGoFlush; `every` calls Go at every hook, with
+ * or without events (a virtual-time loop).  Returns 0 or a weft error. */
+int gw_attach(weft_loop_t *loop, uintptr_t owner, int every, uintptr_t *batch);
 /* Loop thread, after close: flush what is left and free the batch. */
 void gw_detach(void);
 /* Loop thread: flush now (events made outside an iteration, e.g. by close). */
@@ -55,6 +56,8 @@ void gw_flush(void);
 /* Any thread: ask the loop thread to run the Go queue (one call per batch);
  * `batch` is what gw_attach stored. */
 int gw_post_drain(weft_loop_t *loop, uintptr_t batch);
+/* Loop thread: a ready no-op, so that a virtual clock does not jump now. */
+int gw_keep_clock(weft_loop_t *loop);
 /* Loop thread: weft_loop_stop that takes effect even from the hook. */
 int gw_stop(weft_loop_t *loop);
 /* Marks that Go code ran in this iteration (for the scheduler yield). */
@@ -71,6 +74,10 @@ weft_task_t *gw_task_spawn(weft_loop_t *loop, const char *name, size_t name_len,
 /* Loop thread: call_soon/later/at (which: 0, 1, 2) reporting GW_CALL(id, status). */
 int gw_call(weft_loop_t *loop, int which, double t, uint32_t id, weft_handle_t **out);
 
+/* Loop thread: a Go task spawned into a task group (a new reference in
+ * *task); 0 or a weft error. */
+int gw_task_spawn_in(weft_taskgroup_t *group, const char *name, uint32_t id, weft_task_t **task,
+                     uintptr_t *frame);
 /* Any thread (the body's goroutine): store the outcome and wake the task. */
 int gw_task_finish(weft_task_t *task, uintptr_t frame, int kind, int64_t i, double d,
                    const void *data, size_t len, int code);

@@ -1,0 +1,92 @@
+package weft
+
+import (
+	"time"
+
+	c "weft.local/weft/internal/cweft"
+)
+
+// The virtual clock (WithVirtualTime) jumps to the next timer when the loop
+// is idle.  weft sees a Go task whose body runs as suspended, so on its own
+// it would jump while Go code is about to ask for something.  The binding
+// therefore counts the bodies that run (Loop.busy): a body is busy from its
+// start until it ends, except while it waits in Await (with its task's
+// context) or for its step (timeout scopes, task groups).  Whoever wakes a
+// waiting body counts it busy again first (unpark), so the count never
+// dips between a wake and the resume.  While the count is above zero, the
+// iteration hook waits for it to drop (or for work from other goroutines)
+// and keeps the clock still; a body blocked on something weft cannot see
+// (a plain channel) holds it back for clockPatience at most.
+
+const clockPatience = time.Second
+
+// park marks the body of g waiting; token says on what (an outcome, or the
+// task's request token).
+func (l *Loop) park(g *goTask, token *outcome) {
+	g.parkedOn.Store(token)
+	if l.busy.Add(-1) <= 0 {
+		l.signalClock()
+	}
+}
+
+// unpark counts g busy again if it still waits on token.
+func (l *Loop) unpark(g *goTask, token *outcome) {
+	if g.parkedOn.CompareAndSwap(token, nil) {
+		l.busy.Add(1)
+	}
+}
+
+func (l *Loop) signalClock() {
+	select {
+	case l.vsig <- struct{}{}:
+	default:
+	}
+}
+
+// parkOn registers g (a body about to wait for out) with out; false if out
+// is settled already (then g does not wait).
+func (l *Loop) parkOn(g *goTask, out *outcome) bool {
+	out.vmu.Lock()
+	defer out.vmu.Unlock()
+	if out.settled {
+		return false
+	}
+	out.parked = append(out.parked, g)
+	l.park(g, out)
+	return true
+}
+
+// unparkAll counts busy the bodies waiting for out (loop thread, settle).
+func (l *Loop) unparkAll(out *outcome) {
+	out.vmu.Lock()
+	out.settled = true
+	for _, g := range out.parked {
+		l.unpark(g, out)
+	}
+	out.parked = nil
+	out.vmu.Unlock()
+}
+
+// holdClock runs at the end of every hook of a virtual loop: while bodies
+// run, wait for them (bounded) and keep the clock from jumping.
+func (l *Loop) holdClock() {
+	if l.busy.Load() <= 0 {
+		return
+	}
+	if l.vtimer == nil {
+		l.vtimer = time.NewTimer(clockPatience)
+	} else {
+		l.vtimer.Reset(clockPatience)
+	}
+	select {
+	case <-l.vsig:
+		if !l.vtimer.Stop() {
+			<-l.vtimer.C
+		}
+	case <-l.vtimer.C:
+		return // patience is over: let the clock move
+	}
+	if l.busy.Load() > 0 {
+		c.KeepClock(l.ptr)
+	}
+}
