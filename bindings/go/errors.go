@@ -49,6 +49,7 @@ var (
 	codePending   = int(c.EPENDING)
 	codeClosed    = int(c.ECLOSED)
 	codeBusy      = int(c.EBUSY)
+	codeObjClosed = int(c.EOBJCLOSED)
 )
 
 // Sentinels for errors.Is.  Every one is an *Error without a message.
@@ -68,6 +69,7 @@ var (
 	ErrAwaitSelf = &Error{Code: int(c.EAWAITSELF)} // a task awaited itself (EAWAITSELF)
 	ErrOtherLoop = &Error{Code: int(c.EOTHERLOOP)} // object of another loop (EOTHERLOOP)
 	ErrNoMemory  = &Error{Code: int(c.ENOMEM)}     // out of memory (ENOMEM)
+	ErrObjClosed = &Error{Code: codeObjClosed}     // the file, socket or watcher was closed (EOBJCLOSED)
 )
 
 // errorOf turns a weft return code into an error (nil for codes >= 0).

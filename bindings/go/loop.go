@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	c "weft.local/weft/internal/cweft"
@@ -55,9 +56,10 @@ type Loop struct {
 // slot is what an event id stands for: a watched future's outcome, a Go
 // task, a scheduled call.  Loop thread only.
 type slot struct {
-	out  *outcome
-	task *goTask
-	call func()
+	out    *outcome
+	task   *goTask
+	call   func()
+	signal func(syscall.Signal)
 }
 
 func init() {
@@ -243,6 +245,11 @@ func (l *Loop) Flush(evs []c.Event, drain, ran bool) {
 			if e.State == 0 {
 				l.runSafe(fn)
 			}
+		case c.EvSignal:
+			fn, sig := s.signal, syscall.Signal(e.State)
+			l.runSafe(func() { fn(sig) })
+		case c.EvRelease:
+			l.freeSlot(e.ID)
 		}
 	}
 	if ran || drain || len(evs) > 0 {

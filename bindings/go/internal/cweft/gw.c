@@ -379,3 +379,42 @@ int gw_stop(weft_loop_t *loop) {
     rc = weft_loop_call_soon(loop, NULL, gw_noop, NULL);
   return rc;
 }
+
+/* ---- signals -------------------------------------------------------------------- */
+
+#include <signal.h>
+
+/* libuv installs its signal handler without SA_ONSTACK; a Go program needs
+ * it (the handler may run on any thread, on a goroutine's small stack), so
+ * it is added after libuv installed the handler. */
+static void gw_signal_onstack(int signum) {
+  struct sigaction sa;
+  if (sigaction(signum, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN &&
+      !(sa.sa_flags & SA_ONSTACK)) {
+    sa.sa_flags |= SA_ONSTACK;
+    sigaction(signum, &sa, NULL);
+  }
+}
+
+weft_future_t *gw_signal_wait(weft_loop_t *loop, int signum) {
+  weft_future_t *f = weft_signal_wait(loop, signum);
+  if (f != NULL)
+    gw_signal_onstack(signum);
+  return f;
+}
+
+static void gw_signal_cb(weft_loop_t *loop, int signum, void *ud) {
+  (void)loop;
+  gw_push(GW_SIGNAL, (uint32_t)(uintptr_t)ud, 0, signum);
+}
+
+static void gw_release_cb(void *ud) {
+  gw_push(GW_RELEASE, (uint32_t)(uintptr_t)ud, 0, 0);
+}
+
+int gw_signal_add(weft_loop_t *loop, int signum, uint32_t id) {
+  int rc = weft_signal_add(loop, signum, gw_signal_cb, (void *)(uintptr_t)id, gw_release_cb);
+  if (rc == 0)
+    gw_signal_onstack(signum);
+  return rc;
+}

@@ -13,10 +13,11 @@ import (
 
 // Event kinds (enum gw_kind).
 const (
-	EvDone   = C.GW_DONE
-	EvStart  = C.GW_START
-	EvCall   = C.GW_CALL
-	EvSignal = C.GW_SIGNAL
+	EvDone    = C.GW_DONE
+	EvStart   = C.GW_START
+	EvCall    = C.GW_CALL
+	EvSignal  = C.GW_SIGNAL
+	EvRelease = C.GW_RELEASE
 )
 
 // Outcome kinds of a Go task (enum gw_out).

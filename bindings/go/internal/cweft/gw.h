@@ -22,7 +22,8 @@ enum gw_kind {
   GW_DONE = 1,  /* a registered future is done: ptr = the future (a reference), state */
   GW_START = 2, /* a Go task's first step: start its goroutine; ptr = the task */
   GW_CALL = 3,  /* a scheduled Go call: state = the callback's status */
-  GW_SIGNAL = 4 /* a signal handler: state = the signal number */
+  GW_SIGNAL = 4, /* a signal handler: state = the signal number */
+  GW_RELEASE = 5 /* a repeating registration was released */
 };
 
 typedef struct gw_ev {
@@ -91,6 +92,11 @@ void gw_task_follow(uintptr_t frame, int on);
 /* Loop thread, from the step's Go call: apply the stored outcome if the
  * body finished (returns the step result), else WEFT_STEP_SUSPEND. */
 int gw_task_settle(weft_task_t *task, uintptr_t frame);
+
+/* Loop thread: weft_signal_wait / weft_signal_add (events GW_SIGNAL(id),
+ * then GW_RELEASE(id)), with SA_ONSTACK added to libuv's handler. */
+weft_future_t *gw_signal_wait(weft_loop_t *loop, int signum);
+int gw_signal_add(weft_loop_t *loop, int signum, uint32_t id);
 
 /* Go value boxes (helpers.go): the release function of a box set as a
  * pointer result. */
