@@ -60,6 +60,7 @@ type slot struct {
 	task   *goTask
 	call   func()
 	signal func(syscall.Signal)
+	pred   func() bool
 }
 
 func init() {
@@ -171,7 +172,14 @@ func (l *Loop) serve(started chan<- error, onStart func()) {
 	if onStart != nil {
 		onStart()
 	}
-	started <- nil
+	// NewLoop returns once the loop runs (IsRunning is true then)
+	id := l.newSlot(slot{call: func() { started <- nil }})
+	if h, rc := c.Schedule(loop, 0, 0, id); rc != 0 {
+		l.freeSlot(id)
+		started <- nil
+	} else {
+		c.DeleteHandle(hp(h))
+	}
 	lp(loop).Run(int(c.RUN_FOREVER))
 	l.shutdown()
 }
@@ -256,8 +264,15 @@ func (l *Loop) Flush(evs []c.Event, drain, ran bool) {
 		c.Iterate()
 	}
 	if l.virtual {
-		l.holdClock()
+		l.holdClock(ran || drain || len(evs) > 0)
 	}
+}
+
+// Predicate runs a Condition.WaitFor predicate (loop thread).
+func (l *Loop) Predicate(id uint32) bool {
+	ok := true // a panicking predicate ends the wait
+	l.runSafe(func() { ok = l.slots[id-1].pred() })
+	return ok
 }
 
 // TaskStep is a Go task's step when it calls Go (loop thread).

@@ -156,7 +156,7 @@ func TestCallSoonLaterAt(t *testing.T) {
 	if at.When() <= 0 {
 		t.Error("When of a call_at handle")
 	}
-	cancelled, _ := l.CallLater(time.Millisecond, add("cancelled"))
+	cancelled, _ := l.CallLater(time.Hour, add("cancelled"))
 	if !cancelled.Cancel() || !cancelled.Cancelled() {
 		t.Error("Cancel of a pending handle")
 	}

@@ -98,14 +98,23 @@ type scope struct {
 func (g *goTask) start() { go g.run() }
 
 func (g *goTask) run() {
+	ended := false
+	defer func() {
+		if !ended { // runtime.Goexit in the body (t.Fatal, say): the task must still end
+			g.finish(nil, &Error{Code: codeUnhandled, Message: "the task's body called runtime.Goexit"})
+		}
+	}()
 	v, err := g.callBody()
+	ended = true
+	g.finish(v, err)
+}
+
+// finish hands the body's outcome to the task (the body's goroutine).
+func (g *goTask) finish(v any, err error) {
 	// plain context errors become weft errors, so that errors.Is works both
 	// with ErrTimeout/ErrCancelled and with the context errors
 	res := &goResult{v, weftError(err)}
 	g.co.out.goRes.Store(res)
-	if g.l.virtual && g.l.busy.Add(-1) <= 0 {
-		g.l.signalClock()
-	}
 	var rc int
 	switch {
 	case err == nil:
@@ -117,6 +126,11 @@ func (g *goTask) run() {
 		rc = c.TaskFinish(g.task, g.frame, c.OutError, 0, 0, []byte(err.Error()), 0, Code(err))
 	}
 	g.cancel()
+	// not busy any more, once the wake is queued (which keeps a virtual
+	// clock still until the loop has taken it)
+	if g.l.virtual && g.l.busy.Add(-1) <= 0 {
+		g.l.signalClock()
+	}
 	if rc != 0 {
 		c.Recovered(g.l.ptr, fmt.Sprintf("weft: a Go task's end was lost: %v", errorOf(rc)))
 	}
@@ -150,6 +164,9 @@ func (g *goTask) step(status int) int {
 			status = 0
 			if g.cont != nil {
 				c.TaskFollow(g.frame, true)
+				if g.l.virtual {
+					g.l.park(g, g.reqTok) // it waits on: not busy meanwhile
+				}
 				return rc
 			}
 			g.answer(rc)
@@ -195,16 +212,16 @@ func (g *goTask) request(fn func(status int) int) (int, error) {
 		g.reply = make(chan int, 1)
 		g.reqTok = &outcome{}
 	}
+	// The body stays busy for the virtual clock while its step runs the
+	// request (one step); a request that waits longer (a task group's
+	// exit) parks it from the step (see step).
 	g.req.Store(&stepRequest{fn: fn})
-	if g.l.virtual {
-		g.l.park(g, g.reqTok)
-	}
 	if rc := c.TaskRequest(g.task, g.frame); rc != 0 {
 		g.req.Store(nil)
-		if g.l.virtual {
-			g.l.unpark(g, g.reqTok)
-		}
 		return 0, errorOf(rc)
+	}
+	if g.l.virtual {
+		g.l.signalClock() // the loop may be waiting in holdClock, not polling
 	}
 	return <-g.reply, nil
 }

@@ -3,6 +3,7 @@ package weft
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -287,5 +288,14 @@ func TestManyGoroutines(t *testing.T) {
 	}
 	if !strings.Contains(tasks[0].String(), "Task") {
 		t.Fatal(tasks[0].String())
+	}
+}
+
+// A body that calls runtime.Goexit (t.Fatal does) still ends its task.
+func TestBodyGoexit(t *testing.T) {
+	l := testLoop(t)
+	task := Spawn(l, func(ctx context.Context) (int, error) { runtime.Goexit(); return 1, nil })
+	if _, err := task.Await(bg); !errors.Is(err, ErrUnhandled) {
+		t.Fatal(err)
 	}
 }

@@ -3,6 +3,7 @@ package weft
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -187,6 +188,12 @@ func TestTaskGroupOutsideCancel(t *testing.T) {
 	parent := Spawn(l, func(ctx context.Context) (int, error) {
 		tg, gctx := NewTaskGroup(ctx)
 		child = SpawnIn(tg, func(ctx context.Context) (int, error) {
+			if _, ok := ctx.Deadline(); ok || ctx.Err() != nil {
+				t.Error("a child's context has the group's deadline or end")
+			}
+			if CurrentTask(ctx) == nil || fmt.Sprint(ctx) == "" {
+				t.Error("a child's context")
+			}
 			<-ctx.Done()
 			return 0, ctx.Err()
 		})

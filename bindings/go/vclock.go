@@ -11,11 +11,12 @@ import (
 // it would jump while Go code is about to ask for something.  The binding
 // therefore counts the bodies that run (Loop.busy): a body is busy from its
 // start until it ends, except while it waits in Await (with its task's
-// context) or for its step (timeout scopes, task groups).  Whoever wakes a
+// context) or for a request to its step that spans steps (a task group's
+// exit waiting for the children).  Whoever wakes a
 // waiting body counts it busy again first (unpark), so the count never
 // dips between a wake and the resume.  While the count is above zero, the
-// iteration hook waits for it to drop (or for work from other goroutines)
-// and keeps the clock still; a body blocked on something weft cannot see
+// iteration hook keeps the clock still and, after a quiet iteration, waits
+// for the count to drop (or for work from other goroutines); a body blocked on something weft cannot see
 // (a plain channel) holds it back for clockPatience at most.
 
 const clockPatience = time.Second
@@ -68,9 +69,16 @@ func (l *Loop) unparkAll(out *outcome) {
 }
 
 // holdClock runs at the end of every hook of a virtual loop: while bodies
-// run, wait for them (bounded) and keep the clock from jumping.
-func (l *Loop) holdClock() {
+// run, keep the clock from jumping, and after a quiet iteration wait for
+// them (bounded).  After an iteration that did something it does not wait:
+// what it did may have readied work (a cancel's step, say) that a body
+// waits for.
+func (l *Loop) holdClock(active bool) {
 	if l.busy.Load() <= 0 {
+		return
+	}
+	if active {
+		c.KeepClock(l.ptr)
 		return
 	}
 	if l.vtimer == nil {

@@ -418,3 +418,21 @@ int gw_signal_add(weft_loop_t *loop, int signum, uint32_t id) {
     gw_signal_onstack(signum);
   return rc;
 }
+
+/* ---- sync and queues ------------------------------------------------------------- */
+
+static int64_t gw_predicate(void *ud) {
+  return weftGoPredicate(gw_cur != NULL ? gw_cur->owner : 0, (uint32_t)(uintptr_t)ud);
+}
+
+static void gw_predicate_release(void *ud) {
+  gw_push(GW_RELEASE, (uint32_t)(uintptr_t)ud, 0, 0);
+}
+
+weft_future_t *gw_condition_wait_for(weft_condition_t *cond, uint32_t id) {
+  return weft_condition_wait_for(cond, gw_predicate, (void *)(uintptr_t)id, gw_predicate_release);
+}
+
+weft_queue_t *gw_queue_new(weft_loop_t *loop, int kind, size_t maxsize) {
+  return weft_queue_new(loop, kind, maxsize, gw_box_release);
+}

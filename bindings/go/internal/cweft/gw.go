@@ -49,6 +49,25 @@ type LoopSide interface {
 	Flush(events []Event, drain, ran bool)
 	// TaskStep is a Go task's step when it calls Go; returns the step result.
 	TaskStep(task, frame uintptr, id uint32, status int) int
+	// Predicate runs a Condition.WaitFor predicate.
+	Predicate(id uint32) bool
+}
+
+//export weftGoPredicate
+func weftGoPredicate(owner C.uintptr_t, id C.uint32_t) (r C.int64_t) {
+	defer func() {
+		if v := recover(); v != nil {
+			Recovered(0, v)
+			r = 1 // a panicking predicate ends the wait rather than spinning
+		}
+	}()
+	if owner == 0 {
+		return 1
+	}
+	if cgo.Handle(owner).Value().(LoopSide).Predicate(uint32(id)) {
+		return 1
+	}
+	return 0
 }
 
 //export weftGoFlush

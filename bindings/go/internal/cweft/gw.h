@@ -98,6 +98,12 @@ int gw_task_settle(weft_task_t *task, uintptr_t frame);
 weft_future_t *gw_signal_wait(weft_loop_t *loop, int signum);
 int gw_signal_add(weft_loop_t *loop, int signum, uint32_t id);
 
+/* Loop thread: weft_condition_wait_for with a Go predicate (slot id;
+ * weftGoPredicate), released with GW_RELEASE(id). */
+weft_future_t *gw_condition_wait_for(weft_condition_t *cond, uint32_t id);
+/* Loop thread: a queue of Go value boxes. */
+weft_queue_t *gw_queue_new(weft_loop_t *loop, int kind, size_t maxsize);
+
 /* Go value boxes (helpers.go): the release function of a box set as a
  * pointer result. */
 void gw_box_release(void *box);
