@@ -236,3 +236,15 @@ func TestTaskGroupWithManyChildren(t *testing.T) {
 		t.Fatal(n, err)
 	}
 }
+
+func TestValuesOnlyContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.WithValue(bg, groupKey{}, 1))
+	cancel()
+	v := valuesOnly{ctx}
+	if v.Err() != nil || v.Done() != nil || v.Value(groupKey{}) != 1 {
+		t.Fatal("valuesOnly passes on the end of its context")
+	}
+	if _, ok := v.Deadline(); ok || v.String() == "" {
+		t.Fatal("valuesOnly deadline")
+	}
+}
