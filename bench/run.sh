@@ -91,7 +91,22 @@ if [ "${#missing[@]}" -gt 0 ]; then
             || note "apt-get install failed: the missing peers will be skipped"
     fi
 fi
-command -v cargo >/dev/null 2>&1 || note "no cargo on PATH: the tokio peer will be skipped"
+# rustup's cargo may not be on a non-login shell's PATH
+command -v cargo >/dev/null 2>&1 || [ ! -x "$HOME/.cargo/bin/cargo" ] || export PATH="$HOME/.cargo/bin:$PATH"
+command -v cargo >/dev/null 2>&1 || note "no cargo on PATH: the tokio peer (and weft-rust) will be skipped"
+
+# ---- weft-rust: the Rust binding's benchmark (bench/rust), on the same libweft
+EXTRA=$(printf '%q' "$WEFT_TASKS")
+WEFT_LIBDIR=$(dirname "$(find "$(dirname "$WEFT_TASKS")/.." "$BUILD" -name 'libweft.so' 2>/dev/null | head -n 1)")
+if command -v cargo >/dev/null 2>&1 && [ -f "$REPO/bindings/rust/Cargo.toml" ] && [ -f "$WEFT_LIBDIR/libweft.so" ]; then
+    if WEFT_LIB_DIR=$WEFT_LIBDIR CARGO_TARGET_DIR=$BUILD/rust cargo build --offline --release -q \
+        --manifest-path "$REPO/bindings/rust/Cargo.toml" -p weft-bench >&2; then
+        EXTRA="$EXTRA;$(printf '%q' "$BUILD/rust/release/weft_rust_tasks")"
+        note "weft-rust benchmark: $BUILD/rust/release/weft_rust_tasks (libweft in $WEFT_LIBDIR)"
+    else
+        note "bench/rust did not build: no weft-rust rows"
+    fi
+fi
 
 # ---- run the kit -----------------------------------------------------------
 # run_all.sh builds into its own ./build (and cargo writes rust/Cargo.lock).  The
@@ -110,7 +125,7 @@ fi
 mkdir -p "$REPO/bench/results"
 LOG=$REPO/bench/results/$(date -u +%Y%m%dT%H%M%SZ).log
 note "running $KIT/run_all.sh '$WORKLOADS' (several minutes); log: $LOG"
-EXTRA_TASKS=$(printf '%q' "$WEFT_TASKS") EXTRA_ECHO=$EXTRA_ECHO "$KIT/run_all.sh" "$WORKLOADS" >"$LOG" 2>"$LOG.err" || {
+EXTRA_TASKS=$EXTRA EXTRA_ECHO=$EXTRA_ECHO "$KIT/run_all.sh" "$WORKLOADS" >"$LOG" 2>"$LOG.err" || {
     note "run_all.sh failed; see $LOG.err"; exit 1; }
 
 # ---- table and the ratios the targets are stated in ------------------------
@@ -138,6 +153,10 @@ print(f"| spawn tasks/s vs c-uv-readyq | {fmt(sw)} | {fmt(sr)} | {ratio(sw, sr)}
 print(f"| spawn tasks/s vs rust-tokio | {fmt(sw)} | {fmt(st)} | {ratio(sw, st)} | |")
 print(f"| pingpong ns/hop vs rust-tokio | {fmt(pw, 1)} | {fmt(pt, 1)} | {ratio(pw, pt)} | <= 0.5x |")
 print(f"| sleepers B/pending task (tokio for reference) | {fmt(bw)} | {fmt(bt)} | {ratio(bw, bt)} | <= 256 B |")
+rs, rp, rb = med("spawn", "weft-rust", "rate"), med("pingpong", "weft-rust", "ns_per_hop"), med("sleepers", "weft-rust", "per_task_b")
+print(f"| weft-rust spawn tasks/s vs rust-tokio | {fmt(rs)} | {fmt(st)} | {ratio(rs, st)} | >= 1.0x |")
+print(f"| weft-rust pingpong ns/hop vs rust-tokio | {fmt(rp, 1)} | {fmt(pt, 1)} | {ratio(rp, pt)} | <= 1.0x |")
+print(f"| weft-rust sleepers B/pending task vs rust-tokio | {fmt(rb)} | {fmt(bt)} | {ratio(rb, bt)} | < 1.0x |")
 ew = med("echo", "weft", "server_us_per_msg")
 eu, et = med("echo", "c-uv-trywrite", "server_us_per_msg"), med("echo", "rust-tokio", "server_us_per_msg")
 print(f"| echo server us/msg vs c-uv-trywrite | {fmt(ew, 2)} | {fmt(eu, 2)} | {ratio(ew, eu)} | <= 1.1x |")
