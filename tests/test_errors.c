@@ -63,7 +63,10 @@ static void test_table_values_distinct(void) {
 static void test_weft_range(void) {
   static const int own[] = {WEFT_EPENDING,   WEFT_ESTATE,     WEFT_ECLOSED,   WEFT_ETHREAD,
                             WEFT_ERUNNING,   WEFT_ETYPE,      WEFT_EAWAITSELF, WEFT_EOTHERLOOP,
-                            WEFT_ESTOPPED,   WEFT_EDEADLOCK,  WEFT_EUNHANDLED};
+                            WEFT_ESTOPPED,   WEFT_EDEADLOCK,  WEFT_EUNHANDLED, WEFT_EGROUP,
+                            WEFT_EQUEUESHUTDOWN, WEFT_EQUEUEEMPTY, WEFT_EQUEUEFULL,
+                            WEFT_EBROKENBARRIER, WEFT_EINCOMPLETE, WEFT_ELIMIT,
+                            WEFT_EOBJCLOSED, WEFT_EEXHAUSTED};
   for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
     TU_OK(own[i] <= -5000 && own[i] > WEFT_ERRNO_MIN_);
     TU_OK(strcmp(weft_strerror(own[i]), "unknown error") != 0);
