@@ -239,12 +239,15 @@ static void test_run_nowait_does_not_block(void) {
   TU_EQ(later.calls, 1);
 }
 
+/* On the real clock: ONCE blocks in libuv's poll until weft's timer is due.
+ * t0 is read before the timer is scheduled, so its deadline is >= t0 + 0.02
+ * however long the thread is preempted in between. */
 static void test_run_once_blocks_for_timer(void) {
   weft_loop_t *loop = tu_loop_new();
   if (!loop) return;
   tu_cb_rec r = {0};
-  TU_RC(weft_loop_call_later(loop, 0.02, NULL, tu_cb_record, &r), 0);
   double t0 = weft_loop_time(loop);
+  TU_RC(weft_loop_call_later(loop, 0.02, NULL, tu_cb_record, &r), 0);
   TU_RC(weft_loop_run(loop, WEFT_RUN_ONCE), 0);
   TU_EQ(r.calls, 1);
   TU_RC(r.last_status, 0);
@@ -268,17 +271,24 @@ static void stop_cb(weft_loop_t *loop, int status, void *ud) {
   TU_RC(weft_loop_stop(loop), 0);
 }
 
+/* FOREVER runs the timers in deadline order until one of them stops it.  On
+ * the virtual clock: on the real one, a preemption between the two
+ * call_later calls could put the 10 ms deadline after the 30 ms one. */
 static void test_run_forever_until_stop(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
-  tu_cb_rec r = {0};
+  tu_cb_rec r = {0}, after = {0};
   TU_RC(weft_loop_call_later(loop, 0.03, NULL, stop_cb, NULL), 0);
   TU_RC(weft_loop_call_later(loop, 0.01, NULL, tu_cb_record, &r), 0);
-  double t0 = tu_now();
+  TU_RC(weft_loop_call_later(loop, 0.05, NULL, tu_cb_record, &after), 0);
   TU_RC(weft_loop_run(loop, WEFT_RUN_FOREVER), 0);
-  TU_OK(tu_now() - t0 >= 0.025);
+  TU_OK(fabs(weft_loop_time(loop) - 0.03) < 1e-9); /* returned at the stop, not before */
   TU_EQ(r.calls, 1);
+  TU_RC(r.last_status, 0);
+  TU_EQ(after.calls, 0); /* the stop ended the run: the 50 ms timer is still pending */
   tu_loop_close(loop);
+  TU_EQ(after.calls, 1);
+  TU_RC(after.last_status, WEFT_ECLOSED);
 }
 
 static int thread_rc; /* helper threads store their codes here; asserted after join */
@@ -398,16 +408,20 @@ static void test_run_until_deadlock(void) {
   tu_loop_close(loop);
 }
 
+/* On the virtual clock: on the real one, a 50 ms preemption before the run
+ * makes the timer due in the same round as the stop. */
 static void test_run_until_stopped(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   weft_future_t *f = weft_future_new(loop);
   TU_RC(weft_loop_call_soon(loop, NULL, stop_cb, NULL), 0);
   TU_RC(weft_loop_call_later(loop, 0.05, NULL, set_int_cb, f), 0);
   TU_RC(weft_loop_run_until(loop, f), WEFT_ESTOPPED);
   TU_EQ(weft_future_done(f), 0);
+  TU_OK(weft_loop_time(loop) == 0.0); /* stopped before any time passed */
   TU_RC(weft_loop_run_until(loop, f), 0);
   TU_EQ(weft_future_done(f), 1);
+  TU_OK(fabs(weft_loop_time(loop) - 0.05) < 1e-9);
   weft_future_unref(f);
   tu_loop_close(loop);
 }
@@ -579,8 +593,10 @@ static void test_handle_when(void) {
   TU_RC(r2.last_status, WEFT_ECANCELED);
 }
 
+/* On the virtual clock: on the real one, a preemption between two call_later
+ * calls shifts the later one's deadline past those scheduled before it. */
 static void test_timer_order(void) {
-  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
   tu_log_reset();
   TU_RC(weft_loop_call_later(loop, 0.06, NULL, tu_cb_log, (void *)(intptr_t)3), 0);
@@ -899,8 +915,8 @@ static void test_backend_fd_drives_timer(void) {
   int fd = weft_loop_backend_fd(loop);
   TU_OK(fd >= 0);
   volatile int fired = 0;
+  double t0 = tu_now(); /* before the deadline is taken: the bound below holds */
   TU_RC(weft_loop_call_later(loop, 0.03, NULL, flag_cb, (void *)&fired), 0);
-  double t0 = tu_now();
   for (int i = 0; i < 200 && !fired && tu_now() - t0 < 10.0; i++) {
     int to = weft_loop_backend_timeout(loop);
     TU_OK(to >= -1);
@@ -963,10 +979,16 @@ static void test_own_uv_handle(void) {
   TU_EQ(uv_timer_init(uv, &t), 0);
   t.data = &fired;
   TU_EQ(uv_timer_start(&t, my_uv_timer_cb, 20, 0), 0);
+  /* the run must return once the timer has fired; a watchdog turns a run that
+   * blocks instead into a failure of this test, not a hung suite */
+  tu_watchdog_start(loop, 30.0);
   tu_run(loop);
+  TU_EQ(tu_watchdog_stop(), 0);
   TU_EQ(fired, 1);
   uv_close((uv_handle_t *)&t, NULL);
+  tu_watchdog_start(loop, 30.0);
   tu_run(loop); /* lets the close callback run */
+  TU_EQ(tu_watchdog_stop(), 0);
   tu_loop_close(loop);
 }
 
