@@ -259,7 +259,7 @@ static void test_run_once_blocks_for_timer(void) {
 static void test_run_once_without_work_returns(void) {
   weft_loop_t *loop = tu_loop_new();
   if (!loop) return;
-  tu_watchdog_start(loop, 10.0);
+  tu_watchdog_start(loop, 30.0);
   TU_RC(weft_loop_run(loop, WEFT_RUN_ONCE), 0);
   TU_EQ(tu_watchdog_stop(), 0);
   tu_loop_close(loop);
