@@ -80,23 +80,50 @@ def creach(fn, seen):
             out |= creach(callee, seen)
     return out
 
+def go_functions(src):
+    """name -> text of every top-level Go function of src (gofmt layout: a
+    body either ends on the signature's line or at the next line "}")."""
+    out = {}
+    for m in re.finditer(r'^func (?:\([^)]*\) )?(\w+)\(', src, re.M):
+        eol = src.find('\n', m.start())
+        eol = len(src) if eol < 0 else eol
+        if src[m.start():eol].rstrip().endswith('{'):
+            end = src.find('\n}', eol)
+            end = len(src) if end < 0 else end + 2
+        else:
+            end = eol
+        out.setdefault(m.group(1), src[m.start():end])
+    return out
+
+
 hand = {}
+gosrc = {}
 for p in glob.glob(os.path.join(here, 'internal/cweft/*.go')):
     src = open(p).read()
     pre = {m.group(1): set(re.findall(r'\b(weft_\w+)\(', m.group(2)))
            for m in re.finditer(r'//\s*static \w+ (\w+)\((.*?)\n//\s*}', src, re.S)}
-    for m in re.finditer(r'^func (?:\(\w+ \w+\) )?(\w+)\(.*?^}', src, re.M | re.S):
-        for helper in re.findall(r'C\.(\w+)\(', m.group(0)):
-            fns = set(pre.get(helper, set()))
-            if helper in cfuncs:
-                fns |= creach(helper, {helper})
-            elif helper.startswith('weft_'):
-                fns.add(helper)
-            hand.setdefault(m.group(1), set()).update(fns)
+    for name, body in go_functions(src).items():
+        gosrc[name] = (body, pre)
+# Go functions exported to C (weftGoWork, ...) count where a C function that
+# calls them is reachable: their C calls join that function's.
+for name, (body, pre) in gosrc.items():
+    if re.search(r'^//export ' + name + r'$', ''.join(open(p).read() for p in
+                 glob.glob(os.path.join(here, 'internal/cweft/*.go'))), re.M):
+        cfuncs.setdefault(name, set()).update(
+            c for c in re.findall(r'C\.(\w+)\(', body) if c.startswith('weft_') or c in cfuncs)
+for name, (body, pre) in gosrc.items():
+    for helper in re.findall(r'C\.(\w+)\(', body):
+        fns = set(pre.get(helper, set()))
+        if helper in cfuncs:
+            fns |= creach(helper, {helper})
+        elif helper.startswith('weft_'):
+            fns.add(helper)
+        hand.setdefault(name, set()).update(fns)
 
 api = ''.join(open(p).read() for p in glob.glob(os.path.join(here, '*.go'))
               if not p.endswith('_test.go'))
 used = set(re.findall(r'(?:\bc\.|\.)(\w+)\(', api))
+used |= set(re.findall(r'\bc\.(\w+)', api))  # also passed as function values
 reachable = set()
 for w, fns in calls.items():
     if go_name.get(w, set()) & used:

@@ -61,6 +61,7 @@ type slot struct {
 	call   func()
 	signal func(syscall.Signal)
 	pred   func() bool
+	conn   func(stream uintptr)
 }
 
 func init() {
@@ -256,6 +257,9 @@ func (l *Loop) Flush(evs []c.Event, drain, ran bool) {
 		case c.EvSignal:
 			fn, sig := s.signal, syscall.Signal(e.State)
 			l.runSafe(func() { fn(sig) })
+		case c.EvConn:
+			fn, p := s.conn, e.Ptr
+			l.runSafe(func() { fn(p) })
 		case c.EvRelease:
 			l.freeSlot(e.ID)
 		}

@@ -331,5 +331,19 @@ func (b *Barrier) Waiting() int { return objGet(&b.o, c.BarrierNWaiting) }
 // Broken says whether it is broken.
 func (b *Barrier) Broken() bool { return objGet(&b.o, c.BarrierBroken) }
 
+// BarrierState is where a barrier is in its cycle (enum weft_barrier_state).
+type BarrierState int
+
+// Barrier states.
+const (
+	BarrierFilling   BarrierState = 0 // waiting for parties to arrive
+	BarrierDraining  BarrierState = 1 // tripped: the parties are leaving
+	BarrierResetting BarrierState = 2 // reset while parties were inside
+	BarrierBroken    BarrierState = 3 // aborted
+)
+
+// State is the barrier's state now.
+func (b *Barrier) State() BarrierState { return BarrierState(objGet(&b.o, c.BarrierState)) }
+
 // String describes the barrier.
 func (b *Barrier) String() string { return objGet(&b.o, c.BarrierDescribe) }

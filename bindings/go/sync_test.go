@@ -99,7 +99,7 @@ func TestSemaphoreAndBarrier(t *testing.T) {
 		t.Fatal("arrival indexes", seen)
 	}
 	w := bar.Wait()
-	if err := bar.Abort(); err != nil || !bar.Broken() {
+	if err := bar.Abort(); err != nil || !bar.Broken() || bar.State() != BarrierBroken {
 		t.Fatal(err)
 	}
 	if _, err := w.Await(bg); err == nil {

@@ -436,3 +436,38 @@ weft_future_t *gw_condition_wait_for(weft_condition_t *cond, uint32_t id) {
 weft_queue_t *gw_queue_new(weft_loop_t *loop, int kind, size_t maxsize) {
   return weft_queue_new(loop, kind, maxsize, gw_box_release);
 }
+
+/* ---- streams and servers -------------------------------------------------------- */
+
+int gw_stream_write_owned(weft_stream_t *stream, void *data, size_t len) {
+  return weft_stream_write_owned(stream, data, len, free);
+}
+
+/* The event holds a new reference to the stream, which Go adopts. */
+static void gw_conn_cb(weft_server_t *server, weft_stream_t *stream, void *ud) {
+  (void)server;
+  gw_push(GW_CONN, (uint32_t)(uintptr_t)ud, (uintptr_t)weft_stream_ref(stream), 0);
+}
+
+int gw_server_serve(weft_server_t *server, uint32_t id) {
+  return weft_server_serve(server, gw_conn_cb, (void *)(uintptr_t)id, gw_release_cb);
+}
+
+/* ---- the thread pool ---------------------------------------------------------- */
+
+static int gw_work(weft_work_t *job, void *ud) {
+  weftGoWork((uintptr_t)job, (uintptr_t)ud);
+  return 0;
+}
+
+static void gw_work_release(void *ud) {
+  weftGoRelease((uintptr_t)ud);
+}
+
+weft_future_t *gw_to_thread(weft_loop_t *loop, uintptr_t handle) {
+  return weft_to_thread(loop, gw_work, (void *)handle, gw_work_release);
+}
+
+int gw_work_set_box(weft_work_t *job, void *box) {
+  return weft_work_set_ptr(job, box, gw_box_release);
+}

@@ -18,6 +18,7 @@ const (
 	EvCall    = C.GW_CALL
 	EvSignal  = C.GW_SIGNAL
 	EvRelease = C.GW_RELEASE
+	EvConn    = C.GW_CONN
 )
 
 // Outcome kinds of a Go task (enum gw_out).

@@ -23,7 +23,8 @@ enum gw_kind {
   GW_START = 2, /* a Go task's first step: start its goroutine; ptr = the task */
   GW_CALL = 3,  /* a scheduled Go call: state = the callback's status */
   GW_SIGNAL = 4, /* a signal handler: state = the signal number */
-  GW_RELEASE = 5 /* a repeating registration was released */
+  GW_RELEASE = 5, /* a repeating registration was released */
+  GW_CONN = 6     /* a server's connection: ptr = the stream (a reference for Go) */
 };
 
 typedef struct gw_ev {
@@ -103,6 +104,15 @@ int gw_signal_add(weft_loop_t *loop, int signum, uint32_t id);
 weft_future_t *gw_condition_wait_for(weft_condition_t *cond, uint32_t id);
 /* Loop thread: a queue of Go value boxes. */
 weft_queue_t *gw_queue_new(weft_loop_t *loop, int kind, size_t maxsize);
+
+/* Loop thread: write_owned with free; a server reporting GW_CONN(id). */
+int gw_stream_write_owned(weft_stream_t *stream, void *data, size_t len);
+int gw_server_serve(weft_server_t *server, uint32_t id);
+
+/* Loop thread: a Go function on libuv's pool (weftGoWork, on the pool
+ * thread; `handle` is a cgo.Handle released through weftGoRelease). */
+weft_future_t *gw_to_thread(weft_loop_t *loop, uintptr_t handle);
+int gw_work_set_box(weft_work_t *job, void *box);
 
 /* Go value boxes (helpers.go): the release function of a box set as a
  * pointer result. */

@@ -1,0 +1,208 @@
+package weft
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestTCPServeAndDial(t *testing.T) {
+	l := testLoop(t)
+	ln, err := l.ListenTCP("127.0.0.1", 0, 0).Await(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if err := ln.Serve(func(ctx context.Context, s *Stream) error {
+		for {
+			line, err := s.ReadLine().Await(ctx)
+			if err != nil || len(line) == 0 {
+				return err
+			}
+			if err := s.WriteBytes(bytes.ToUpper(line)); err != nil {
+				return err
+			}
+			if _, err := s.Drain().Await(ctx); err != nil {
+				return err
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if ln.Port() <= 0 || !ln.IsServing() || !strings.HasPrefix(ln.Addr().String(), "127.0.0.1:") {
+		t.Fatal("listener", ln.Addr(), ln.Port())
+	}
+	if err := ln.Serve(func(context.Context, *Stream) error { return nil }); !errors.Is(err, ErrState) {
+		t.Fatal("serving twice:", err)
+	}
+	s, err := l.DialTCP("127.0.0.1", ln.Port()).Await(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.RemoteAddr().String() != ln.Addr().String() || s.LocalAddr().Network() != "tcp" {
+		t.Fatal(s.RemoteAddr(), s.LocalAddr())
+	}
+	if s.Kind() != StreamTCP {
+		t.Fatal("kind", s.Kind())
+	}
+	if err := s.SetNoDelay(true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetKeepAlive(true, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	// asyncio style
+	s.WriteBytes([]byte("hello\n"))
+	if got, err := s.ReadLine().Await(bg); string(got) != "HELLO\n" || err != nil {
+		t.Fatalf("%q %v", got, err)
+	}
+	// net.Conn style: bufio over Read and Write
+	var conn net.Conn = s
+	if _, err := io.WriteString(conn, "one\ntwo\n"); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(conn)
+	for _, want := range []string{"ONE\n", "TWO\n"} {
+		if got, err := r.ReadString('\n'); got != want || err != nil {
+			t.Fatalf("%q %v", got, err)
+		}
+	}
+	// a read deadline: the read gives up, nothing is lost
+	s.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+	if _, err := s.Read(make([]byte, 4)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal("read past the deadline:", err)
+	}
+	s.SetDeadline(time.Time{})
+	s.WriteBytes([]byte("late\n"))
+	if got, err := s.ReadLine().Await(bg); string(got) != "LATE\n" || err != nil {
+		t.Fatalf("%q %v", got, err)
+	}
+	if rd, wr := s.Buffered(); rd != 0 || wr != 0 {
+		t.Fatal("buffered", rd, wr)
+	}
+	s.WriteEOF()
+	if got, err := s.ReadSome(10).Await(bg); len(got) != 0 || err != nil {
+		t.Fatalf("EOF after the server's handler returned: %q %v", got, err)
+	}
+	if !s.AtEOF() {
+		t.Fatal("AtEOF")
+	}
+	if _, err := s.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatal("Read at EOF:", err)
+	}
+	s.Close()
+	if _, err := s.WaitClosed().Await(bg); err != nil || !s.IsClosing() {
+		t.Fatal(err)
+	}
+	if err := ln.CloseClients(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAcceptUnixAndErrors(t *testing.T) {
+	l := testLoop(t)
+	path := filepath.Join(t.TempDir(), "sock")
+	ln, err := l.ListenUnix(path, 0).Await(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nl net.Listener = ln
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := nl.Accept()
+		if err != nil {
+			t.Error(err)
+		}
+		accepted <- c
+	}()
+	cl, err := l.DialUnix(path).Await(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sv := <-accepted
+	if sv.LocalAddr().Network() != "unix" || ln.Addr().String() != path || ln.Port() != -1 {
+		t.Fatal(sv.LocalAddr(), ln.Addr())
+	}
+	cl.Write([]byte("abc"))
+	cl.WriteEOF()
+	srv := sv.(*Stream)
+	if _, err := srv.ReadExactly(5).Await(bg); !errors.Is(err, &Error{Code: int(-5020)}) {
+		t.Fatal("ReadExactly past the end:", err)
+	}
+	if got, err := srv.ReadUntil([]byte("c")).Await(bg); string(got) != "abc" || err != nil {
+		t.Fatalf("the partial bytes stay buffered: %q %v", got, err)
+	}
+	srv.SetLimit(1 << 20)
+	srv.SetWriteBufferLimits(1<<16, 1<<10)
+	srv.Abort()
+	cl.Close()
+	ctx, cancel := context.WithTimeout(bg, 20*time.Millisecond)
+	defer cancel()
+	if _, err := ln.AcceptStream(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatal("Accept with nothing to accept:", err)
+	}
+	ln.Close()
+	if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Fatal("Accept after Close:", err)
+	}
+	if _, err := ln.WaitClosed().Await(bg); err != nil {
+		t.Fatal(err)
+	}
+	// refused: nobody listens on the socket any more
+	if _, err := l.DialUnix(path + ".none").Await(bg); err == nil {
+		t.Fatal("a connect to nothing succeeded")
+	}
+}
+
+func TestProcess(t *testing.T) {
+	l := testLoop(t)
+	p, err := l.StartProcess(Cmd{Args: []string{"sh", "-c", "read x; echo got $x; echo oops >&2; exit 3"},
+		Stdin: Pipe, Stdout: Pipe, Stderr: Pipe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Pid <= 0 || p.Stdin == nil || p.Stdout == nil || p.Stderr == nil || p.Stdout.Kind() != StreamPipe {
+		t.Fatal(p)
+	}
+	if _, _, err := p.ExitStatus(); err != nil && !errors.Is(err, ErrPending) {
+		t.Fatal(err)
+	}
+	p.Stdin.WriteBytes([]byte("hi\n"))
+	p.Stdin.Close()
+	out, err := p.Stdout.ReadSome(-1).Await(bg)
+	if string(out) != "got hi\n" || err != nil {
+		t.Fatalf("%q %v", out, err)
+	}
+	errOut, _ := p.Stderr.ReadSome(-1).Await(bg)
+	if string(errOut) != "oops\n" {
+		t.Fatalf("stderr %q", errOut)
+	}
+	if rc, err := p.Wait().Await(bg); rc != 3 || err != nil {
+		t.Fatal(rc, err)
+	}
+	if st, sig, err := p.ExitStatus(); st != 3 || sig != 0 || err != nil {
+		t.Fatal(st, sig, err)
+	}
+	sleeper, err := l.StartProcess(Cmd{Args: []string{"sleep", "30"}, Env: []string{"A=1"}, Dir: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sleeper.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if rc, err := sleeper.Wait().Await(bg); rc != -int(syscall.SIGKILL) || err != nil {
+		t.Fatal(rc, err)
+	}
+	if _, err := l.StartProcess(Cmd{Args: []string{"/no/such/program"}}); err == nil {
+		t.Fatal("started a missing program")
+	}
+}
