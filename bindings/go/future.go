@@ -128,6 +128,9 @@ func (l *Loop) settle(out *outcome, p uintptr, st State) {
 	if l.virtual {
 		l.unparkAll(out)
 	}
+	if out.watched.Load() {
+		l.woke = true // someone waits on done
+	}
 	close(out.done)
 	for _, fn := range out.onDone {
 		l.runSafe(fn)
@@ -408,7 +411,7 @@ func (f *Future[T]) set(apply func(p uintptr) int, goVal any, goErr error) error
 	if co.l.onLoop() {
 		return run()
 	}
-	return co.l.submit(func() {
+	return co.l.submitQuiet(func() {
 		if err := run(); err != nil && !isCancellation(err) && fp(co.ptr.Load()).Cancelled() == 0 {
 			lp(co.l.ptr).Call_exception_handler(Code(err), "Go SetResult/SetError on a future that was already done", fp(co.ptr.Load()))
 		}
@@ -452,7 +455,7 @@ func (f *Future[T]) Cancel(msg string) bool {
 	if co.l.onLoop() {
 		return run()
 	}
-	return co.l.submit(func() { run() }) == nil
+	return co.l.submitQuiet(func() { run() }) == nil
 }
 
 // AddDoneCallback runs fn(f) on the loop thread once f is done

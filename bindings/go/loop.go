@@ -28,8 +28,8 @@ type Loop struct {
 	flags  uint    // weft_loop_new's
 
 	mu        sync.Mutex
-	queue     []func() // submitted from other goroutines, run on the loop
-	spare     []func()
+	queue     []queued // submitted from other goroutines, run on the loop
+	spare     []queued
 	scheduled bool // a drain is posted to the loop
 	closed    bool // no more submissions (the C loop is closed or closing)
 
@@ -38,6 +38,7 @@ type Loop struct {
 
 	// loop thread only
 	closing bool
+	woke    bool   // Go code that may have readied goroutines ran (see Flush)
 	excH    bool   // a Go exception handler is installed
 	slots   []slot // what the events' ids stand for (id = index + 1)
 	free    []uint32
@@ -51,6 +52,13 @@ type Loop struct {
 	closeOnce sync.Once
 	finished  chan struct{}
 	closeErr  error
+}
+
+// queued is a function submitted to the loop thread; quiet ones (the
+// binding's own creations and setters) ready no goroutine by themselves.
+type queued struct {
+	fn    func()
+	quiet bool
 }
 
 // slot is what an event id stands for: a watched future's outcome, a Go
@@ -247,24 +255,32 @@ func (l *Loop) Flush(evs []c.Event, drain, ran bool) {
 			if l.virtual {
 				l.busy.Add(1)
 			}
+			l.woke = true
 			s.task.start()
 		case c.EvCall:
 			fn := s.call
 			l.freeSlot(e.ID)
 			if e.State == 0 {
+				l.woke = true
 				l.runSafe(fn)
 			}
 		case c.EvSignal:
+			l.woke = true
 			fn, sig := s.signal, syscall.Signal(e.State)
 			l.runSafe(func() { fn(sig) })
 		case c.EvConn:
+			l.woke = true
 			fn, p := s.conn, e.Ptr
 			l.runSafe(func() { fn(p) })
 		case c.EvRelease:
 			l.freeSlot(e.ID)
 		}
 	}
-	if ran || drain || len(evs) > 0 {
+	// Let the goroutines this flush readied run now, instead of waiting on
+	// this (locked) thread's P for the scheduler's sysmon; only when some
+	// may have been readied, since a yield costs two thread hand-offs.
+	if l.woke || ran {
+		l.woke = false
 		c.Iterate()
 	}
 	if l.virtual {
@@ -274,6 +290,7 @@ func (l *Loop) Flush(evs []c.Event, drain, ran bool) {
 
 // Predicate runs a Condition.WaitFor predicate (loop thread).
 func (l *Loop) Predicate(id uint32) bool {
+	l.woke = true
 	ok := true // a panicking predicate ends the wait
 	l.runSafe(func() { ok = l.slots[id-1].pred() })
 	return ok
@@ -385,13 +402,18 @@ func (l *Loop) onLoop() bool {
 
 // submit queues fn to run on the loop thread.  Only the first submission
 // after a drain crosses into C (gw_post_drain); later ones ride along.
-func (l *Loop) submit(fn func()) error {
+func (l *Loop) submit(fn func()) error { return l.enqueue(fn, false) }
+
+// submitQuiet is submit for a function that readies no goroutine itself.
+func (l *Loop) submitQuiet(fn func()) error { return l.enqueue(fn, true) }
+
+func (l *Loop) enqueue(fn func(), quiet bool) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
 		return ErrClosed
 	}
-	l.queue = append(l.queue, fn)
+	l.queue = append(l.queue, queued{fn, quiet})
 	if l.virtual {
 		l.signalClock()
 	}
@@ -412,9 +434,12 @@ func (l *Loop) drain() {
 	l.queue = l.spare[:0]
 	l.scheduled = false
 	l.mu.Unlock()
-	for i, fn := range q {
-		l.runSafe(fn)
-		q[i] = nil
+	for i, e := range q {
+		if !e.quiet {
+			l.woke = true
+		}
+		l.runSafe(e.fn)
+		q[i] = queued{}
 	}
 	l.spare = q
 }
@@ -429,14 +454,14 @@ func (l *Loop) runSafe(fn func()) {
 	fn()
 }
 
-// exec runs fn on the loop thread: at once if the caller is there, else
-// queued.
+// exec runs fn, the binding's own work that readies no goroutine, on the
+// loop thread: at once if the caller is there, else queued.
 func (l *Loop) exec(fn func()) error {
 	if l.onLoop() {
 		fn()
 		return nil
 	}
-	return l.submit(fn)
+	return l.submitQuiet(fn)
 }
 
 // Do queues fn to run on the loop thread (at once if the caller is there).

@@ -101,7 +101,7 @@ func (s *Stream) WriteBytes(p []byte) error {
 	// then owns (weft_stream_write_owned), queued in order with the
 	// stream's other calls.
 	b := c.CBytes(p)
-	err := s.l.submit(func() {
+	err := s.l.submitQuiet(func() {
 		if rc := c.StreamWriteOwned(s.ptr, b, len(p)); rc != 0 {
 			c.CFree(b)
 			if rc != codeObjClosed {
