@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -247,4 +248,38 @@ func TestValuesOnlyContext(t *testing.T) {
 	if _, ok := v.Deadline(); ok || v.String() == "" {
 		t.Fatal("valuesOnly deadline")
 	}
+}
+
+// After Close, nothing that the binding started is left: no goroutine of a
+// task, a scope, a group, a stream or the pool.
+func TestNoGoroutineLeak(t *testing.T) {
+	before := runtime.NumGoroutine()
+	l, err := NewLoop(WithVirtualTime())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Spawn(l, func(ctx context.Context) (int, error) {
+		Timeout(ctx, time.Millisecond, func(ctx context.Context) error {
+			_, err := l.Sleep(time.Hour).Await(ctx)
+			return err
+		})
+		return 0, WithTaskGroup(ctx, func(ctx context.Context, tg *TaskGroup) error {
+			for i := 0; i < 10; i++ {
+				tg.Go(func(ctx context.Context) error { _, err := l.Sleep(time.Second).Await(ctx); return err })
+			}
+			q := NewQueue[int](l, 0)
+			q.PutNowait(1)
+			_, err := q.Take(ctx)
+			return err
+		})
+	}).Await(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ToThread(l, func(ctx context.Context) (int, error) { return 1, nil }).Await(bg)
+	Spawn(l, func(ctx context.Context) (int, error) { <-ctx.Done(); return 0, ctx.Err() }) // cancelled by Close
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitGoroutines(t, before)
 }
