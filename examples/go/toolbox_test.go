@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"weft.local/weft"
@@ -109,16 +110,19 @@ func Example_20_producer_consumer() {
 func Example_30_taskgroup() {
 	var errBroke = errors.New("b broke")
 	weft.Run(func(ctx context.Context, l *weft.Loop) (any, error) {
+		var mu sync.Mutex
+		var cancelled []string
+		note := func(name string) { mu.Lock(); cancelled = append(cancelled, name); mu.Unlock() }
 		worker := func(name string, d time.Duration, fail bool) func(ctx context.Context) error {
 			return func(ctx context.Context) error {
 				if _, err := l.Sleep(d).Await(ctx); err != nil {
-					fmt.Println(" ", name, "cancelled")
+					note(name)
 					return err
 				}
 				if fail {
 					return errBroke
 				}
-				fmt.Println(" ", name, "done")
+				fmt.Println(name, "done")
 				return nil
 			}
 		}
@@ -126,20 +130,22 @@ func Example_30_taskgroup() {
 			tg.Go(worker("a", 100*time.Millisecond, false))
 			tg.Go(worker("b", 200*time.Millisecond, true))
 			tg.Go(worker("c", time.Second, false))
+			tg.Go(worker("d", 2*time.Second, false))
 			if _, err := l.Sleep(5 * time.Second).Await(ctx); err != nil {
-				fmt.Println("  the body is cancelled too")
+				note("the body")
 				return err
 			}
 			return nil
 		})
+		sort.Strings(cancelled)
+		fmt.Println("cancelled:", strings.Join(cancelled, ", "))
 		var ge *weft.GroupError
 		fmt.Println("group error:", errors.As(err, &ge), len(ge.Errors), errors.Is(err, errBroke))
 		return nil, nil
 	}, weft.WithVirtualTime())
 	// Output:
-	//   a done
-	//   c cancelled
-	//   the body is cancelled too
+	// a done
+	// cancelled: c, d, the body
 	// group error: true 1 true
 }
 
