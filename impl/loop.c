@@ -98,7 +98,10 @@ static void weft__drain(weft_loop_t *loop) {
   weft__timers_arm(loop);
 }
 
-/* Runs everything until the queue is empty (close): no budget, a hard limit. */
+/* Runs everything queued, and what that readies, until the queue is empty
+ * (close): no budget, a hard limit.  The thread-safe queue is moved once, at
+ * the start: threads that keep posting wait for the next round instead of
+ * keeping this one going. */
 void weft__rq_drain_all(weft_loop_t *loop, size_t limit) {
   size_t ran = 0;
   weft__tsq_move(loop);
@@ -106,8 +109,6 @@ void weft__rq_drain_all(weft_loop_t *loop, size_t limit) {
     weft__node *node = weft__rq_pop(loop);
     node->run(node, loop);
     ran++;
-    if (loop->rq_head == NULL)
-      weft__tsq_move(loop);
   }
 }
 
@@ -119,8 +120,13 @@ static void weft__check_cb(uv_check_t *check) {
   weft__drain(loop);
 }
 
+/* Runs just before libuv computes the poll timeout: the check handle that
+ * weft__uv_run referenced (so that the iteration happens at all) must not
+ * count as work, or a poll with nothing else to wait for blocks for ever
+ * (e.g. the user's own uv timer fired at the start of this iteration). */
 static void weft__prepare_cb(uv_prepare_t *prepare) {
   weft_loop_t *loop = prepare->data;
+  uv_unref((uv_handle_t *)&loop->check);
   if (loop->hook_fn != NULL)
     loop->hook_fn(loop, loop->hook_ud);
 }
@@ -146,6 +152,7 @@ static int weft__loop_init_handles(weft_loop_t *loop) {
   loop->idle.data = loop->check.data = loop->prepare.data = loop;
   loop->uvtimer.data = loop->async.data = loop;
   uv_check_start(&loop->check, weft__check_cb);
+  uv_prepare_start(&loop->prepare, weft__prepare_cb);
   uv_unref((uv_handle_t *)&loop->check);
   uv_unref((uv_handle_t *)&loop->prepare);
   uv_unref((uv_handle_t *)&loop->async);
@@ -765,11 +772,7 @@ int weft_loop_set_iteration_hook(weft_loop_t *loop, weft_hook_fn fn, void *userd
   int rc = weft__loop_guard(loop);
   if (rc != 0)
     return rc;
-  loop->hook_fn = fn;
-  if (fn != NULL)
-    uv_prepare_start(&loop->prepare, weft__prepare_cb);
-  else
-    uv_prepare_stop(&loop->prepare);
+  loop->hook_fn = fn; /* the prepare handle always runs: see weft__prepare_cb */
   weft__registration_swap(&loop->hook_ud, &loop->hook_release, fn != NULL, userdata, release);
   return 0;
 }

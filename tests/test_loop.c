@@ -965,6 +965,29 @@ static void test_backend_fd_wakes_on_threadsafe(void) {
 static void my_uv_timer_cb(uv_timer_t *t) { (*(int *)t->data)++; }
 
 /* Own libuv handles on weft's uv loop count as work for weft_loop_run. */
+/* The user's own uv timer, already due when the run starts, fires at the
+ * start of the iteration; nothing is left to wait for, so the run returns
+ * (it used to block in the poll for ever). */
+static void own_due_cb(uv_timer_t *t) { (*(int *)t->data)++; }
+
+static void test_own_uv_timer_due_before_run(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  uv_timer_t t;
+  int fired = 0;
+  uv_timer_init(weft_loop_uv(loop), &t);
+  t.data = &fired;
+  uv_timer_start(&t, own_due_cb, 1, 0);
+  tu_sleep_ms(20); /* due before the run starts */
+  tu_watchdog_start(loop, 30.0);
+  TU_RC(weft_loop_run(loop, WEFT_RUN_DEFAULT), 0);
+  TU_EQ(tu_watchdog_stop(), 0);
+  TU_EQ(fired, 1);
+  uv_close((uv_handle_t *)&t, NULL);
+  TU_RC(weft_loop_run(loop, WEFT_RUN_DEFAULT), 0);
+  tu_loop_close(loop);
+}
+
 static void test_own_uv_handle(void) {
   weft_loop_t *loop = tu_loop_new();
   if (!loop) return;
@@ -1319,6 +1342,7 @@ static const tu_test tests[] = {
     {"backend_fd_drives_timer", test_backend_fd_drives_timer},
     {"backend_fd_wakes_on_threadsafe", test_backend_fd_wakes_on_threadsafe},
     {"own_uv_handle", test_own_uv_handle},
+    {"own_uv_timer_due_before_run", test_own_uv_timer_due_before_run},
     {"new_from_uv", test_new_from_uv},
     {"uv_run_drives_weft", test_uv_run_drives_weft},
     {"wrong_thread", test_wrong_thread},
