@@ -1399,7 +1399,7 @@ static void test_shield_duplicate_log_once(void) {
   weft_loop_t *loop = tu_loop_new(); /* real clock: rounds, not jumps */
   if (!loop) return;
   child_frame *f = NULL;
-  weft_task_t *t = spawn_child(loop, 0.010, 0, 0, &f);
+  weft_task_t *t = spawn_child(loop, 0.5, 0, 0, &f); /* far beyond the three rounds below, even under load */
   f->fail = WEFT_EIO;
   f->msg = "late";
   weft_future_t *s1 = weft_shield(loop, weft_task_future(t));

@@ -575,6 +575,12 @@ static int backpressure_main(weft_task_t *task, void *ud) {
   f->peer = accept(f->lfd, NULL, NULL);
   TU_OK(f->peer >= 0);
   fcntl(f->peer, F_SETFL, O_NONBLOCK);
+  {
+    /* a fixed receive buffer: autotuning would keep taking the queued bytes
+     * after the drain below started waiting */
+    int size = 64 * 1024;
+    TU_EQ(setsockopt(f->peer, SOL_SOCKET, SO_RCVBUF, &size, sizeof size), 0);
+  }
   TU_RC(weft_stream_set_write_buffer_limits(f->c, 256 * 1024, 0), 0);
   /* write until drain has to wait (the kernel buffers fill first) */
   for (f->writes = 0; f->writes < 2000; f->writes++) {
