@@ -29,11 +29,6 @@ type CallbackFn func(loop uintptr, status int)
 // FutureFn is the Go side of a weft_future_fn registration.
 type FutureFn func(future uintptr)
 
-// Stepper is the Go side of a task's step function.
-type Stepper interface {
-	Step(task uintptr) int
-}
-
 // ExceptionFn is the Go side of an exception handler.
 type ExceptionFn func(loop uintptr, code int, message string, future uintptr)
 
@@ -70,21 +65,8 @@ func weftGoFutureDone(future C.uintptr_t, h C.uintptr_t) {
 	take(h).(FutureFn)(uintptr(future))
 }
 
-//export weftGoTaskStep
-func weftGoTaskStep(task C.uintptr_t, h C.uintptr_t) (rc C.int) {
-	s := cgo.Handle(h).Value().(Stepper)
-	defer func() {
-		if v := recover(); v != nil {
-			t := SwigcptrTask(task)
-			Recovered(Weft_future_loop(Weft_task_future(t)).Swigcptr(), v)
-			rc = C.int(EUNHANDLED)
-		}
-	}()
-	return C.int(s.Step(uintptr(task)))
-}
-
 // Releaser is implemented by handle values that want to know when weft
-// released their registration (a task's step state, say).
+// released their registration (a thread-pool job, say).
 type Releaser interface{ Release() }
 
 //export weftGoRelease
