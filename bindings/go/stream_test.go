@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -205,4 +207,70 @@ func TestProcess(t *testing.T) {
 	if _, err := l.StartProcess(Cmd{Args: []string{"/no/such/program"}}); err == nil {
 		t.Fatal("started a missing program")
 	}
+}
+
+// Many clients at once, then the loop closes with reads still pending and
+// streams still referenced: the reads end, nothing crashes when the
+// wrappers are collected afterwards.
+func TestManyConnectionsAndCloseWithPendingReads(t *testing.T) {
+	l, err := NewLoop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := l.ListenTCP("127.0.0.1", 0, 128).Await(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Serve(func(ctx context.Context, s *Stream) error {
+		for {
+			b, err := s.ReadSome(1024).Await(ctx)
+			if err != nil || len(b) == 0 {
+				return err
+			}
+			s.WriteBytes(b)
+		}
+	})
+	const n = 50
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			s, err := l.DialTCP("127.0.0.1", ln.Port()).Await(bg)
+			if err != nil {
+				errs <- err
+				return
+			}
+			msg := []byte(strings.Repeat(string(rune('a'+i%26)), 100+i))
+			if _, err := s.Write(msg); err != nil {
+				errs <- err
+				return
+			}
+			got := make([]byte, len(msg))
+			if _, err := io.ReadFull(s, got); err != nil || !bytes.Equal(got, msg) {
+				errs <- fmt.Errorf("echo %d: %v", i, err)
+				return
+			}
+			errs <- nil
+		}(i)
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := l.DialTCP("127.0.0.1", ln.Port()).Await(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending := s.ReadSome(10)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// it ends: at end of file (the server's handler was cancelled and its
+	// stream closed) or cancelled by the close
+	if b, err := pending.Await(bg); err == nil && len(b) != 0 {
+		t.Fatalf("a read pending at close got %q", b)
+	}
+	s, ln = nil, nil
+	runtime.GC()
+	runtime.GC()
 }
