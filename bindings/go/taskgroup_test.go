@@ -195,10 +195,10 @@ func TestTaskGroupOutsideCancel(t *testing.T) {
 			if CurrentTask(ctx) == nil || fmt.Sprint(ctx) == "" {
 				t.Error("a child's context")
 			}
+			close(entered) // the cancel comes after the child started
 			<-ctx.Done()
 			return 0, ctx.Err()
 		})
-		close(entered)
 		<-gctx.Done() // the outside cancel reaches the body's context
 		waitErr = tg.Wait()
 		return 0, waitErr
