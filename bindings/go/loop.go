@@ -44,10 +44,11 @@ type Loop struct {
 	free    []uint32
 
 	// the virtual clock (vclock.go)
-	virtual bool
-	busy    atomic.Int32 // Go task bodies running
-	vsig    chan struct{}
-	vtimer  *time.Timer // loop thread
+	virtual    bool
+	busy       atomic.Int32 // Go task bodies running
+	vsig       chan struct{}
+	vtimer     *time.Timer // loop thread
+	quietSince time.Time   // loop thread: the first of the quiet rounds in a row
 
 	closeOnce sync.Once
 	finished  chan struct{}

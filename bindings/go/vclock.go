@@ -19,7 +19,10 @@ import (
 // for the count to drop (or for work from other goroutines); a body blocked on something weft cannot see
 // (a plain channel) holds it back for clockPatience at most.
 
-const clockPatience = time.Second
+const (
+	clockPatience = time.Second
+	clockNap      = 5 * time.Millisecond
+)
 
 // park marks the body of g waiting; token says on what (an outcome, or the
 // task's request token).
@@ -69,30 +72,41 @@ func (l *Loop) unparkAll(out *outcome) {
 }
 
 // holdClock runs at the end of every hook of a virtual loop: while bodies
-// run, keep the clock from jumping, and after a quiet iteration wait for
-// them (bounded).  After an iteration that did something it does not wait:
-// what it did may have readied work (a cancel's step, say) that a body
-// waits for.
+// run, keep the clock from jumping.  After an iteration that did something
+// it returns at once (what it did may have readied work, a cancel's step
+// say, that a body waits for); after a quiet one it waits a little for the
+// bodies (clockNap), then lets the loop go round again, so that work a
+// body hands to weft directly (a wake) is taken too.  Only after
+// clockPatience of quiet rounds in a row does it let the clock move.
 func (l *Loop) holdClock(active bool) {
 	if l.busy.Load() <= 0 {
+		l.quietSince = time.Time{}
 		return
 	}
 	if active {
+		l.quietSince = time.Time{}
 		c.KeepClock(l.ptr)
 		return
 	}
 	if l.vtimer == nil {
-		l.vtimer = time.NewTimer(clockPatience)
+		l.vtimer = time.NewTimer(clockNap)
 	} else {
-		l.vtimer.Reset(clockPatience)
+		l.vtimer.Reset(clockNap)
 	}
 	select {
 	case <-l.vsig:
 		if !l.vtimer.Stop() {
 			<-l.vtimer.C
 		}
+		l.quietSince = time.Time{}
 	case <-l.vtimer.C:
-		return // patience is over: let the clock move
+		now := time.Now()
+		if l.quietSince.IsZero() {
+			l.quietSince = now
+		} else if now.Sub(l.quietSince) >= clockPatience {
+			l.quietSince = time.Time{}
+			return // patience is over: let the clock move
+		}
 	}
 	if l.busy.Load() > 0 {
 		c.KeepClock(l.ptr)
