@@ -53,12 +53,9 @@ static ext_head *ext_of(weft_future_t *f, int kind) {
 
 /* A pending plain future with an attachment; errors as weft_future_new. */
 static weft_future_t *ext_new(weft_loop_t *loop, int kind) {
-  if (loop == NULL)
-    WEFT__FAIL_NULL(WEFT_EINVAL);
-  if (!weft__on_loop(loop))
-    WEFT__FAIL_NULL(WEFT_ETHREAD);
-  if (weft__is_closed(loop))
-    WEFT__FAIL_NULL(WEFT_ECLOSED);
+  int rc = weft__loop_guard(loop);
+  if (rc != 0)
+    WEFT__FAIL_NULL(rc);
   uint8_t sclass;
   ext_future *e = weft__slab_alloc(loop, sizeof *e, &sclass);
   if (e == NULL)
@@ -69,11 +66,15 @@ static weft_future_t *ext_new(weft_loop_t *loop, int kind) {
   return &e->f;
 }
 
-/* Thread, then closed loop; 0 if `loop` may be used now. */
-static int loop_usable(weft_loop_t *loop) {
-  if (!weft__on_loop(loop))
+/* The attachment of kind `kind` of a combinator's future, for its
+ * accessors: WEFT_EINVAL (NULL, or not that kind) or WEFT_ETHREAD. */
+static int ext_lookup(weft_future_t *f, int kind, ext_head **out) {
+  if (f == NULL)
+    return WEFT_EINVAL;
+  if (!weft__on_loop(f->loop))
     return WEFT_ETHREAD;
-  return weft__is_closed(loop) ? WEFT_ECLOSED : 0;
+  *out = ext_of(f, kind);
+  return *out != NULL ? 0 : WEFT_EINVAL;
 }
 
 /* The shared argument checks of gather, wait and as_completed. */
@@ -83,7 +84,7 @@ static int check_inputs(weft_loop_t *loop, weft_future_t *const *futures, size_t
   for (size_t i = 0; i < n; i++)
     if (futures[i] == NULL)
       return WEFT_EINVAL;
-  int rc = loop_usable(loop);
+  int rc = weft__loop_guard(loop);
   if (rc != 0)
     return rc;
   for (size_t i = 0; i < n; i++)
@@ -360,13 +361,10 @@ weft_future_t *weft_gather(weft_loop_t *loop, weft_future_t *const *futures, siz
 
 /* The state of `gather` for child/count; sets *out or returns an error. */
 static int gather_lookup(weft_future_t *gather, gather_state **out) {
-  if (gather == NULL)
-    return WEFT_EINVAL;
-  if (!weft__on_loop(gather->loop))
-    return WEFT_ETHREAD;
-  ext_head *x = ext_of(gather, EXT_GATHER);
-  if (x == NULL)
-    return WEFT_EINVAL;
+  ext_head *x;
+  int rc = ext_lookup(gather, EXT_GATHER, &x);
+  if (rc != 0)
+    return rc;
   *out = x->state;
   return 0;
 }
@@ -512,13 +510,10 @@ weft_future_t *weft_wait(weft_loop_t *loop, weft_future_t *const *futures, size_
  * input may be done although its done callbacks have not run yet).
  */
 static int wait_sets(weft_future_t *wait, wait_state **out) {
-  if (wait == NULL)
-    return WEFT_EINVAL;
-  if (!weft__on_loop(wait->loop))
-    return WEFT_ETHREAD;
-  ext_head *x = ext_of(wait, EXT_WAIT);
-  if (x == NULL)
-    return WEFT_EINVAL;
+  ext_head *x;
+  int rc = ext_lookup(wait, EXT_WAIT, &x);
+  if (rc != 0)
+    return rc;
   if (!weft_future_done(wait))
     return WEFT_EPENDING;
   wait_state *st = x->state;
@@ -687,7 +682,7 @@ weft_as_completed_t *weft_as_completed_new(weft_loop_t *loop, weft_future_t *con
 weft_future_t *weft_as_completed_next(weft_as_completed_t *it) {
   if (it == NULL)
     WEFT__FAIL_NULL(WEFT_EINVAL);
-  int rc = loop_usable(it->loop);
+  int rc = weft__loop_guard(it->loop);
   if (rc != 0)
     WEFT__FAIL_NULL(rc);
   if (it->yielded == it->n)
@@ -717,13 +712,10 @@ int weft_as_completed_remaining(const weft_as_completed_t *it) {
 }
 
 weft_future_t *weft_as_completed_source(weft_future_t *next) {
-  if (next == NULL)
-    WEFT__FAIL_NULL(WEFT_EINVAL);
-  if (!weft__on_loop(next->loop))
-    WEFT__FAIL_NULL(WEFT_ETHREAD);
-  ext_head *x = ext_of(next, EXT_NEXT);
-  if (x == NULL)
-    WEFT__FAIL_NULL(WEFT_EINVAL);
+  ext_head *x;
+  int rc = ext_lookup(next, EXT_NEXT, &x);
+  if (rc != 0)
+    WEFT__FAIL_NULL(rc);
   if (!weft_future_done(next))
     WEFT__FAIL_NULL(WEFT_EPENDING);
   if (x->hold == NULL)
@@ -830,7 +822,7 @@ static int wf_step(weft_task_t *task, void *userdata) {
 weft_future_t *weft_wait_for(weft_loop_t *loop, weft_future_t *future, double timeout) {
   if (loop == NULL || future == NULL || isnan(timeout))
     WEFT__FAIL_NULL(WEFT_EINVAL);
-  int rc = loop_usable(loop);
+  int rc = weft__loop_guard(loop);
   if (rc != 0)
     WEFT__FAIL_NULL(rc);
   if (future->loop != loop)
@@ -923,7 +915,7 @@ static void shield_outer_done(weft_future_t *outer, void *userdata) {
 weft_future_t *weft_shield(weft_loop_t *loop, weft_future_t *future) {
   if (loop == NULL || future == NULL)
     WEFT__FAIL_NULL(WEFT_EINVAL);
-  int rc = loop_usable(loop);
+  int rc = weft__loop_guard(loop);
   if (rc != 0)
     WEFT__FAIL_NULL(rc);
   if (future->loop != loop)

@@ -465,8 +465,7 @@ int weft_loop_close(weft_loop_t *loop) {
   loop->closing = true;
   bool clean = false;
   int settled = 0;
-  weft__node *late = NULL;
-  weft_future_t *late_merges = NULL;
+  weft__tsq_batch late = {NULL, NULL};
   for (int round = 0; round < WEFT__CLOSE_ROUNDS && !clean; round++) {
     if (!weft__close_round(loop))
       continue;
@@ -482,11 +481,7 @@ int weft_loop_close(weft_loop_t *loop) {
      * off; what they posted before the seal runs below, after it. */
     uv_mutex_lock(&loop->tsq_lock);
     if ((loop->tsq_head == NULL && loop->merge_head == NULL) || last) {
-      late = loop->tsq_head;
-      late_merges = loop->merge_head;
-      loop->tsq_head = loop->tsq_tail = NULL;
-      loop->merge_head = NULL;
-      atomic_store_explicit(&loop->tsq_pending, 0, memory_order_relaxed);
+      weft__tsq_take(loop, &late);
       /* Survivors now hold the loop's memory and count their references
        * atomically: after this, other threads free them directly. */
       weft__future_merge_all(loop);
@@ -506,12 +501,7 @@ int weft_loop_close(weft_loop_t *loop) {
     weft__loop_drop_mem(loop);
     return WEFT_EBUSY;
   }
-  weft__merge_queued(late_merges);
-  while (late != NULL) {
-    weft__node *next = late->next;
-    weft__rq_push(loop, late);
-    late = next;
-  }
+  weft__tsq_apply(loop, &late);
   while (loop->rq_head != NULL) /* finite now: nothing can be posted */
     weft__rq_drain_all(loop, WEFT__CLOSE_ROUND_LIMIT);
   loop->hook_fn = NULL;

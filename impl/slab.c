@@ -66,9 +66,6 @@ void *weft__slab_alloc(weft_loop_t *loop, size_t size, uint8_t *sclass) {
   if (p != NULL) {
     WEFT__UNPOISON(p, (size_t)c * WEFT__SLAB_STEP);
     s->free[c] = *(void **)p;
-    weft__chunk *ch = weft__chunk_of(p);
-    if (ch->live++ == 0)
-      s->empty--;
   } else {
     size_t bytes = (size_t)c * WEFT__SLAB_STEP;
     if (s->cur == NULL || (size_t)(s->end - s->cur) < bytes) {
@@ -87,10 +84,9 @@ void *weft__slab_alloc(weft_loop_t *loop, size_t size, uint8_t *sclass) {
     }
     p = s->cur;
     s->cur += bytes;
-    weft__chunk *ch = weft__chunk_of(p);
-    if (ch->live++ == 0)
-      s->empty--;
   }
+  if (weft__chunk_of(p)->live++ == 0)
+    s->empty--;
   *sclass = (uint8_t)c;
   return p;
 }

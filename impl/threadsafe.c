@@ -48,7 +48,7 @@ void weft__tsq_post_merge(weft_loop_t *loop, weft_future_t *f) {
 }
 
 /* On the owner: merges what is queued for merging. */
-void weft__merge_queued(weft_future_t *list) {
+static void weft__merge_queued(weft_future_t *list) {
   while (list != NULL) {
     weft_future_t *next = list->mlink;
     list->mlink = NULL;
@@ -57,22 +57,32 @@ void weft__merge_queued(weft_future_t *list) {
   }
 }
 
-void weft__tsq_move(weft_loop_t *loop) {
-  if (!atomic_load_explicit(&loop->tsq_pending, memory_order_acquire))
-    return;
-  uv_mutex_lock(&loop->tsq_lock);
-  weft__node *node = loop->tsq_head;
-  weft_future_t *merge = loop->merge_head;
+/* Empties the queue into `batch`; the caller holds tsq_lock. */
+void weft__tsq_take(weft_loop_t *loop, weft__tsq_batch *batch) {
+  batch->nodes = loop->tsq_head;
+  batch->merges = loop->merge_head;
   loop->tsq_head = loop->tsq_tail = NULL;
   loop->merge_head = NULL;
   atomic_store_explicit(&loop->tsq_pending, 0, memory_order_relaxed);
-  uv_mutex_unlock(&loop->tsq_lock);
-  weft__merge_queued(merge);
-  while (node != NULL) {
-    weft__node *next = node->next;
+}
+
+/* On the owner, without the lock: merges, then readies the nodes in order. */
+void weft__tsq_apply(weft_loop_t *loop, weft__tsq_batch *batch) {
+  weft__merge_queued(batch->merges);
+  for (weft__node *node = batch->nodes, *next; node != NULL; node = next) {
+    next = node->next;
     weft__rq_push(loop, node);
-    node = next;
   }
+}
+
+void weft__tsq_move(weft_loop_t *loop) {
+  if (!atomic_load_explicit(&loop->tsq_pending, memory_order_acquire))
+    return;
+  weft__tsq_batch batch;
+  uv_mutex_lock(&loop->tsq_lock);
+  weft__tsq_take(loop, &batch);
+  uv_mutex_unlock(&loop->tsq_lock);
+  weft__tsq_apply(loop, &batch);
 }
 
 /* A held loop keeps its async handle referenced, so uv_run waits for it. */

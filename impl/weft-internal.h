@@ -364,7 +364,13 @@ void weft__kick(weft_loop_t *loop);
 void weft__rq_drain_all(weft_loop_t *loop, size_t limit);
 int weft__tsq_post(weft_loop_t *loop, weft__node *node);
 void weft__tsq_post_merge(weft_loop_t *loop, weft_future_t *f);
-void weft__merge_queued(weft_future_t *list);
+/* What the thread-safe queue held: taken under tsq_lock, applied after. */
+typedef struct weft__tsq_batch {
+  weft__node *nodes;
+  weft_future_t *merges;
+} weft__tsq_batch;
+void weft__tsq_take(weft_loop_t *loop, weft__tsq_batch *batch);
+void weft__tsq_apply(weft_loop_t *loop, weft__tsq_batch *batch);
 void weft__tsq_move(weft_loop_t *loop);
 void weft__sync_holds(weft_loop_t *loop);
 void weft__loop_report(weft_loop_t *loop, int code, const char *message, weft_future_t *f);
