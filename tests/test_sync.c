@@ -2064,7 +2064,17 @@ static void test_bad_input(void) {
   TU_EQ(weft_last_error(), WEFT_EINVAL);
   /* Refs and unrefs of NULL are harmless. */
   TU_OK(weft_event_ref(NULL) == NULL);
+  TU_OK(weft_semaphore_ref(NULL) == NULL);
+  TU_OK(weft_condition_ref(NULL) == NULL);
+  /* A reference taken keeps the object past close and the creator's unref. */
+  weft_semaphore_t *sem = weft_semaphore_new(loop, 1);
+  TU_OK(weft_semaphore_ref(sem) == sem);
+  TU_OK(weft_condition_ref(cond) == cond);
   tu_loop_close(loop);
+  weft_semaphore_unref(sem);
+  TU_EQ(weft_semaphore_value(sem), 1);
+  weft_semaphore_unref(sem);
+  weft_condition_unref(cond);
   weft_event_unref(NULL);
   weft_lock_unref(NULL);
   weft_semaphore_unref(NULL);
