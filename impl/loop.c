@@ -129,6 +129,8 @@ static void weft__prepare_cb(uv_prepare_t *prepare) {
   uv_unref((uv_handle_t *)&loop->check);
   if (loop->hook_fn != NULL)
     loop->hook_fn(loop, loop->hook_ud);
+  if (loop->rq_head == NULL)
+    weft__slab_trim(loop);
 }
 
 /* ---- lifetime ----------------------------------------------------------- */

@@ -10,7 +10,9 @@
  * after close the blocks are no longer recycled (other threads may free
  * survivors) and go with the loop.  A chunk whose blocks are all free again
  * is unmapped once a quarter of the chunks are, so a burst does not keep its
- * memory for ever.
+ * memory for ever; but only when the loop is about to wait (weft__slab_trim
+ * from the prepare phase), never while a burst is still freeing: unmapping
+ * then would fault the same memory in again for the next burst.
  */
 #include "weft-internal.h"
 
@@ -141,8 +143,13 @@ void weft__slab_free(weft_loop_t *loop, void *p, uint8_t sclass) {
   *(void **)p = s->free[sclass];
   s->free[sclass] = p;
   WEFT__POISON(p, (size_t)sclass * WEFT__SLAB_STEP);
-  weft__chunk *ch = weft__chunk_of(p);
-  if (--ch->live == 0 && ++s->empty >= 2 && s->empty * 4 >= s->nchunks)
+  if (--weft__chunk_of(p)->live == 0)
+    s->empty++;
+}
+
+void weft__slab_trim(weft_loop_t *loop) {
+  weft__slab *s = &loop->slab;
+  if (s->empty >= 2 && s->empty * 4 >= s->nchunks)
     weft__slab_sweep(s);
 }
 

@@ -273,6 +273,8 @@ typedef struct weft__slab {
 /* Owner thread.  *sclass receives what weft__slab_free needs. */
 void *weft__slab_alloc(weft_loop_t *loop, size_t size, uint8_t *sclass);
 void weft__slab_free(weft_loop_t *loop, void *p, uint8_t sclass);
+/* Owner thread, when the loop is about to wait: returns free chunks. */
+void weft__slab_trim(weft_loop_t *loop);
 void weft__slab_destroy(weft__slab *s);
 
 /* ---- the loop ----------------------------------------------------------- */
