@@ -47,7 +47,7 @@ typedef struct ext_future {
 static ext_head *ext_of(weft_future_t *f, int kind) {
   if (f == NULL || !(f->flags & WEFT__F_EXT))
     return NULL;
-  ext_head *x = (f->flags & WEFT__F_TASK) ? ((weft_task_t *)f)->userdata : &((ext_future *)f)->x;
+  ext_head *x = (f->flags & WEFT__F_TASK) ? weft__task_userdata((weft_task_t *)f) : &((ext_future *)f)->x;
   return kind == 0 || x->kind == kind ? x : NULL;
 }
 

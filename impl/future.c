@@ -2,7 +2,9 @@
  * future.c: futures: completion, done callbacks, reading, lifetime.
  *
  * The first done callback lives inside the future (a task awaiting it needs
- * no allocation); more go on a FIFO list from the loop's free list.  On
+ * no allocation).  With a second one the inline slot turns into a list: its
+ * fn is weft__cb_list and its userdata the tail of a circular FIFO of nodes
+ * from the loop's free list (append in O(1), head = tail->next).  On
  * completion the future itself is queued once (its node) and runs all its
  * callbacks in order, holding a reference so a callback may drop the last
  * user reference safely (ae's deferred free).  A callback added after
@@ -32,17 +34,39 @@ void weft__cb_free(weft_loop_t *loop, weft__cb *cb) {
   WEFT__POISON(cb, sizeof *cb);
 }
 
+/* The marker in cb0.fn of a future whose callbacks are a list; never called. */
+static void weft__cb_list(weft_future_t *f, void *userdata) {
+  (void)f;
+  (void)userdata;
+}
+
+static bool weft__cbs_listed(const weft_future_t *f) { return f->cb0.fn == weft__cb_list; }
+
+/* Takes the callback list (its head) out of `f`; NULL if not a list. */
+static weft__cb *weft__cbs_take(weft_future_t *f) {
+  if (!weft__cbs_listed(f))
+    return NULL;
+  weft__cb *tail = f->cb0.userdata;
+  weft__cb *head = tail->next;
+  tail->next = NULL;
+  f->cb0.fn = NULL;
+  f->cb0.userdata = NULL;
+  return head;
+}
+
 /* ---- lifetime ------------------------------------------------------------ */
 
 void weft__future_init(weft_future_t *f, weft_loop_t *loop, uint8_t flags) {
-  memset(f, 0, sizeof *f);
   /* No memory reference yet: until close the loop outlives its futures
    * (they die on its thread); close gives one to each survivor. */
-  f->loop = loop;
-  f->lrefs = 1;
-  atomic_init(&f->srefs, 0);
-  f->flags = flags;
-  weft__loop_link(loop, f);
+  *f = (weft_future_t){.loop = loop, .lrefs = 1, .flags = flags};
+  /* the live list's tail, inline: every spawn and future comes through here */
+  f->prev = loop->live_tail;
+  if (loop->live_tail != NULL)
+    loop->live_tail->next = f;
+  else
+    loop->live_head = f;
+  loop->live_tail = f;
 }
 
 weft_future_t *weft_future_new(weft_loop_t *loop) {
@@ -81,8 +105,9 @@ void weft__future_free(weft_future_t *f) {
   }
   if (f->flags & WEFT__F_EXT)
     weft__ext_fini(f);
-  free(f->msg);
-  for (weft__cb *cb = f->cbs, *next; cb != NULL; cb = next) {
+  if (f->msg != NULL)
+    free(f->msg);
+  for (weft__cb *cb = weft__cbs_take(f), *next; cb != NULL; cb = next) {
     next = cb->next;
     free(cb);
   }
@@ -265,10 +290,9 @@ int weft_future_cancelled(const weft_future_t *future) {
 
 static void weft__dispatch_run(weft__node *node, weft_loop_t *loop) {
   weft_future_t *f = (weft_future_t *)node;
+  weft__cb *list = weft__cbs_take(f);
   weft__cb0 first = f->cb0;
-  weft__cb *list = f->cbs;
   f->cb0.fn = NULL;
-  f->cbs = NULL;
   f->flags &= (uint8_t)~WEFT__F_CB_SCHEDULED;
   if (first.fn != NULL)
     first.fn(f, first.userdata);
@@ -284,7 +308,7 @@ static void weft__dispatch_run(weft__node *node, weft_loop_t *loop) {
 }
 
 static void weft__future_schedule(weft_future_t *f) {
-  if (f->cb0.fn == NULL && f->cbs == NULL)
+  if (f->cb0.fn == NULL)
     return;
   f->flags |= WEFT__F_CB_SCHEDULED;
   weft_future_ref(f);
@@ -299,7 +323,8 @@ static int weft__settle_owned(weft_future_t *f, int state, int vtype, int64_t i,
     return WEFT_ESTATE;
   f->state = (uint8_t)state;
   f->vtype = (uint8_t)vtype;
-  free(f->msg); /* a pending task keeps its cancel request's message here */
+  if (f->msg != NULL)
+    free(f->msg); /* a pending task keeps its cancel request's message here */
   f->msg = msg;
   switch (state) {
   case WEFT_FUTURE_ERROR:
@@ -428,15 +453,36 @@ static int weft__set(weft_future_t *f, int state, int vtype, int64_t i, double d
   return rc;
 }
 
+/* The common case of weft__set, inline: a value that needs no copy, set on
+ * the owner thread while pending; 1 when it does not apply. */
+static inline int weft__set_fast(weft_future_t *f, int vtype, int64_t i, double d, void *p,
+                                 weft_release_fn release) {
+  if (f == NULL || f->state != WEFT_FUTURE_PENDING || !weft__on_loop(f->loop) ||
+      weft__is_closed(f->loop))
+    return 1;
+  if ((f->flags & WEFT__F_TASK) && f->loop->current != (weft_task_t *)f)
+    return 1;
+  return weft__settle_owned(f, WEFT_FUTURE_RESULT, vtype, i, d, p, 0, release, NULL);
+}
+
 int weft_future_set_none(weft_future_t *future) {
+  int rc = weft__set_fast(future, WEFT_VALUE_NONE, 0, 0, NULL, NULL);
+  if (rc != 1)
+    return rc;
   return weft__set(future, WEFT_FUTURE_RESULT, WEFT_VALUE_NONE, 0, 0, NULL, 0, NULL, NULL);
 }
 
 int weft_future_set_int64(weft_future_t *future, int64_t value) {
+  int rc = weft__set_fast(future, WEFT_VALUE_INT64, value, 0, NULL, NULL);
+  if (rc != 1)
+    return rc;
   return weft__set(future, WEFT_FUTURE_RESULT, WEFT_VALUE_INT64, value, 0, NULL, 0, NULL, NULL);
 }
 
 int weft_future_set_double(weft_future_t *future, double value) {
+  int rc = weft__set_fast(future, WEFT_VALUE_DOUBLE, 0, value, NULL, NULL);
+  if (rc != 1)
+    return rc;
   return weft__set(future, WEFT_FUTURE_RESULT, WEFT_VALUE_DOUBLE, 0, value, NULL, 0, NULL, NULL);
 }
 
@@ -447,6 +493,9 @@ int weft_future_set_bytes(weft_future_t *future, const void *data, size_t len) {
 }
 
 int weft_future_set_ptr(weft_future_t *future, void *ptr, weft_release_fn release) {
+  int rc = weft__set_fast(future, WEFT_VALUE_PTR, 0, 0, ptr, release);
+  if (rc != 1)
+    return rc;
   return weft__set(future, WEFT_FUTURE_RESULT, WEFT_VALUE_PTR, 0, 0, ptr, 0, release, NULL);
 }
 
@@ -612,7 +661,7 @@ int weft__future_add_cb(weft_future_t *f, weft_future_fn fn, void *userdata) {
     weft__rq_push(loop, &c->node);
     return 0;
   }
-  if (f->cb0.fn == NULL && f->cbs == NULL) {
+  if (f->cb0.fn == NULL) {
     f->cb0.fn = fn;
     f->cb0.userdata = userdata;
     return 0;
@@ -622,32 +671,55 @@ int weft__future_add_cb(weft_future_t *f, weft_future_fn fn, void *userdata) {
     return WEFT_ENOMEM;
   cb->fn = fn;
   cb->userdata = userdata;
-  cb->next = NULL;
-  weft__cb **tail = &f->cbs;
-  while (*tail != NULL)
-    tail = &(*tail)->next;
-  *tail = cb;
+  if (!weft__cbs_listed(f)) { /* the inline one becomes the list's first */
+    weft__cb *first = weft__cb_alloc(loop);
+    if (first == NULL) {
+      weft__cb_free(loop, cb);
+      return WEFT_ENOMEM;
+    }
+    first->fn = f->cb0.fn;
+    first->userdata = f->cb0.userdata;
+    first->next = first;
+    f->cb0.fn = weft__cb_list;
+    f->cb0.userdata = first;
+  }
+  weft__cb *tail = f->cb0.userdata;
+  cb->next = tail->next;
+  tail->next = cb;
+  f->cb0.userdata = cb;
   return 0;
 }
 
 int weft__future_remove_cb(weft_future_t *f, weft_future_fn fn, void *userdata) {
   if (f->flags & WEFT__F_CB_SCHEDULED)
     return 0;
-  int n = 0;
-  if (f->cb0.fn == fn && f->cb0.userdata == userdata) {
+  if (!weft__cbs_listed(f)) {
+    if (f->cb0.fn != fn || f->cb0.userdata != userdata)
+      return 0;
     f->cb0.fn = NULL;
     f->cb0.userdata = NULL;
-    n++;
+    return 1;
   }
-  for (weft__cb **p = &f->cbs; *p != NULL;) {
-    weft__cb *cb = *p;
+  /* Relink what stays, in order, into a fresh circle. */
+  int n = 0;
+  weft__cb *tail = NULL;
+  for (weft__cb *cb = weft__cbs_take(f), *next; cb != NULL; cb = next) {
+    next = cb->next;
     if (cb->fn == fn && cb->userdata == userdata) {
-      *p = cb->next;
       weft__cb_free(f->loop, cb);
       n++;
+    } else if (tail == NULL) {
+      cb->next = cb;
+      tail = cb;
     } else {
-      p = &cb->next;
+      cb->next = tail->next;
+      tail->next = cb;
+      tail = cb;
     }
+  }
+  if (tail != NULL) {
+    f->cb0.fn = weft__cb_list;
+    f->cb0.userdata = tail;
   }
   return n;
 }
@@ -679,8 +751,12 @@ int weft__future_describe(const weft_future_t *f, char *buf, size_t size) {
   switch (f->state) {
   case WEFT_FUTURE_PENDING: {
     int ncb = f->cb0.fn != NULL;
-    for (weft__cb *cb = f->cbs; cb != NULL; cb = cb->next)
-      ncb++;
+    if (weft__cbs_listed(f)) {
+      const weft__cb *tail = f->cb0.userdata;
+      ncb = 1;
+      for (const weft__cb *cb = tail->next; cb != tail; cb = cb->next)
+        ncb++;
+    }
     if (f->flags & WEFT__F_SLEEP)
       return snprintf(buf, size, "<%s pending until=%.3f cb=%d>", kind,
                       (double)((const weft__sleep *)f)->timer.when / 1e9, ncb);

@@ -39,16 +39,6 @@ void weft__loop_keep_polling(weft_loop_t *loop) {
   }
 }
 
-void weft__rq_push(weft_loop_t *loop, weft__node *node) {
-  node->next = NULL;
-  if (loop->rq_tail != NULL)
-    loop->rq_tail->next = node;
-  else
-    loop->rq_head = node;
-  loop->rq_tail = node;
-  weft__loop_keep_polling(loop);
-}
-
 static weft__node *weft__rq_pop(weft_loop_t *loop) {
   weft__node *node = loop->rq_head;
   if (node != NULL) {
@@ -309,16 +299,6 @@ void weft_loop_unref(weft_loop_t *loop) {
 
 int weft_loop_is_closed(const weft_loop_t *loop) {
   return loop != NULL && weft__is_closed(loop) ? 1 : 0;
-}
-
-void weft__loop_link(weft_loop_t *loop, weft_future_t *f) {
-  f->next = NULL;
-  f->prev = loop->live_tail;
-  if (loop->live_tail != NULL)
-    loop->live_tail->next = f;
-  else
-    loop->live_head = f;
-  loop->live_tail = f;
 }
 
 void weft__loop_unlink(weft_loop_t *loop, weft_future_t *f) {

@@ -67,10 +67,12 @@ static void weft__task_finish(weft_task_t *t) {
   weft_future_t *awaited = t->awaited;
   t->awaited = NULL;
   weft_future_unref(awaited);
-  if (t->release != NULL) {
-    weft_release_fn release = t->release;
-    t->release = NULL;
-    release(t->userdata);
+  if (!(t->tflags & WEFT__T_FRAME)) {
+    weft__task_ud *ud = (weft__task_ud *)((char *)t + WEFT__TASK_HEAD);
+    weft_release_fn release = ud->release;
+    ud->release = NULL;
+    if (release != NULL)
+      release(ud->userdata);
   }
   weft_future_unref(&t->f); /* the loop's reference: may free the task */
 }
@@ -117,7 +119,7 @@ static void weft__task_run(weft_task_t *t, int status) {
   t->tflags |= WEFT__T_STARTED | WEFT__T_RUNNING;
   weft_task_t *prev = loop->current;
   loop->current = t;
-  int rc = t->step(t, t->userdata);
+  int rc = t->step(t, weft__task_userdata(t));
   loop->current = prev;
   t->tflags &= (uint16_t)~WEFT__T_RUNNING;
 
@@ -159,11 +161,12 @@ static weft_task_t *weft__task_create(weft_loop_t *loop, const char *name, weft_
   int rc = step == NULL ? WEFT_EINVAL : weft__loop_guard(loop);
   if (rc != 0)
     WEFT__FAIL_NULL(rc);
-  size_t head = (sizeof(weft_task_t) + 15) & ~(size_t)15;
+  size_t head = WEFT__TASK_HEAD;
   if (frame != NULL && frame_size > SIZE_MAX - head)
     WEFT__FAIL_NULL(WEFT_ENOMEM);
   uint8_t sclass;
-  weft_task_t *t = weft__slab_alloc(loop, frame != NULL ? head + frame_size : sizeof *t, &sclass);
+  weft_task_t *t = weft__slab_alloc(
+      loop, head + (frame != NULL ? frame_size : sizeof(weft__task_ud)), &sclass);
   if (t == NULL)
     WEFT__FAIL_NULL(WEFT_ENOMEM);
   char *copy = NULL;
@@ -174,25 +177,23 @@ static weft_task_t *weft__task_create(weft_loop_t *loop, const char *name, weft_
   weft__future_init(&t->f, loop, WEFT__F_TASK);
   t->f.sclass = sclass;
   t->f.lrefs = 2; /* the caller's and the loop's */
-  memset(&t->timer, 0, sizeof t->timer);
-  t->timer.kind = WEFT__TIMER_TASK;
+  t->timer = (weft__timer){.kind = WEFT__TIMER_TASK};
   t->step = step;
-  t->userdata = userdata;
-  t->release = release;
   t->awaited = NULL;
   t->name = copy;
   t->id = loop->next_task_id++;
   t->cancel_requests = 0;
   t->resume_status = 0;
-  t->tflags = 0;
   t->wait = WEFT__WAIT_NONE;
   atomic_init(&t->remote_wake, 0);
+  void *tail = (char *)t + head;
   if (frame != NULL) {
-    void *mem = (char *)t + head;
-    memset(mem, 0, frame_size);
-    t->userdata = mem;
-    t->tflags |= WEFT__T_FRAME;
-    *frame = mem;
+    memset(tail, 0, frame_size);
+    t->tflags = WEFT__T_FRAME;
+    *frame = tail;
+  } else {
+    t->tflags = 0;
+    *(weft__task_ud *)tail = (weft__task_ud){userdata, release};
   }
   weft__task_schedule(t, 0);
   return t;

@@ -135,8 +135,7 @@ struct weft_future {
   } aux;
   char *msg;                 /* error or cancel message; a pending task's
                                 latest cancel request message */
-  weft__cb0 cb0;             /* first callback lives inline */
-  weft__cb *cbs;             /* the rest, FIFO */
+  weft__cb0 cb0;             /* the first callback, or the list (future.c) */
   weft_future_t *prev, *next; /* the loop's live list */
   weft_future_t *mlink;      /* the loop's merge queue (WEFT__SREF_QUEUED) */
 };
@@ -192,12 +191,12 @@ enum {
   WEFT__T_REMOTE_WAKE = 1 << 7
 };
 
+/* A task's memory: the struct, then (at WEFT__TASK_HEAD) either its frame
+ * (WEFT__T_FRAME) or a weft__task_ud with the spawner's userdata. */
 struct weft_task {
   weft_future_t f;
   weft__timer timer;
   weft_step_fn step;
-  void *userdata;
-  weft_release_fn release;
   weft_future_t *awaited;    /* referenced; the future of the last await */
   char *name;                /* NULL until asked for or set */
   uint32_t id;
@@ -207,6 +206,19 @@ struct weft_task {
   uint8_t wait;              /* enum weft__wait */
   atomic_uchar remote_wake;  /* a cross-thread wake is queued */
 };
+
+typedef struct weft__task_ud {
+  void *userdata;
+  weft_release_fn release; /* NULL once run */
+} weft__task_ud;
+
+enum { WEFT__TASK_HEAD = (sizeof(struct weft_task) + 15) & ~(size_t)15 };
+
+/* What the step receives: the frame, or the spawner's userdata. */
+static inline void *weft__task_userdata(const weft_task_t *t) {
+  char *tail = (char *)t + WEFT__TASK_HEAD;
+  return (t->tflags & WEFT__T_FRAME) ? (void *)tail : ((weft__task_ud *)tail)->userdata;
+}
 
 int weft__task_cancel_request(weft_task_t *t, const char *msg);
 /* For sync.c and queue.c (implemented in sync.c): whether `t` will resume
@@ -360,8 +372,18 @@ static inline bool weft__is_closed(const weft_loop_t *loop) {
   return atomic_load_explicit(&((weft_loop_t *)loop)->closed, memory_order_acquire) != 0;
 }
 
-void weft__rq_push(weft_loop_t *loop, weft__node *node);
 void weft__loop_keep_polling(weft_loop_t *loop);
+/* Queues `node` at the ready queue's tail (owner thread). */
+static inline void weft__rq_push(weft_loop_t *loop, weft__node *node) {
+  node->next = NULL;
+  if (loop->rq_tail != NULL)
+    loop->rq_tail->next = node;
+  else
+    loop->rq_head = node;
+  loop->rq_tail = node;
+  if (!loop->idle_active)
+    weft__loop_keep_polling(loop);
+}
 void weft__kick(weft_loop_t *loop);
 void weft__rq_drain_all(weft_loop_t *loop, size_t limit);
 int weft__tsq_post(weft_loop_t *loop, weft__node *node);
@@ -376,7 +398,6 @@ void weft__tsq_apply(weft_loop_t *loop, weft__tsq_batch *batch);
 void weft__tsq_move(weft_loop_t *loop);
 void weft__sync_holds(weft_loop_t *loop);
 void weft__loop_report(weft_loop_t *loop, int code, const char *message, weft_future_t *f);
-void weft__loop_link(weft_loop_t *loop, weft_future_t *f);
 void weft__loop_unlink(weft_loop_t *loop, weft_future_t *f);
 void weft__loop_free(weft_loop_t *loop);
 weft_loop_t *weft__loop_hold_mem(weft_loop_t *loop);

@@ -427,6 +427,58 @@ static void test_remove_done_callback(void) {
   TU_EQ(c.calls, 0);
 }
 
+/* The inline slot turns into a list at the second callback: FIFO across that
+ * switch, after removals from its ends and middle, and when emptied and refilled. */
+static void test_callback_list_order(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  weft_future_t *f = weft_future_new(loop);
+  tu_fut_rec r[6] = {{0}};
+  for (int i = 0; i < 6; i++) {
+    r[i].log_enabled = 1;
+    r[i].log_id = i + 1;
+  }
+  TU_RC(weft_future_add_done_callback(f, tu_future_cb, &r[0]), 0);
+  TU_RC(weft_future_remove_done_callback(f, tu_future_cb, &r[0]), 1); /* inline, gone */
+  for (int i = 0; i < 5; i++)
+    TU_RC(weft_future_add_done_callback(f, tu_future_cb, &r[i]), 0);
+  TU_RC(weft_future_remove_done_callback(f, tu_future_cb, &r[0]), 1); /* head */
+  TU_RC(weft_future_remove_done_callback(f, tu_future_cb, &r[2]), 1); /* middle */
+  TU_RC(weft_future_remove_done_callback(f, tu_future_cb, &r[4]), 1); /* tail */
+  TU_RC(weft_future_add_done_callback(f, tu_future_cb, &r[5]), 0);    /* after the tail */
+  TU_RC(weft_future_add_done_callback(f, tu_future_cb, &r[0]), 0);
+  tu_log_reset();
+  TU_RC(weft_future_set_none(f), 0);
+  tu_run(loop);
+  TU_LOG_EXPECT(2, 4, 6, 1);
+  weft_future_unref(f);
+
+  /* a list emptied by removals takes new callbacks again */
+  f = weft_future_new(loop);
+  TU_RC(weft_future_add_done_callback(f, tu_future_cb, &r[1]), 0);
+  TU_RC(weft_future_add_done_callback(f, tu_future_cb, &r[3]), 0);
+  TU_RC(weft_future_remove_done_callback(f, tu_future_cb, &r[1]), 1);
+  TU_RC(weft_future_remove_done_callback(f, tu_future_cb, &r[3]), 1);
+  TU_RC(weft_future_add_done_callback(f, tu_future_cb, &r[5]), 0);
+  TU_RC(weft_future_add_done_callback(f, tu_future_cb, &r[3]), 0);
+  tu_log_reset();
+  TU_RC(weft_future_cancel(f, NULL), 1);
+  tu_run(loop);
+  TU_LOG_EXPECT(6, 4);
+  weft_future_unref(f);
+
+  /* many callbacks, then the future dropped pending: they run once, in order */
+  enum { MANY = 1000 };
+  f = weft_future_new(loop);
+  tu_fut_rec many = {0};
+  for (int i = 0; i < MANY; i++)
+    TU_RC(weft_future_add_done_callback(f, tu_future_cb, &many), 0);
+  weft_future_unref(f); /* the last reference: cancelled, callbacks still run */
+  tu_run(loop);
+  TU_EQ(many.calls, MANY);
+  tu_loop_close(loop);
+}
+
 /* ---- callbacks that touch their own future ------------------------------ */
 
 typedef struct {
@@ -738,6 +790,7 @@ static const tu_test tests[] = {
     {"done_callbacks_fifo_deferred", test_done_callbacks_fifo_deferred},
     {"add_after_done", test_add_after_done},
     {"remove_done_callback", test_remove_done_callback},
+    {"callback_list_order", test_callback_list_order},
     {"callback_unrefs_own_future", test_callback_unrefs_own_future},
     {"callback_cancels_and_adds", test_callback_cancels_and_adds},
     {"callback_frees_cancelled_future", test_callback_frees_cancelled_future},
