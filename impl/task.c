@@ -384,12 +384,18 @@ int weft_task_cancel(weft_task_t *task, const char *message) {
 }
 
 int weft_task_cancelling(const weft_task_t *task) {
-  return task != NULL ? task->cancel_requests : WEFT_EINVAL;
+  if (task == NULL)
+    return WEFT_EINVAL;
+  if (!weft__on_loop(task->f.loop))
+    return WEFT_ETHREAD;
+  return task->cancel_requests;
 }
 
 int weft_task_uncancel(weft_task_t *task) {
   if (task == NULL)
     return WEFT_EINVAL;
+  if (!weft__on_loop(task->f.loop))
+    return WEFT_ETHREAD;
   if (task->cancel_requests > 0)
     task->cancel_requests--;
   if (task->cancel_requests == 0)
@@ -398,14 +404,16 @@ int weft_task_uncancel(weft_task_t *task) {
 }
 
 weft_task_t *weft_loop_current_task(weft_loop_t *loop) {
-  return loop != NULL ? loop->current : NULL;
+  return loop != NULL && weft__on_loop(loop) ? loop->current : NULL;
 }
 
 /* ---- introspection -------------------------------------------------------------------- */
 
 const char *weft_task_name(weft_task_t *task) {
   if (task == NULL)
-    return NULL;
+    WEFT__FAIL_NULL(WEFT_EINVAL);
+  if (!weft__on_loop(task->f.loop))
+    WEFT__FAIL_NULL(WEFT_ETHREAD);
   if (task->name == NULL) {
     char buf[32];
     snprintf(buf, sizeof buf, "Task-%u", task->id);
@@ -419,6 +427,8 @@ const char *weft_task_name(weft_task_t *task) {
 int weft_task_set_name(weft_task_t *task, const char *name) {
   if (task == NULL)
     return WEFT_EINVAL;
+  if (!weft__on_loop(task->f.loop))
+    return WEFT_ETHREAD;
   char *copy = NULL;
   if (name != NULL && (copy = weft__strdup(name)) == NULL)
     return WEFT_ENOMEM;
@@ -428,7 +438,7 @@ int weft_task_set_name(weft_task_t *task, const char *name) {
 }
 
 weft_future_t *weft_task_awaiting(weft_task_t *task) {
-  if (task == NULL || task->wait != WEFT__WAIT_FUTURE)
+  if (task == NULL || !weft__on_loop(task->f.loop) || task->wait != WEFT__WAIT_FUTURE)
     return NULL;
   return task->awaited;
 }

@@ -700,6 +700,7 @@ typedef struct {
   weft_handle_t *h;
   int add_cb, remove_cb, spawn_null, spawn_err, sleep_null, sleep_err, handle_cancel;
   int cancel_rc;
+  int cancelling, uncancel, set_name, name_null, name_err, awaiting_null, current_null;
 } wt_arg;
 
 static void *wrong_thread_main(void *p) {
@@ -713,6 +714,13 @@ static void *wrong_thread_main(void *p) {
   a->sleep_null = s == NULL;
   a->sleep_err = weft_last_error();
   a->handle_cancel = weft_handle_cancel(a->h);
+  a->cancelling = weft_task_cancelling(a->t);
+  a->uncancel = weft_task_uncancel(a->t);
+  a->set_name = weft_task_set_name(a->t, "elsewhere");
+  a->name_null = weft_task_name(a->t) == NULL;
+  a->name_err = weft_last_error();
+  a->awaiting_null = weft_task_awaiting(a->t) == NULL;
+  a->current_null = weft_loop_current_task(a->loop) == NULL;
   a->cancel_rc = weft_future_cancel(a->f, "remote"); /* any thread: queued */
   return NULL;
 }
@@ -724,6 +732,11 @@ static void test_wrong_thread_future_task(void) {
   memset(&a, 0, sizeof a);
   a.loop = loop;
   a.f = weft_future_new(loop);
+  ts_task_rec tr;
+  memset(&tr, 0, sizeof tr);
+  a.t = weft_task_spawn(loop, "owner", ts_suspend_step, &tr, NULL);
+  TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
+  TU_EQ(weft_task_cancel(a.t, NULL), 1); /* one request for the other thread to see */
   tu_cb_rec hr = {0};
   TU_RC(weft_loop_call_later(loop, 50.0, &a.h, tu_cb_record, &hr), 0);
   pthread_t th;
@@ -736,6 +749,16 @@ static void test_wrong_thread_future_task(void) {
   TU_EQ(a.sleep_null, 1);
   TU_RC(a.sleep_err, WEFT_ETHREAD);
   TU_RC(a.handle_cancel, WEFT_ETHREAD);
+  TU_RC(a.cancelling, WEFT_ETHREAD);
+  TU_RC(a.uncancel, WEFT_ETHREAD);
+  TU_RC(a.set_name, WEFT_ETHREAD);
+  TU_EQ(a.name_null, 1);
+  TU_RC(a.name_err, WEFT_ETHREAD);
+  TU_EQ(a.awaiting_null, 1);
+  TU_EQ(a.current_null, 1);
+  /* nothing changed: the request is still there, the name is the owner's */
+  TU_EQ(weft_task_cancelling(a.t), 1);
+  TU_STR(weft_task_name(a.t), "owner");
   TU_EQ(a.cancel_rc, 1);
   for (int i = 0; i < 5 && !weft_future_done(a.f); i++)
     TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
@@ -744,6 +767,7 @@ static void test_wrong_thread_future_task(void) {
   TU_EQ(weft_handle_cancel(a.h), 1);
   weft_handle_unref(a.h);
   weft_future_unref(a.f);
+  weft_task_unref(a.t);
   tu_loop_close(loop);
   TU_EQ(hr.calls, 1);
   TU_RC(hr.last_status, WEFT_ECANCELED);

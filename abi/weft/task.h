@@ -188,38 +188,42 @@ WEFT_API int weft_task_wake(weft_task_t *task);
 WEFT_API int weft_task_cancel(weft_task_t *task, const char *message);
 
 /**
- * Number of pending cancel requests (asyncio cancelling()).  WEFT_EINVAL for
- * NULL.  Owner thread.
+ * Number of pending cancel requests (asyncio cancelling()).  Owner thread.
+ * Errors: WEFT_EINVAL (NULL), WEFT_ETHREAD (another thread).
  */
 WEFT_API int weft_task_cancelling(const weft_task_t *task);
 
 /**
  * Withdraws one cancel request (asyncio uncancel()) and returns how many
  * remain; when none remain, a request not yet delivered is dropped too.
- * Owner thread.  WEFT_EINVAL for NULL.
+ * Owner thread.  Errors: WEFT_EINVAL (NULL), WEFT_ETHREAD (another thread).
  */
 WEFT_API int weft_task_uncancel(weft_task_t *task);
 
-/** The task whose step is running on `loop` now (borrowed), or NULL. Owner thread. */
+/**
+ * The task whose step is running on `loop` now (borrowed), or NULL (none, a
+ * NULL loop, or a call from another thread than the loop's).  Owner thread.
+ */
 WEFT_API weft_task_t *weft_loop_current_task(weft_loop_t *loop);
 
 /* ---- introspection ------------------------------------------------------ */
 
 /**
- * The task's name (borrowed; valid until renamed or freed), or NULL for
- * NULL.  Owner thread.
+ * The task's name (borrowed; valid until renamed or freed); a task never
+ * named is "Task-N".  Owner thread.  NULL on error, with weft_last_error()
+ * WEFT_EINVAL (NULL task) or WEFT_ETHREAD (another thread).
  */
 WEFT_API const char *weft_task_name(weft_task_t *task);
 
 /**
  * Renames the task (`name` copied; NULL restores "Task-N").  Owner thread.
- * Errors: WEFT_EINVAL (NULL task), WEFT_ENOMEM.
+ * Errors: WEFT_EINVAL (NULL task), WEFT_ETHREAD (another thread), WEFT_ENOMEM.
  */
 WEFT_API int weft_task_set_name(weft_task_t *task, const char *name);
 
 /**
- * The future the task is suspended on (borrowed), or NULL (not awaiting, or
- * NULL).  Owner thread.
+ * The future the task is suspended on (borrowed), or NULL (not awaiting, a
+ * NULL task, or a call from another thread).  Owner thread.
  */
 WEFT_API weft_future_t *weft_task_awaiting(weft_task_t *task);
 
