@@ -368,15 +368,22 @@ impl<T: Value> std::future::Future for Future<T> {
             Err(err) => return Poll::Ready(Err(err)),
         };
         // SAFETY: live future, owner thread
-        if unsafe { sys::weft_future_done(raw) } == 0 {
-            match this.reg.poll_pending(raw, cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
-                Poll::Ready(Ok(())) => {}
+        unsafe {
+            if this.reg.was_pending() {
+                // woken: probably done, so read at once (one call)
+                if let Some(out) = T::try_read(raw) {
+                    return Poll::Ready(out);
+                }
+            } else if sys::weft_future_done(raw) != 0 {
+                return Poll::Ready(T::read(raw));
             }
         }
-        // SAFETY: done
-        Poll::Ready(unsafe { T::read(raw) })
+        match this.reg.poll_pending(raw, cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(err)) => Poll::Ready(Err(err)),
+            // SAFETY: done
+            Poll::Ready(Ok(())) => Poll::Ready(unsafe { T::read(raw) }),
+        }
     }
 }
 

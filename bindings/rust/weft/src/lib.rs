@@ -127,17 +127,19 @@ where
 /// A future of the running loop that completes after `delay` (asyncio
 /// `sleep`).  Outside a running loop it fails with `ESTATE`.
 pub fn sleep(delay: impl Delay) -> Future<()> {
-    match LoopRef::current() {
-        Some(lp) => lp.sleep(delay),
-        None => Future::broken(no_loop()),
+    // SAFETY: the borrowed pointer of this thread's running loop, used at once
+    match unsafe { sys::weft_loop_running() } {
+        lp if lp.is_null() => Future::broken(no_loop()),
+        lp => Future::from_result(event_loop::nonnull(unsafe { sys::weft_sleep(lp, delay.seconds()) })),
     }
 }
 
 /// A new pending future of the running loop (asyncio `loop.create_future()`).
 pub fn create_future<T: Value>() -> Future<T> {
-    match LoopRef::current() {
-        Some(lp) => lp.create_future(),
-        None => Future::broken(no_loop()),
+    // SAFETY: as in sleep
+    match unsafe { sys::weft_loop_running() } {
+        lp if lp.is_null() => Future::broken(no_loop()),
+        lp => Future::from_result(event_loop::nonnull(unsafe { sys::weft_future_new(lp) })),
     }
 }
 

@@ -396,13 +396,14 @@ impl<F: StdFuture> TaskCell<F> {
                         core.register(first);
                         return SUSPEND;
                     }
-                    if sys::weft_future_done(first) != 0 {
-                        continue; // done meanwhile (a callback of ours completed it): poll again
-                    }
+                    // (a future done already gives its outcome, without suspending)
                     let rc = sys::weft_task_await(task, first);
                     if rc == SUSPEND {
                         core.native.set(first);
                         return SUSPEND;
+                    }
+                    if sys::weft_future_done(first) != 0 {
+                        continue; // done meanwhile (a callback of ours completed it): poll again
                     }
                     // could not await it natively (another loop, ...)
                     core.register(first);

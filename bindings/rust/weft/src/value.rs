@@ -36,6 +36,22 @@ pub trait Value: sealed::Sealed + Sized + 'static {
     #[doc(hidden)]
     /// Sets it as the result of `raw`; returns the C status.
     unsafe fn write(&self, raw: *mut sys::weft_future_t) -> c_int;
+    #[doc(hidden)]
+    /// As `read`, or `None` while `raw` is pending: for a future that is
+    /// probably done, one call instead of a done check and a read.
+    unsafe fn try_read(raw: *mut sys::weft_future_t) -> Option<Result<Self>> {
+        if sys::weft_future_done(raw) == 0 {
+            None
+        } else {
+            Some(Self::read(raw))
+        }
+    }
+}
+
+/// Whether a getter's status `rc` means that `raw` is still pending (a
+/// future may also have *failed* with the code `EPENDING`).
+unsafe fn still_pending(raw: *mut sys::weft_future_t, rc: c_int) -> bool {
+    rc == e::WEFT_EPENDING && sys::weft_future_done(raw) == 0
 }
 
 /// `Ok(())` if the done future `raw` has a result (of any type), else its error.
@@ -58,14 +74,36 @@ unsafe fn read_i64(raw: *mut sys::weft_future_t) -> Result<i64> {
     }
 }
 
+unsafe fn try_read_i64(raw: *mut sys::weft_future_t) -> Option<Result<i64>> {
+    let mut v = 0i64;
+    match sys::weft_future_result_int64(raw, &mut v) {
+        0 => Some(Ok(v)),
+        rc if still_pending(raw, rc) => None,
+        rc => Some(Err(Error::of_future(raw, rc))),
+    }
+}
+
 impl sealed::Sealed for () {}
 impl Value for () {
     unsafe fn read(raw: *mut sys::weft_future_t) -> Result<()> {
         outcome(raw)
     }
+    unsafe fn try_read(raw: *mut sys::weft_future_t) -> Option<Result<()>> {
+        match sys::weft_future_error(raw) {
+            0 => Some(Ok(())),
+            rc if still_pending(raw, rc) => None,
+            rc => Some(Err(Error::of_future(raw, rc))),
+        }
+    }
     unsafe fn write(&self, raw: *mut sys::weft_future_t) -> c_int {
         sys::weft_future_set_none(raw)
     }
+}
+
+fn int_from<T: TryFrom<i64>>(v: i64) -> Result<T> {
+    T::try_from(v).map_err(|_| {
+        Error::with_message(e::WEFT_ERANGE, &format!("the int64 result does not fit {}", std::any::type_name::<T>()))
+    })
 }
 
 macro_rules! int_value {
@@ -73,10 +111,10 @@ macro_rules! int_value {
         impl sealed::Sealed for $t {}
         impl Value for $t {
             unsafe fn read(raw: *mut sys::weft_future_t) -> Result<$t> {
-                let v = read_i64(raw)?;
-                <$t>::try_from(v).map_err(|_| {
-                    Error::with_message(e::WEFT_ERANGE, concat!("the int64 result does not fit ", stringify!($t)))
-                })
+                int_from(read_i64(raw)?)
+            }
+            unsafe fn try_read(raw: *mut sys::weft_future_t) -> Option<Result<$t>> {
+                try_read_i64(raw).map(|r| r.and_then(int_from))
             }
             unsafe fn write(&self, raw: *mut sys::weft_future_t) -> c_int {
                 match i64::try_from(*self) {
@@ -93,6 +131,9 @@ impl sealed::Sealed for bool {}
 impl Value for bool {
     unsafe fn read(raw: *mut sys::weft_future_t) -> Result<bool> {
         Ok(read_i64(raw)? != 0)
+    }
+    unsafe fn try_read(raw: *mut sys::weft_future_t) -> Option<Result<bool>> {
+        try_read_i64(raw).map(|r| r.map(|v| v != 0))
     }
     unsafe fn write(&self, raw: *mut sys::weft_future_t) -> c_int {
         sys::weft_future_set_int64(raw, *self as i64)

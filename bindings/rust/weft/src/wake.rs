@@ -43,13 +43,21 @@ unsafe extern "C" fn slot_fired(_future: *mut sys::weft_future_t, userdata: *mut
 #[derive(Default)]
 pub(crate) struct Registration {
     slot: Option<Arc<WakeSlot>>,
+    /// Some poll found the future pending (the next is likely to find it done).
+    pending: bool,
 }
 
 impl Registration {
+    /// Whether a poll has found the future pending before.
+    pub(crate) fn was_pending(&self) -> bool {
+        self.pending
+    }
+
     /// Called when `raw` (owned by the caller) is not done: arranges a wake-up
     /// of `cx`'s waker when it is.  `Ready(Err)` if that cannot be arranged
     /// (a future of another thread's loop, a closed loop).
     pub(crate) fn poll_pending(&mut self, raw: *mut sys::weft_future_t, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.pending = true;
         if let Some(core) = TaskCore::polling(cx.waker()) {
             return core.await_candidate(raw);
         }

@@ -52,6 +52,61 @@ fn set_and_read_every_value_type() {
 }
 
 #[test]
+fn values_read_after_waiting() {
+    // each future is pending when first polled, so the await reads it
+    // after the wake-up (the one-call read), in a task and outside one
+    let lp = Loop::new().unwrap();
+    lp.block_on(async {
+        macro_rules! later {
+            ($t:ty, $v:expr) => {{
+                let f = weft::create_future::<$t>();
+                let setter = f.clone();
+                weft::call_soon(move || setter.set_result($v).unwrap()).unwrap();
+                assert_eq!(f.await.unwrap(), $v);
+                let g = weft::create_future::<$t>();
+                let setter = g.clone();
+                weft::call_soon(move || setter.set_error(&Error::new(-104, Some("reset"))).unwrap()).unwrap();
+                assert_eq!(g.await.unwrap_err().message(), Some("reset"));
+            }};
+        }
+        later!((), ());
+        later!(bool, true);
+        later!(i32, -7);
+        later!(u32, 7);
+        later!(i64, i64::MIN);
+        later!(u64, 1 << 40);
+        later!(usize, 12);
+        later!(f64, 2.5);
+        later!(Vec<u8>, vec![0u8, 1, 255]);
+        later!(String, "héllo".to_string());
+        later!(AnyValue, AnyValue::Int(5));
+        // an int64 result that does not fit the type read
+        let f = weft::create_future::<i64>();
+        let setter = f.clone();
+        weft::call_soon(move || setter.set_result(-1).unwrap()).unwrap();
+        assert_eq!(f.cast::<u32>().await.unwrap_err().code(), Code::RANGE);
+        // a future that *fails* with the code EPENDING is done, not pending
+        for pending_first in [true, false] {
+            let f = weft::create_future::<i64>();
+            let setter = f.clone();
+            let fail = move || setter.set_error(&Error::new(Code::PENDING.0, Some("odd"))).unwrap();
+            if pending_first {
+                weft::call_soon(fail).unwrap();
+            } else {
+                fail();
+            }
+            let err = f.await.unwrap_err();
+            assert_eq!((err.code(), err.message()), (Code::PENDING, Some("odd")));
+            let u = weft::create_future::<()>();
+            let setter = u.clone();
+            weft::call_soon(move || setter.set_error(&Error::new(Code::PENDING.0, None)).unwrap()).unwrap();
+            assert_eq!(u.await.unwrap_err().code(), Code::PENDING);
+        }
+    })
+    .unwrap();
+}
+
+#[test]
 fn states_errors_and_cancellation() {
     let lp = Loop::new().unwrap();
     let f = lp.create_future::<i64>();
