@@ -89,7 +89,7 @@ impl<A: AsFuture> AsFuture for &A {
 }
 
 /// The running loop, or the loop of `raw`.
-fn loop_of(raw: *mut sys::weft_future_t) -> *mut sys::weft_loop_t {
+pub(crate) fn loop_of(raw: *mut sys::weft_future_t) -> *mut sys::weft_loop_t {
     // SAFETY: any thread; borrowed pointers
     unsafe {
         let lp = sys::weft_loop_running();
@@ -516,7 +516,7 @@ impl Drop for Scope {
     }
 }
 
-fn current_task_ptr() -> Result<*mut sys::weft_task_t> {
+pub(crate) fn current_task_ptr() -> Result<*mut sys::weft_task_t> {
     // SAFETY: borrowed pointers of this thread's running loop
     unsafe {
         let lp = sys::weft_loop_running();

@@ -39,6 +39,9 @@ impl Code {
     /// A task or callback failed without an error code, e.g. a Rust panic
     /// (`WEFT_EUNHANDLED`).
     pub const UNHANDLED: Code = Code(e::WEFT_EUNHANDLED);
+    /// A task group failed: its error group holds the errors (`WEFT_EGROUP`;
+    /// see [`crate::TaskGroup::errors`]).
+    pub const GROUP: Code = Code(e::WEFT_EGROUP);
     /// Resource busy (`WEFT_EBUSY`).
     pub const BUSY: Code = Code(e::WEFT_EBUSY);
     /// A value out of range (`WEFT_ERANGE`).

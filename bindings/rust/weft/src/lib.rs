@@ -28,6 +28,7 @@
 //! | [`spawn`], [`JoinHandle`], [`Task`] | `weft_task_spawn` with a step that polls the Rust future |
 //! | [`Future`] (a `std::future::Future`), [`RemoteFuture`] | `weft_future_*` |
 //! | [`sleep`], [`gather`], [`gather_settled`], [`wait_for`], [`shield`], [`select`], [`timeout`], [`Scope`] | `weft_sleep`, `weft_gather`, `weft_wait_for`, `weft_shield`, `weft_timeout_*` |
+//! | [`task_group`], [`TaskGroup`] | `weft_taskgroup_*` (children are Rust tasks) |
 //! | [`call_soon`], [`LoopRef::call_later`], [`CallHandle`], [`Remote`] | `weft_loop_call_*`, `weft_handle_*`, `weft_loop_call_soon_threadsafe` |
 //! | [`Error`], [`Code`] | `enum weft_errno`; cancellation is [`Error::Cancelled`] |
 //! | [`Value`], [`AnyValue`], [`Local`], [`TaskOutput`] | the values a weft future carries |
@@ -66,6 +67,7 @@ mod error;
 mod event_loop;
 mod future;
 mod task;
+mod taskgroup;
 mod value;
 mod wake;
 
@@ -77,6 +79,7 @@ pub use error::{Code, Error, Result};
 pub use event_loop::{CallHandle, ExceptionContext, Hold, Loop, LoopRef, Remote, RunMode};
 pub use future::{DoneCallback, Future, RemoteFuture, State};
 pub use task::{JoinHandle, Task};
+pub use taskgroup::{task_group, GroupError, GroupExit, TaskGroup, TaskGroupState};
 pub use value::{AnyValue, Local, TaskOutput, Value};
 /// The raw FFI (the `weft-sys` crate), for what the safe API leaves out.
 pub use weft_sys as sys;

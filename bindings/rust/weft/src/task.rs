@@ -210,6 +210,12 @@ impl TaskCore {
         }
     }
 
+    /// Takes the cancellation waiting for the task's next weft await, for
+    /// awaits that deliver it themselves (task groups, sync primitives).
+    pub(crate) fn take_cancel(&self) -> bool {
+        self.cancel_pending.replace(false)
+    }
+
     fn take_candidates(&self) -> (usize, *mut sys::weft_future_t) {
         let first = self.first.replace(null_mut());
         let n = usize::from(!first.is_null()) + self.more.borrow().len();
@@ -422,6 +428,16 @@ unsafe fn finish_output<O: TaskOutput>(out: &O, raw: *mut sys::weft_future_t) ->
     out.finish(raw)
 }
 
+/// How a Rust task is created: `weft_task_spawn`'s arguments after the
+/// loop (name, step, userdata, release) in, one task reference (or the
+/// error; then `release` must not have been called) out.
+pub(crate) type Spawner<'a> = &'a mut dyn FnMut(
+    *const std::os::raw::c_char,
+    sys::weft_step_fn,
+    *mut c_void,
+    sys::weft_release_fn,
+) -> Result<NonNull<sys::weft_task_t>>;
+
 /// Spawns `fut` on `lp` as a weft task.  Not 'static: block_on drops the
 /// future itself before its borrows end.
 unsafe fn spawn_cell<F: StdFuture>(
@@ -430,18 +446,37 @@ unsafe fn spawn_cell<F: StdFuture>(
     fut: F,
     finish: unsafe fn(&F::Output, *mut sys::weft_future_t) -> c_int,
 ) -> Result<(Rc<TaskCell<F>>, NonNull<sys::weft_task_t>)> {
+    spawn_cell_with(name, fut, finish, &mut |n, step, ud, rel| task_spawn(lp, n, step, ud, rel))
+}
+
+/// `weft_task_spawn` as a spawner.
+unsafe fn task_spawn(
+    lp: *mut sys::weft_loop_t,
+    name: *const std::os::raw::c_char,
+    step: sys::weft_step_fn,
+    ud: *mut c_void,
+    release: sys::weft_release_fn,
+) -> Result<NonNull<sys::weft_task_t>> {
+    NonNull::new(sys::weft_task_spawn(lp, name, step, ud, release)).ok_or_else(Error::last)
+}
+
+/// As spawn_cell, with the C task created by `spawner` (a task group's spawn).
+unsafe fn spawn_cell_with<F: StdFuture>(
+    name: Option<&str>,
+    fut: F,
+    finish: unsafe fn(&F::Output, *mut sys::weft_future_t) -> c_int,
+    spawner: Spawner<'_>,
+) -> Result<(Rc<TaskCell<F>>, NonNull<sys::weft_task_t>)> {
     let cell =
         Rc::new(TaskCell { core: TaskCore::new(), fut: UnsafeCell::new(Some(fut)), out: Cell::new(None), finish });
     let ud = Rc::into_raw(cell.clone()) as *mut c_void;
     let name = cstring(name);
-    let t = sys::weft_task_spawn(lp, cptr(&name), Some(step::<F>), ud, Some(release::<F>));
-    match NonNull::new(t) {
-        Some(t) => {
+    match spawner(cptr(&name), Some(step::<F>), ud, Some(release::<F>)) {
+        Ok(t) => {
             cell.core.task.store(t.as_ptr(), Ordering::Relaxed);
             Ok((cell, t))
         }
-        None => {
-            let err = Error::last();
+        Err(err) => {
             drop(Rc::from_raw(ud as *const TaskCell<F>));
             Err(err)
         }
@@ -454,7 +489,18 @@ where
     F::Output: TaskOutput,
 {
     // SAFETY: lp is a live loop (or NULL: EINVAL); F is 'static
-    match unsafe { spawn_cell(lp, name, fut, finish_output::<F::Output>) } {
+    spawn_via(name, fut, &mut |n, step, ud, rel| unsafe { task_spawn(lp, n, step, ud, rel) })
+}
+
+/// Spawns `fut` as a Rust task created by `spawner` (which must create a
+/// task of the calling thread's loop, as `weft_task_spawn` does).
+pub(crate) fn spawn_via<F>(name: Option<&str>, fut: F, spawner: Spawner<'_>) -> JoinHandle<F::Output>
+where
+    F: StdFuture + 'static,
+    F::Output: TaskOutput,
+{
+    // SAFETY: F is 'static; the spawner passes our step and release to C
+    match unsafe { spawn_cell_with(name, fut, finish_output::<F::Output>, spawner) } {
         Ok((cell, t)) => JoinHandle { task: Some(t), broken: None, slot: Some(cell), reg: Registration::default() },
         Err(err) => JoinHandle { task: None, broken: Some(err), slot: None, reg: Registration::default() },
     }
