@@ -72,7 +72,7 @@ rust_fmt() {
 # cancelled at close, wakers from threads) under memcheck, leaks included.
 rust_valgrind() {
   local bin t ok=0
-  for t in tasks futures taskgroup; do
+  for t in tasks futures taskgroup sync queue; do
     bin=$(find "$CARGO_TARGET_DIR/debug/deps" -maxdepth 1 -type f -executable -name "${t}-*" | head -n 1)
     [ -n "$bin" ] || { echo "no test binary for $t"; return 1; }
     LD_LIBRARY_PATH="$WEFT_RELEASE_DIR/lib" valgrind -q --error-exitcode=99 --leak-check=full \

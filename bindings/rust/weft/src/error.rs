@@ -42,6 +42,19 @@ impl Code {
     /// A task group failed: its error group holds the errors (`WEFT_EGROUP`;
     /// see [`crate::TaskGroup::errors`]).
     pub const GROUP: Code = Code(e::WEFT_EGROUP);
+    /// The queue is shut down (`WEFT_EQUEUESHUTDOWN`).
+    pub const QUEUE_SHUTDOWN: Code = Code(e::WEFT_EQUEUESHUTDOWN);
+    /// The queue is empty (`WEFT_EQUEUEEMPTY`, from `get_nowait`).
+    pub const QUEUE_EMPTY: Code = Code(e::WEFT_EQUEUEEMPTY);
+    /// The queue is full (`WEFT_EQUEUEFULL`, from `put_nowait`).
+    pub const QUEUE_FULL: Code = Code(e::WEFT_EQUEUEFULL);
+    /// The barrier was aborted, or reset while waiting (`WEFT_EBROKENBARRIER`).
+    pub const BROKEN_BARRIER: Code = Code(e::WEFT_EBROKENBARRIER);
+    /// A counter would overflow, e.g. a bounded semaphore released too
+    /// often (`WEFT_EOVERFLOW`).
+    pub const OVERFLOW: Code = Code(e::WEFT_EOVERFLOW);
+    /// The object belongs to another loop (`WEFT_EOTHERLOOP`).
+    pub const OTHER_LOOP: Code = Code(e::WEFT_EOTHERLOOP);
     /// Resource busy (`WEFT_EBUSY`).
     pub const BUSY: Code = Code(e::WEFT_EBUSY);
     /// A value out of range (`WEFT_ERANGE`).

@@ -29,6 +29,8 @@
 //! | [`Future`] (a `std::future::Future`), [`RemoteFuture`] | `weft_future_*` |
 //! | [`sleep`], [`gather`], [`gather_settled`], [`wait_for`], [`shield`], [`select`], [`timeout`], [`Scope`] | `weft_sleep`, `weft_gather`, `weft_wait_for`, `weft_shield`, `weft_timeout_*` |
 //! | [`task_group`], [`TaskGroup`] | `weft_taskgroup_*` (children are Rust tasks) |
+//! | [`Event`], [`Lock`], [`Semaphore`], [`Condition`], [`Barrier`] (guards release on drop) | `weft_event_*`, `weft_lock_*`, ... (weft/sync.h) |
+//! | [`Queue`] of any Rust type (FIFO, LIFO, priority) | `weft_queue_*` |
 //! | [`call_soon`], [`LoopRef::call_later`], [`CallHandle`], [`Remote`] | `weft_loop_call_*`, `weft_handle_*`, `weft_loop_call_soon_threadsafe` |
 //! | [`Error`], [`Code`] | `enum weft_errno`; cancellation is [`Error::Cancelled`] |
 //! | [`Value`], [`AnyValue`], [`Local`], [`TaskOutput`] | the values a weft future carries |
@@ -66,6 +68,9 @@ mod combinators;
 mod error;
 mod event_loop;
 mod future;
+mod op;
+mod queue;
+mod sync;
 mod task;
 mod taskgroup;
 mod value;
@@ -78,6 +83,11 @@ pub use combinators::{
 pub use error::{Code, Error, Result};
 pub use event_loop::{CallHandle, ExceptionContext, Hold, Loop, LoopRef, Remote, RunMode};
 pub use future::{DoneCallback, Future, RemoteFuture, State};
+pub use queue::{Get, Put, PutError, Queue, QueueKind};
+pub use sync::{
+    Barrier, BarrierState, Condition, ConditionWait, Event, Lock, LockAcquire, LockGuard, Semaphore, SemaphoreAcquire,
+    SemaphorePermit,
+};
 pub use task::{JoinHandle, Task};
 pub use taskgroup::{task_group, GroupError, GroupExit, TaskGroup, TaskGroupState};
 pub use value::{AnyValue, Local, TaskOutput, Value};

@@ -306,7 +306,7 @@ fn drop_quietly<T>(v: T) {
     }
 }
 
-fn panic_text(p: &(dyn Any + Send)) -> String {
+pub(crate) fn panic_text(p: &(dyn Any + Send)) -> String {
     if let Some(s) = p.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = p.downcast_ref::<String>() {
