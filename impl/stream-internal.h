@@ -87,7 +87,8 @@ enum {
   WEFT__S_WPAUSED = 1u << 8,   /* the write queue went over the high mark */
   WEFT__S_NOREAD = 1u << 9,    /* not readable (a child's stdin) */
   WEFT__S_INIT = 1u << 10,     /* the libuv handle was initialised */
-  WEFT__S_REFED = 1u << 11     /* the handle keeps the loop running (a read waits) */
+  WEFT__S_REFED = 1u << 11,    /* the handle keeps the loop running (a read waits) */
+  WEFT__S_SOCK = 1u << 12      /* `fd` is a socket: recv/send on it directly */
 };
 
 /* The pending read's kind. */
@@ -99,6 +100,7 @@ struct weft_stream {
   uint8_t kind;               /* enum weft_stream_kind */
   uint32_t flags;
   int err;                    /* the failure that closed the stream */
+  int fd;                     /* the handle's descriptor once started, else -1 */
   weft__ioref io;
   weft_loop_t *loop;          /* memory held */
   weft__resource res;

@@ -7,6 +7,11 @@
  * finds its bytes buffered and completes at once.  Its libuv handle is
  * referenced only while a read waits: an idle connection does not keep
  * weft_loop_run(WEFT_RUN_DEFAULT) going, a task waiting for bytes does.
+ *
+ * On a socket the per-message system calls are weft's own recv and send
+ * (see weft__stream_recv): the kernel's socket calls skip the VFS layer that
+ * libuv's read and write go through, a measurable share of an echo's cost.
+ * libuv still polls the socket and queues the writes that would block.
  */
 #include "stream-internal.h"
 #include "req-internal.h"
@@ -213,6 +218,7 @@ weft_stream_t *weft__stream_new(weft_loop_t *loop, int kind, int *err) {
   s->magic = WEFT__STREAM_MAGIC;
   s->kind = (uint8_t)kind;
   s->flags = WEFT__S_INIT;
+  s->fd = -1;
   s->loop = weft__loop_hold_mem(loop);
   weft__ioref_init(&s->io, loop, &weft__stream_ops, 1);
   s->limit = WEFT__DEFAULT_LIMIT;
@@ -228,6 +234,17 @@ weft_stream_t *weft__stream_new(weft_loop_t *loop, int kind, int *err) {
 void weft__stream_start(weft_stream_t *s) {
   if (s->kind == WEFT_STREAM_TCP)
     uv_tcp_nodelay(&s->h.tcp, 1);
+  /* A socket (a child's pipes are socket pairs too) is read and written
+   * with recv/send: cheaper in the kernel than read/write (no VFS layer),
+   * and no SIGPIPE. */
+  uv_os_fd_t fd;
+  if (uv_fileno(&s->h.handle, &fd) == 0) {
+    int type;
+    socklen_t len = sizeof type;
+    s->fd = fd;
+    if (s->kind != WEFT_STREAM_PIPE || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0)
+      s->flags |= WEFT__S_SOCK;
+  }
   if (!uv_is_readable(&s->h.stream))
     s->flags |= WEFT__S_NOREAD;
   weft__stream_update_reading(s);
@@ -335,13 +352,17 @@ static void weft__stream_consume(weft_stream_t *s, size_t n) {
     s->flags &= ~WEFT__S_PAUSED;
 }
 
-/* Completes `f` with the first `n` buffered bytes and consumes them. */
+/* Completes the pending `f` with a copy of the first `n` buffered bytes and
+ * consumes them. */
 static void weft__stream_take(weft_stream_t *s, weft_future_t *f, size_t n) {
-  int rc = weft_future_set_bytes(f, n > 0 ? s->rbuf + s->rstart : "", n);
-  if (rc == WEFT_ENOMEM) {
+  char *p = malloc(n > 0 ? n : 1);
+  if (p == NULL) {
     weft_future_set_error(f, WEFT_ENOMEM, NULL);
     return; /* the bytes stay buffered */
   }
+  if (n > 0)
+    memcpy(p, s->rbuf + s->rstart, n);
+  weft__future_settle(f, WEFT_FUTURE_RESULT, WEFT_VALUE_BYTES, 0, 0, p, n, NULL, NULL);
   weft__stream_consume(s, n);
 }
 
@@ -422,25 +443,53 @@ static void weft__stream_fulfil(weft_stream_t *s) {
   }
 }
 
+/* Room for a read of READ_CHUNK bytes after rend: 0, or -1 (no memory). */
+static int weft__stream_reserve(weft_stream_t *s) {
+  if (s->rcap - s->rend >= WEFT__READ_CHUNK)
+    return 0;
+  if (s->rstart > 0) {
+    memmove(s->rbuf, s->rbuf + s->rstart, s->rend - s->rstart);
+    s->rend -= s->rstart;
+    s->rstart = 0;
+  }
+  if (s->rcap - s->rend < WEFT__READ_CHUNK) {
+    size_t cap = s->rend + WEFT__READ_CHUNK;
+    char *p = realloc(s->rbuf, cap);
+    if (p == NULL)
+      return -1;
+    s->rbuf = p;
+    s->rcap = cap;
+  }
+  return 0;
+}
+
+/*
+ * A socket is read here rather than by libuv: its alloc callback gives libuv
+ * an empty buffer, so libuv reads nothing and calls the read callback with
+ * UV_ENOBUFS each time the socket is readable (documented for uv_alloc_cb),
+ * and the read callback calls this.  Returns what libuv's read would give
+ * the callback: a count, 0 (nothing yet), UV_EOF or an error.
+ */
+static ssize_t weft__stream_recv(weft_stream_t *s) {
+  if (weft__stream_reserve(s) != 0)
+    return UV_ENOBUFS;
+  ssize_t n;
+  do
+    n = recv(s->fd, s->rbuf + s->rend, s->rcap - s->rend, MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  if (n > 0)
+    return n;
+  if (n == 0)
+    return UV_EOF;
+  return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+}
+
 static void weft__stream_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   weft_stream_t *s = h->data;
-  if (s->rcap - s->rend < WEFT__READ_CHUNK) {
-    if (s->rstart > 0) {
-      memmove(s->rbuf, s->rbuf + s->rstart, s->rend - s->rstart);
-      s->rend -= s->rstart;
-      s->rstart = 0;
-    }
-    if (s->rcap - s->rend < WEFT__READ_CHUNK) {
-      size_t cap = s->rend + WEFT__READ_CHUNK;
-      char *p = realloc(s->rbuf, cap);
-      if (p == NULL) {
-        *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
-        return;
-      }
-      s->rbuf = p;
-      s->rcap = cap;
-    }
+  if ((s->flags & WEFT__S_SOCK) || weft__stream_reserve(s) != 0) {
+    *buf = uv_buf_init(NULL, 0); /* read_cb gets UV_ENOBUFS */
+    return;
   }
   *buf = uv_buf_init(s->rbuf + s->rend, (unsigned)(s->rcap - s->rend));
 }
@@ -448,13 +497,14 @@ static void weft__stream_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *bu
 static void weft__stream_read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
   (void)buf;
   weft_stream_t *s = h->data;
+  if (nread == UV_ENOBUFS && (s->flags & WEFT__S_SOCK))
+    nread = weft__stream_recv(s);
   if (nread > 0) {
     s->rend += (size_t)nread;
     if (weft__stream_buffered(s) > 2 * s->limit)
       s->flags |= WEFT__S_PAUSED;
   } else if (nread == UV_EOF) {
-    s->flags |= WEFT__S_EOF;
-    s->flags &= ~WEFT__S_READING; /* libuv stopped reading */
+    s->flags |= WEFT__S_EOF; /* weft__stream_update_reading stops reading */
   } else if (nread < 0) {
     weft__stream_fail(s, (int)nread);
     return;
@@ -623,16 +673,25 @@ static int weft__stream_try(weft_stream_t *s, const char *data, size_t len, size
   *written = 0;
   if (s->wq_count > 0 || len == 0)
     return 0;
-  uv_buf_t b = uv_buf_init((char *)data, len > UINT32_MAX ? UINT32_MAX : (unsigned)len);
-  int n = uv_try_write(&s->h.stream, &b, 1);
+  ssize_t n;
+  if (s->flags & WEFT__S_SOCK) {
+    do
+      n = send(s->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+      n = errno == EAGAIN || errno == EWOULDBLOCK ? UV_EAGAIN : -errno;
+  } else {
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+    n = uv_try_write(&s->h.stream, &b, 1);
+  }
   if (n >= 0) {
     *written = (size_t)n;
     return 0;
   }
   if (n == UV_EAGAIN || n == UV_ENOSYS)
     return 0;
-  weft__stream_fail(s, n);
-  return n;
+  weft__stream_fail(s, (int)n);
+  return (int)n;
 }
 
 /* Queues `w` for the `len` bytes at `data` (not written yet). */

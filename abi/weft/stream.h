@@ -19,7 +19,8 @@
  * end of file.  One read may wait at a time (another read while one is
  * pending fails with WEFT_EBUSY, as asyncio raises RuntimeError).
  *
- * Writing.  weft_stream_write tries to write at once (uv_try_write) and
+ * Writing.  weft_stream_write tries to write at once (send(2) with
+ * MSG_NOSIGNAL on a socket, uv_try_write on a pipe) and
  * queues only what the kernel did not take: weft_stream_write copies that
  * rest, weft_stream_write_owned takes ownership instead (no copy at all).
  * weft_stream_drain waits while the queue is above the high water mark,
