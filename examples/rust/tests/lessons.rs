@@ -42,7 +42,7 @@ fn every_lesson_is_listed() {
     let n = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bin"))
         .unwrap()
         .count();
-    assert_eq!(n, 18, "add the new lesson to the lessons! list below");
+    assert_eq!(n, 21, "add the new lesson to the lessons! list below");
 }
 
 lessons!(
@@ -60,8 +60,11 @@ lessons!(
     lesson_12 => "12_generator_send",
     lesson_13 => "13_gather",
     lesson_14 => "14_wait_for_shield",
+    lesson_15 => "15_wait",
+    lesson_16 => "16_as_completed",
     lesson_20 => "20_producer_consumer",
     lesson_21 => "21_semaphore_limit",
     lesson_30 => "30_taskgroup",
-    lesson_31 => "31_timeout_scope"
+    lesson_31 => "31_timeout_scope",
+    lesson_35 => "35_executor"
 );

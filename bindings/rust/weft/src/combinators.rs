@@ -42,7 +42,7 @@ mod sealed {
 }
 
 /// Something backed by a weft future: [`Future`], [`JoinHandle`], [`Task`],
-/// or a reference to one.  The C combinators ([`gather`], [`wait_for`],
+/// [`crate::ToThread`], or a reference to one.  The C combinators ([`gather`], [`wait_for`],
 /// [`shield`]) take these.
 pub trait AsFuture: sealed::Sealed {
     /// The weft future (borrowed), or the error of a handle that has none.
@@ -79,6 +79,12 @@ impl AsFuture for Task {
     fn future_ptr(&self) -> Result<*mut sys::weft_future_t> {
         // SAFETY: live task
         Ok(unsafe { sys::weft_task_future(self.as_ptr()) })
+    }
+}
+impl<R: crate::WorkOutput> sealed::Sealed for crate::ToThread<R> {}
+impl<R: crate::WorkOutput> AsFuture for crate::ToThread<R> {
+    fn future_ptr(&self) -> Result<*mut sys::weft_future_t> {
+        self.future().future_ptr()
     }
 }
 impl<A: AsFuture> sealed::Sealed for &A {}

@@ -31,6 +31,8 @@
 //! | [`task_group`], [`TaskGroup`] | `weft_taskgroup_*` (children are Rust tasks) |
 //! | [`Event`], [`Lock`], [`Semaphore`], [`Condition`], [`Barrier`] (guards release on drop) | `weft_event_*`, `weft_lock_*`, ... (weft/sync.h) |
 //! | [`Queue`] of any Rust type (FIFO, LIFO, priority) | `weft_queue_*` |
+//! | [`wait`], [`as_completed`] (each result with its input's index) | `weft_wait`, `weft_as_completed_*` |
+//! | [`to_thread`], [`LoopRef::run_in_executor`], [`work_cancelled`] | `weft_to_thread`, `weft_work_*` (libuv's thread pool) |
 //! | [`call_soon`], [`LoopRef::call_later`], [`CallHandle`], [`Remote`] | `weft_loop_call_*`, `weft_handle_*`, `weft_loop_call_soon_threadsafe` |
 //! | [`Error`], [`Code`] | `enum weft_errno`; cancellation is [`Error::Cancelled`] |
 //! | [`Value`], [`AnyValue`], [`Local`], [`TaskOutput`] | the values a weft future carries |
@@ -67,6 +69,7 @@
 mod combinators;
 mod error;
 mod event_loop;
+mod executor;
 mod future;
 mod op;
 mod queue;
@@ -74,6 +77,7 @@ mod sync;
 mod task;
 mod taskgroup;
 mod value;
+mod wait;
 mod wake;
 
 pub use combinators::{
@@ -82,6 +86,7 @@ pub use combinators::{
 };
 pub use error::{Code, Error, Result};
 pub use event_loop::{CallHandle, ExceptionContext, Hold, Loop, LoopRef, Remote, RunMode};
+pub use executor::{to_thread, work_cancelled, SendPtr, ToThread, WorkOutput};
 pub use future::{DoneCallback, Future, RemoteFuture, State};
 pub use queue::{Get, Put, PutError, Queue, QueueKind};
 pub use sync::{
@@ -91,6 +96,7 @@ pub use sync::{
 pub use task::{JoinHandle, Task};
 pub use taskgroup::{task_group, GroupError, GroupExit, TaskGroup, TaskGroupState};
 pub use value::{AnyValue, Local, TaskOutput, Value};
+pub use wait::{as_completed, as_completed_timeout, wait, wait_timeout, AsCompleted, Completed, Wait, WaitWhen};
 /// The raw FFI (the `weft-sys` crate), for what the safe API leaves out.
 pub use weft_sys as sys;
 
