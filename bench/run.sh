@@ -6,7 +6,9 @@
 #
 # BUILD_DIR: a CMake build of this repo that has bin/weft_tasks and bin/weft_echo (built with
 # -DCMAKE_BUILD_TYPE=Release for numbers worth quoting).  Without it, the script
-# configures and builds ./build-bench (Release) itself.
+# configures and builds ./build-bench (Release) itself.  If the build has the Lua
+# binding (lua/weft/core.so), bench/lua runs in the kit too (impl lua5.4-weft, with
+# the kit's lua5.4-coroutine switch before pingpong).
 #
 # Environment:
 #   WEFT_PEERS_DIR   the peer kit (default: ../shared/bench/peers next to the repo)
@@ -35,6 +37,7 @@ find_bin() { # BUILD_DIR [NAME] -> path of NAME (default weft_tasks), or nothing
     for b in "$1/bin/$n" "$1/bench/$n" "$1/$n"; do
         [ -x "$b" ] && { echo "$b"; return; }
     done
+    return 0 # nothing found: empty (set -e must not end the script here)
 }
 if [ -n "$BUILD" ]; then
     WEFT_TASKS=$(find_bin "$BUILD")
@@ -45,6 +48,8 @@ else
         cmake -S "$REPO" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DWEFT_BUILD_TESTS=OFF \
             -DWEFT_BUILD_EXAMPLES=OFF >&2
         cmake --build "$BUILD" --target weft_tasks weft_echo -j"$(nproc)" >&2
+        cmake --build "$BUILD" --target weft_lua -j"$(nproc)" >&2 2>/dev/null \
+            || note "no Lua binding in $BUILD (swig, lua5.4, liblua5.4-dev): no lua5.4-weft rows"
         WEFT_TASKS=$(find_bin "$BUILD")
     else # no build system yet: compile library and benchmark in one go
         mkdir -p "$BUILD/bin"
@@ -108,6 +113,12 @@ if command -v cargo >/dev/null 2>&1 && [ -f "$REPO/bindings/rust/Cargo.toml" ] &
     fi
 fi
 
+# ---- lua5.4-weft: the Lua binding's benchmark (bench/lua), on the same build
+LUA_DIR=
+for d in "$(dirname "$WEFT_TASKS")/../lua" "$BUILD/lua"; do
+    [ -f "$d/weft/core.so" ] && { LUA_DIR=$(cd "$d" && pwd); break; }
+done
+
 # ---- run the kit -----------------------------------------------------------
 # run_all.sh builds into its own ./build (and cargo writes rust/Cargo.lock).  The
 # kit in shared/ is meant to stay read-only (its mode says so, but root is not
@@ -120,6 +131,10 @@ if [ "${PEERS_IN_PLACE:-0}" != 1 ]; then
     chmod -R u+w "$KIT"
     trap 'rm -rf "$KIT"' EXIT
     note "running a copy of the peer kit in $KIT"
+fi
+if [ -n "$LUA_DIR" ] && command -v lua5.4 >/dev/null 2>&1; then
+    EXTRA="$EXTRA;$(printf 'bash %q %q %q' "$REPO/bench/lua/kit.sh" "$LUA_DIR" "$KIT")"
+    note "lua5.4-weft benchmark: bench/lua/tasks.lua (weft in $LUA_DIR)"
 fi
 
 mkdir -p "$REPO/bench/results"
@@ -161,4 +176,12 @@ ew = med("echo", "weft", "server_us_per_msg")
 eu, et = med("echo", "c-uv-trywrite", "server_us_per_msg"), med("echo", "rust-tokio", "server_us_per_msg")
 print(f"| echo server us/msg vs c-uv-trywrite | {fmt(ew, 2)} | {fmt(eu, 2)} | {ratio(ew, eu)} | <= 1.1x |")
 print(f"| echo server us/msg vs rust-tokio | {fmt(ew, 2)} | {fmt(et, 2)} | {ratio(ew, et)} | <= 1.0x |")
+# Lua: a pingpong hop against the bare resume/yield pair (2 switches) of the
+# kit's lua5.4-coroutine, both as CPU time (os.clock, as coro.lua measures)
+sw = med("ctxswitch", "lua5.4-coroutine", "ns_per_switch")
+lh, lw = med("pingpong", "lua5.4-weft", "cpu_ns_per_hop"), med("pingpong", "lua5.4-weft", "ns_per_hop")
+ls = med("spawn", "lua5.4-weft", "cpu_ns_per_task")
+pair = 2 * sw if sw else None
+print(f"| lua5.4-weft pingpong hop vs lua5.4-coroutine pair, CPU ns | {fmt(lh, 1)} ({fmt(lw, 1)} wall) | {fmt(pair, 1)} | {ratio(lh, pair)} | <= 4x |")
+print(f"| lua5.4-weft spawn (one task) vs lua5.4-coroutine pair, CPU ns | {fmt(ls, 1)} | {fmt(pair, 1)} | {ratio(ls, pair)} | |")
 PY

@@ -41,11 +41,16 @@ struct wl_state {
   lua_State *L;         /* the thread inside a run/close wrapper, or NULL */
   weft_loop_t *loop;    /* the loop of that run/close */
   wl_task *current;     /* the task whose coroutine is being resumed */
+  wl_task *tasks;       /* every live Lua task (task:awaiting() looks them up) */
+  wl_task *free_tasks;  /* released ones, reused (Lua futures may still point at them) */
   int values_ref;       /* registry: holder lightuserdata -> value(s) */
   int errmt_ref;        /* registry: metatable of error objects */
   int dcb_ref;          /* registry: future lightuserdata -> {cb lightuserdata -> fn} */
   int mt_future_ref;    /* registry: SWIG metatables, to make wrappers fast */
   int mt_task_ref;
+  int mt_lfut_ref;      /* registry: template of Lua futures' metatables (no __gc) */
+  int loop_wref;        /* registry: the wrapper of `loop` (run/run_until), or LUA_NOREF */
+  int frame_mt_ref;     /* registry: this run's Lua futures' metatable, or LUA_NOREF */
   pthread_mutex_t mu;   /* guards pending (a release may come from any thread) */
   wl_pending *pending;
   size_t npending, cap;
@@ -55,9 +60,11 @@ struct wl_state {
 static _Thread_local int wl_gc_depth;
 static const char wl_key = 'w'; /* registry key of the state's wl_state */
 
+static void wl_task_free_all(wl_state *wl);
 static void wl_unref_state(wl_state *wl) {
   if (atomic_fetch_sub(&wl->refs, 1) != 1)
     return;
+  wl_task_free_all(wl);
   pthread_mutex_destroy(&wl->mu);
   free(wl->pending);
   free(wl);
@@ -151,18 +158,66 @@ static void wl_push_future(lua_State *L, wl_state *wl, weft_future_t *f) {
     wl_push_wrapper(L, wl->mt_future_ref, SWIGTYPE_p_weft_future, f);
 }
 
-/* The future of a future or task wrapper at idx (borrowed), or NULL. */
+/* ---- Lua futures ------------------------------------------------------------
+ *
+ * weft.future() in a running loop makes a Lua future: a userdata without a
+ * finalizer that keeps its state and its result values itself (uservalues),
+ * so a future that only Lua tasks use costs no C future, no registry entry
+ * and no __gc.  A task that awaits a pending one awaits a fresh C future
+ * (await_cf) that the Lua future completes or wakes, so cancellation,
+ * cancel messages and the loop's close reach it as for any await.  As soon
+ * as C needs the future itself (a SWIG method, a combinator, weft.pointer,
+ * add_done_callback, set_error) it is materialised: it gets a C future with
+ * its outcome and becomes an ordinary future wrapper (SWIG's layout, type
+ * and metatable with __gc) for the rest of its life. */
+
+/* The type tag of a Lua future that has no C future yet (never registered
+ * with SWIG, so SWIG's own conversions refuse it). */
+static swig_type_info wl_lfut_type = {"_p_wl_lfut", "weft Lua future", 0, 0, 0, 0};
+
+enum { WL_LF_VALUES = 1 }; /* the uservalue: result value(s) or cancel message */
+
+/* nvals: how the result is kept */
+enum { WL_LF_INT = -1, WL_LF_NUM = -2 }; /* a number, in the structure itself */
+
+typedef struct wl_lfut {
+  swig_lua_userdata hdr;   /* type &wl_lfut_type; once materialised a future wrapper's */
+  weft_loop_t *loop;       /* borrowed: its metatable's field "loop" keeps the wrapper */
+  wl_task *waiter;         /* the task that awaits it (see wl_lfut_await_cf), or NULL */
+  uint64_t wseq;           /* waiter->wait_seq when it started to */
+  int state;               /* WEFT_FUTURE_PENDING, _RESULT or _CANCELLED */
+  int nvals;               /* result: WL_LF_INT/NUM (in v), 0 values, 1 (the uservalue)
+                            * or more (a list in the uservalue) */
+  union {
+    lua_Integer i;
+    lua_Number n;
+  } v;
+} wl_lfut;
+
+/* The unmaterialised Lua future at idx, or NULL. */
+static wl_lfut *wl_tolfut(lua_State *L, int idx) {
+  wl_lfut *lf = lua_touserdata(L, idx);
+  if (lf == NULL || lua_rawlen(L, idx) < sizeof *lf || lf->hdr.type != &wl_lfut_type)
+    return NULL;
+  return lf;
+}
+
+static weft_future_t *wl_lfut_materialise(lua_State *L, wl_lfut *lf, int idx);
+static weft_future_t *wl_lfut_await_cf(const wl_lfut *lf);
+
+/* The future of a future or task wrapper at idx (borrowed), or NULL.  A Lua
+ * future is materialised: whoever asks needs the C future. */
 static weft_future_t *wl_tofuture(lua_State *L, int idx) {
   swig_lua_userdata *u = lua_touserdata(L, idx);
-  if (u == NULL || lua_islightuserdata(L, idx) || u->ptr == NULL)
-    return NULL;
-  /* Compare the type first: lua_rawlen guards against foreign userdata. */
-  if (lua_rawlen(L, idx) < sizeof *u)
+  /* lua_rawlen first: it guards against foreign (and light) userdata. */
+  if (u == NULL || lua_rawlen(L, idx) < sizeof *u)
     return NULL;
   if (u->type == SWIGTYPE_p_weft_future)
     return u->ptr;
   if (u->type == SWIGTYPE_p_weft_task)
     return weft_task_future(u->ptr);
+  if (u->type == &wl_lfut_type && lua_rawlen(L, idx) >= sizeof(wl_lfut))
+    return wl_lfut_materialise(L, (wl_lfut *)u, idx);
   return NULL;
 }
 
@@ -415,6 +470,120 @@ static int wl_outcome(lua_State *L, wl_state *wl, weft_future_t *f, int rc) {
     return wl_push_result(L, wl, f);
   const char *msg = f != NULL ? weft_future_error_message(f) : NULL;
   return wl_raise(L, wl, rc, msg);
+}
+
+/* ---- Lua futures: state, values, materialising --------------------------------- */
+
+/* A pending Lua future learns here what C decided meanwhile: the task that
+ * awaits it was cancelled (asyncio cancels the awaited future), or its
+ * loop was closed (which cancels every pending future). */
+static void wl_lfut_sync(lua_State *L, wl_state *wl, wl_lfut *lf, int idx) {
+  if (lf->state != WEFT_FUTURE_PENDING)
+    return;
+  const char *msg;
+  weft_future_t *cf = wl_lfut_await_cf(lf);
+  if (cf != NULL) { /* the loop's close would have cancelled it too */
+    if (!weft_future_cancelled(cf))
+      return;
+    msg = weft_future_error_message(cf);
+  } else if (lf->loop == wl->loop && wl->loop_wref != LUA_NOREF) {
+    return; /* inside a run of its loop: not closed */
+  } else if (weft_loop_is_closed(lf->loop) == 1) {
+    msg = "loop is closing";
+  } else {
+    return;
+  }
+  lf->state = WEFT_FUTURE_CANCELLED;
+  lf->nvals = 0;
+  if (msg != NULL)
+    lua_pushstring(L, msg);
+  else
+    lua_pushnil(L);
+  lua_setiuservalue(L, idx, WL_LF_VALUES);
+}
+
+/* Pushes the result values of a Lua future that has a result; returns how many. */
+static int wl_lfut_push(lua_State *L, wl_lfut *lf, int idx) {
+  int n = lf->nvals;
+  if (n <= 0) {
+    if (n == WL_LF_INT)
+      lua_pushinteger(L, lf->v.i);
+    else if (n == WL_LF_NUM)
+      lua_pushnumber(L, lf->v.n);
+    return n < 0;
+  }
+  lua_getiuservalue(L, idx, WL_LF_VALUES);
+  if (n == 1)
+    return 1;
+  luaL_checkstack(L, n, "too many results");
+  int t = lua_gettop(L);
+  for (int i = 1; i <= n; i++)
+    lua_rawgeti(L, t, i);
+  lua_remove(L, t);
+  return n;
+}
+
+/* The outcome of a done Lua future: its values, or raises its cancellation. */
+static int wl_lfut_outcome(lua_State *L, wl_state *wl, wl_lfut *lf, int idx) {
+  if (lf->state == WEFT_FUTURE_RESULT)
+    return wl_lfut_push(L, lf, idx);
+  lua_getiuservalue(L, idx, WL_LF_VALUES);
+  return wl_raise(L, wl, WEFT_ECANCELED, lua_tostring(L, -1));
+}
+
+/* Done callback of a materialised future that a task still awaits through
+ * its await_cf: wakes the task, which reads the outcome from the future (a
+ * cancellation is passed on, so the task ends with its message). */
+static void wl_lfut_forward(weft_future_t *real, void *ud) {
+  weft_future_t *await_cf = ud;
+  if (weft_future_state(await_cf) == WEFT_FUTURE_PENDING) {
+    if (weft_future_cancelled(real))
+      (void)weft_future_cancel(await_cf, weft_future_error_message(real));
+    else
+      (void)weft_future_set_none(await_cf);
+  }
+  weft_future_unref(await_cf);
+}
+
+/* Gives the Lua future at idx a C future with its outcome and turns it
+ * into an ordinary future wrapper; returns the C future (borrowed: the
+ * wrapper owns it).  Raises if the loop cannot make one (closed). */
+static weft_future_t *wl_lfut_materialise(lua_State *L, wl_lfut *lf, int idx) {
+  wl_state *wl = wl_get(L);
+  idx = lua_absindex(L, idx);
+  wl_lfut_sync(L, wl, lf, idx);
+  weft_future_t *cf = weft_future_new(lf->loop);
+  if (cf == NULL)
+    wl_raise(L, wl, weft_last_error(), "a Lua future whose loop is closed has no C future");
+  int rc = 0;
+  weft_future_t *await_cf;
+  if (lf->state == WEFT_FUTURE_RESULT) {
+    int top = lua_gettop(L);
+    int n = wl_lfut_push(L, lf, idx);
+    rc = wl_settle(L, wl, cf, top + 1, n);
+    lua_settop(L, top);
+  } else if (lf->state == WEFT_FUTURE_CANCELLED) {
+    lua_getiuservalue(L, idx, WL_LF_VALUES);
+    rc = weft_future_cancel(cf, lua_tostring(L, -1));
+    rc = rc == 1 ? 0 : (rc < 0 ? rc : WEFT_ESTATE);
+    lua_pop(L, 1);
+  } else if ((await_cf = wl_lfut_await_cf(lf)) != NULL) {
+    rc = weft_future_add_done_callback(cf, wl_lfut_forward, weft_future_ref(await_cf));
+    if (rc != 0)
+      weft_future_unref(await_cf);
+  }
+  if (rc != 0) {
+    weft_future_unref(cf);
+    wl_raise(L, wl, rc, NULL);
+  }
+  lf->hdr.type = SWIGTYPE_p_weft_future;
+  lf->hdr.own = 1;
+  lf->hdr.ptr = cf;
+  lua_pushnil(L);
+  lua_setiuservalue(L, idx, WL_LF_VALUES); /* the C future holds the values now */
+  lua_rawgeti(L, LUA_REGISTRYINDEX, wl->mt_future_ref);
+  lua_setmetatable(L, idx); /* with SWIG's __gc, which drops cf */
+  return cf;
 }
 
 /* ---- callbacks ------------------------------------------------------------------ */
@@ -730,14 +899,78 @@ struct wl_task {
   int nargs;         /* arguments waiting for the first resume */
   int suspended;     /* the coroutine yielded through an await of ours */
   weft_task_t *task; /* borrowed: the task owns this structure */
+  weft_future_t *await_cf; /* awaiting a Lua future through it (the task holds it), or NULL */
+  uint64_t wait_seq; /* counts the ends of such awaits (a Lua future's waiter is valid
+                      * while this is what it saw) */
+  wl_task *prev, *next; /* wl->tasks or wl->free_tasks (the loop's thread only) */
+  weft_loop_t *loop; /* the task's */
 };
+
+/* The C future through which a task awaits the Lua future lf, or NULL.
+ * Tasks are never freed while Lua runs (they go to wl->free_tasks), so
+ * lf->waiter is always readable; the sequence number says whether it still
+ * waits for lf. */
+static weft_future_t *wl_lfut_await_cf(const wl_lfut *lf) {
+  wl_task *t = lf->waiter;
+  return t != NULL && t->wait_seq == lf->wseq ? t->await_cf : NULL;
+}
+
+/* The task no longer awaits a Lua future (it resumes, or ends). */
+static void wl_task_end_wait(wl_task *t) {
+  if (t->await_cf != NULL) {
+    t->await_cf = NULL;
+    t->wait_seq++;
+  }
+}
 
 static void wl_task_release(void *ud) {
   wl_task *t = ud;
   wl_state *wl = t->wl;
+  wl_task_end_wait(t);
   wl_defer(wl, NULL, t->co_ref);
-  free(t);
+  pthread_mutex_lock(&wl->mu);
+  if (t->prev != NULL)
+    t->prev->next = t->next;
+  else
+    wl->tasks = t->next;
+  if (t->next != NULL)
+    t->next->prev = t->prev;
+  t->task = NULL;
+  t->co = NULL;
+  t->prev = NULL;
+  t->next = wl->free_tasks;
+  wl->free_tasks = t;
+  pthread_mutex_unlock(&wl->mu);
   wl_unref_state(wl);
+}
+
+/* Frees the released tasks, with the state (nothing can read them then). */
+static void wl_task_free_all(wl_state *wl) {
+  while (wl->free_tasks != NULL) {
+    wl_task *t = wl->free_tasks;
+    wl->free_tasks = t->next;
+    free(t);
+  }
+}
+
+/* A task structure: a released one, or a new one. */
+static wl_task *wl_task_alloc(wl_state *wl) {
+  pthread_mutex_lock(&wl->mu);
+  wl_task *t = wl->free_tasks;
+  if (t != NULL)
+    wl->free_tasks = t->next;
+  pthread_mutex_unlock(&wl->mu);
+  if (t == NULL && (t = malloc(sizeof *t)) != NULL)
+    t->wait_seq = 0;
+  return t;
+}
+
+/* Back to the free list: a spawn that failed. */
+static void wl_task_unalloc(wl_state *wl, wl_task *t) {
+  pthread_mutex_lock(&wl->mu);
+  t->next = wl->free_tasks;
+  wl->free_tasks = t;
+  pthread_mutex_unlock(&wl->mu);
 }
 
 /* The task whose coroutine is L, or NULL (the main chunk, a callback, or a
@@ -808,6 +1041,7 @@ static int wl_step(weft_task_t *task, void *ud) {
   wl_task *t = ud;
   wl_state *wl = t->wl;
   lua_State *L = wl_entry(wl);
+  wl_task_end_wait(t);
   if (L == NULL) /* a finalizer closes the loop, or the state is gone */
     return WEFT_ECANCELED;
   wl_drain(wl, L);
@@ -865,25 +1099,38 @@ static int wl_spawn_with(lua_State *L, wl_state *wl, const char *name, int fn_id
                          wl_spawner spawn, void *ctx) {
   luaL_checktype(L, fn_idx, LUA_TFUNCTION);
   int nargs = lua_gettop(L) - fn_idx;
-  wl_task *t = malloc(sizeof *t);
-  if (t == NULL)
-    return wl_raise(L, wl, WEFT_ENOMEM, NULL);
   lua_State *co = lua_newthread(L);
-  t->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  int co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  wl_task *t = wl_task_alloc(wl);
+  if (t == NULL) {
+    luaL_unref(L, LUA_REGISTRYINDEX, co_ref);
+    return wl_raise(L, wl, WEFT_ENOMEM, NULL);
+  }
+  t->co_ref = co_ref;
   t->wl = wl;
   t->co = co;
   t->nargs = nargs;
   t->suspended = 0;
   t->task = NULL;
+  t->await_cf = NULL;
+  t->loop = NULL;
   int err = 0;
   weft_task_t *task = spawn(ctx, name, t, &err);
   if (task == NULL) {
-    luaL_unref(L, LUA_REGISTRYINDEX, t->co_ref);
-    free(t);
+    luaL_unref(L, LUA_REGISTRYINDEX, co_ref);
+    wl_task_unalloc(wl, t);
     return wl_raise(L, wl, err, NULL);
   }
   atomic_fetch_add(&wl->refs, 1);
   t->task = task;
+  t->loop = weft_future_loop(weft_task_future(task));
+  pthread_mutex_lock(&wl->mu);
+  t->prev = NULL;
+  t->next = wl->tasks;
+  if (wl->tasks != NULL)
+    wl->tasks->prev = t;
+  wl->tasks = t;
+  pthread_mutex_unlock(&wl->mu);
   lua_xmove(L, co, nargs + 1); /* fn and its arguments */
   wl_push_wrapper(L, wl->mt_task_ref, SWIGTYPE_p_weft_task, task);
   return 1;
@@ -929,9 +1176,92 @@ static int wl_await_k(lua_State *L, int status, lua_KContext ctx) {
   return wl_outcome(L, wl, weft_task_awaited(t->task), rc);
 }
 
+/* The continuation of an await of the Lua future at index 1 (or of what it
+ * became meanwhile: materialised, it is an ordinary future wrapper). */
+static int wl_await_lfut_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_task *t = wl_current(wl, L);
+  int rc = weft_task_resume_status(t->task); /* 0: woken; ECANCELED: the task was */
+  weft_future_t *cf = weft_task_awaited(t->task);
+  const char *msg = rc != 0 && weft_future_cancelled(cf) ? weft_future_error_message(cf) : NULL;
+  wl_lfut *lf = wl_tolfut(L, 1);
+  if (lf != NULL) {
+    if (rc == 0 && lf->state != WEFT_FUTURE_PENDING)
+      return wl_lfut_outcome(L, wl, lf, 1);
+    if (lf->state == WEFT_FUTURE_PENDING) { /* asyncio: the awaited future is cancelled */
+      lf->state = WEFT_FUTURE_CANCELLED;
+      lf->nvals = 0;
+      lua_pushstring(L, msg);
+      lua_setiuservalue(L, 1, WL_LF_VALUES);
+    }
+    return wl_raise(L, wl, rc != 0 ? rc : WEFT_ESTATE, msg);
+  }
+  weft_future_t *real = ((swig_lua_userdata *)lua_touserdata(L, 1))->ptr;
+  if (rc == 0)
+    return wl_outcome(L, wl, real, weft_future_error(real));
+  if (weft_future_state(real) == WEFT_FUTURE_PENDING)
+    (void)weft_future_cancel(real, msg);
+  return wl_raise(L, wl, rc, msg);
+}
+
+/* Awaits the Lua future lf (at index 1) from the current task. */
+static int wl_await_lfut(lua_State *L, wl_state *wl, wl_lfut *lf) {
+  wl_task *t = wl_checkcurrent(L, wl, "await");
+  wl_lfut_sync(L, wl, lf, 1);
+  if (lf->state != WEFT_FUTURE_PENDING)
+    return wl_lfut_outcome(L, wl, lf, 1);
+  weft_loop_t *loop = t->loop;
+  if (lf->loop != loop)
+    return wl_raise(L, wl, WEFT_EOTHERLOOP, NULL);
+  weft_future_t *cf = weft_future_new(loop);
+  if (cf == NULL)
+    return wl_raise(L, wl, weft_last_error(), NULL);
+  int rc = weft_task_await(t->task, cf);
+  weft_future_unref(cf); /* the task holds it while it awaits */
+  if (rc != WEFT_STEP_SUSPEND)
+    return wl_raise(L, wl, rc, NULL);
+  t->await_cf = cf;
+  lf->waiter = t;
+  lf->wseq = t->wait_seq;
+  t->suspended = 1;
+  return lua_yieldk(L, 0, 0, wl_await_lfut_k);
+}
+
+/* rt.awaiting(task): what the task is suspended on (a future, a task, a
+ * Lua future), or nil. */
+static int wl_awaiting(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  weft_future_t *f = wl_checkfuture(L, 1);
+  weft_task_t *task = weft_future_task(f);
+  if (task == NULL)
+    return luaL_typeerror(L, 1, "weft task");
+  weft_future_t *a = weft_task_awaiting(task);
+  if (a == NULL)
+    return 0;
+  for (wl_task *t = wl->tasks; t != NULL; t = t->next) {
+    lua_Debug ar;
+    if (t->task == task && t->await_cf == a) { /* a Lua future, through a C one */
+      /* the future is the first slot of the await that suspended it */
+      if (lua_getstack(t->co, 0, &ar) && lua_getlocal(t->co, &ar, 1) != NULL) {
+        lua_xmove(t->co, L, 1);
+        return 1;
+      }
+      break;
+    }
+  }
+  wl_push_future(L, wl, weft_future_ref(a));
+  return 1;
+}
+
 /* x:await() inside a task: the values of x's result, or raises its error. */
 static int wl_await(lua_State *L) {
   wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_lfut *lf = wl_tolfut(L, 1);
+  if (lf != NULL && wl_lfut_await_cf(lf) == NULL)
+    return wl_await_lfut(L, wl, lf);
+  /* another task awaits it already: it becomes a C future, awaited as such */
   weft_future_t *f = wl_checkfuture(L, 1);
   wl_task *t = wl_checkcurrent(L, wl, "await");
   int rc = weft_task_await(t->task, f);
@@ -1263,6 +1593,14 @@ static int wl_queue_get_nowait(lua_State *L) {
 /* rt.result(x): the values of a done future, or raises (also EPENDING). */
 static int wl_result(lua_State *L) {
   wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_lfut *lf = wl_tolfut(L, 1);
+  if (lf != NULL) {
+    wl_lfut_sync(L, wl, lf, 1);
+    if (lf->state == WEFT_FUTURE_PENDING)
+      return wl_raise(L, wl, WEFT_EPENDING, NULL);
+    lua_settop(L, 1);
+    return wl_lfut_outcome(L, wl, lf, 1);
+  }
   weft_future_t *f = wl_checkfuture(L, 1);
   return wl_outcome(L, wl, f, weft_future_error(f));
 }
@@ -1271,6 +1609,17 @@ static int wl_result(lua_State *L) {
  * cancelled; raises EPENDING if it is not done. */
 static int wl_error(lua_State *L) {
   wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_lfut *lf = wl_tolfut(L, 1);
+  if (lf != NULL) {
+    wl_lfut_sync(L, wl, lf, 1);
+    if (lf->state == WEFT_FUTURE_PENDING)
+      return wl_raise(L, wl, WEFT_EPENDING, NULL);
+    if (lf->state == WEFT_FUTURE_RESULT)
+      return 0;
+    lua_getiuservalue(L, 1, WL_LF_VALUES);
+    wl_push_error(L, wl, WEFT_ECANCELED, lua_tostring(L, -1));
+    return 1;
+  }
   weft_future_t *f = wl_checkfuture(L, 1);
   int rc = weft_future_error(f);
   if (rc == WEFT_EPENDING)
@@ -1284,6 +1633,36 @@ static int wl_error(lua_State *L) {
 /* rt.set_result(fut, ...): raises on failure (ESTATE if done). */
 static int wl_set_result(lua_State *L) {
   wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_lfut *lf = wl_tolfut(L, 1);
+  if (lf != NULL) {
+    wl_lfut_sync(L, wl, lf, 1);
+    if (lf->state != WEFT_FUTURE_PENDING)
+      return wl_raise(L, wl, WEFT_ESTATE, NULL);
+    int n = lua_gettop(L) - 1;
+    if (n > 1) {
+      lua_createtable(L, n, 0);
+      lua_insert(L, 2);
+      for (int i = n; i >= 1; i--)
+        lua_rawseti(L, 2, i);
+      lua_setiuservalue(L, 1, WL_LF_VALUES);
+    } else if (n == 1 && lua_type(L, 2) == LUA_TNUMBER) {
+      int isint;
+      lf->v.i = lua_tointegerx(L, 2, &isint);
+      if (!isint)
+        lf->v.n = lua_tonumber(L, 2);
+      n = isint ? WL_LF_INT : WL_LF_NUM;
+    } else if (n == 1 && !lua_isnil(L, 2)) {
+      lua_setiuservalue(L, 1, WL_LF_VALUES);
+    } else {
+      n = 0;
+    }
+    lf->nvals = n;
+    lf->state = WEFT_FUTURE_RESULT;
+    weft_future_t *cf = wl_lfut_await_cf(lf);
+    if (cf != NULL) /* wake the task that awaits it */
+      (void)weft_future_set_none(cf);
+    return 0;
+  }
   weft_future_t *f = wl_checkplain(L, 1);
   int rc = wl_settle(L, wl, f, 2, lua_gettop(L) - 1);
   if (rc != 0)
@@ -1316,9 +1695,161 @@ static int wl_set_error(lua_State *L) {
   return 0;
 }
 
-/* rt.future([loop]): a new pending future of the current loop. */
+/* rt.cancel(x [, message]): cancels a pending future (a task: requests its
+ * cancellation); true if it did. */
+static int wl_cancel(lua_State *L) {
+  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  const char *msg = luaL_optstring(L, 2, NULL);
+  wl_lfut *lf = wl_tolfut(L, 1);
+  if (lf != NULL) {
+    wl_lfut_sync(L, wl, lf, 1);
+    if (lf->state != WEFT_FUTURE_PENDING) {
+      lua_pushboolean(L, 0);
+      return 1;
+    }
+    lf->state = WEFT_FUTURE_CANCELLED;
+    lf->nvals = 0;
+    lua_settop(L, 2);
+    lua_setiuservalue(L, 1, WL_LF_VALUES);
+    weft_future_t *cf = wl_lfut_await_cf(lf);
+    if (cf != NULL) /* the waiting task resumes cancelled, as with a C future */
+      (void)weft_future_cancel(cf, msg);
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  int rc = weft_future_cancel(wl_checkfuture(L, 1), msg);
+  if (rc < 0)
+    return wl_raise(L, wl, rc, NULL);
+  lua_pushboolean(L, rc == 1);
+  return 1;
+}
+
+/* The state of the future at idx (a Lua future without materialising it). */
+static int wl_state_of(lua_State *L, int idx) {
+  wl_lfut *lf = wl_tolfut(L, idx);
+  if (lf != NULL) {
+    wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+    wl_lfut_sync(L, wl, lf, idx);
+    return lf->state;
+  }
+  return weft_future_state(wl_checkfuture(L, idx));
+}
+
+/* rt.done(x), rt.cancelled(x): booleans; rt.state(x): WEFT_FUTURE_*. */
+static int wl_done(lua_State *L) {
+  lua_pushboolean(L, wl_state_of(L, 1) != WEFT_FUTURE_PENDING);
+  return 1;
+}
+
+static int wl_cancelled(lua_State *L) {
+  lua_pushboolean(L, wl_state_of(L, 1) == WEFT_FUTURE_CANCELLED);
+  return 1;
+}
+
+static int wl_state_l(lua_State *L) {
+  lua_pushinteger(L, wl_state_of(L, 1));
+  return 1;
+}
+
+/* rt.code(x): the raw outcome: 0, EPENDING, ECANCELED or the error code. */
+static int wl_code(lua_State *L) {
+  wl_lfut *lf = wl_tolfut(L, 1);
+  if (lf != NULL) {
+    wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+    wl_lfut_sync(L, wl, lf, 1);
+    lua_pushinteger(L, lf->state == WEFT_FUTURE_PENDING ? WEFT_EPENDING
+                       : lf->state == WEFT_FUTURE_RESULT ? 0 : WEFT_ECANCELED);
+    return 1;
+  }
+  lua_pushinteger(L, weft_future_error(wl_checkfuture(L, 1)));
+  return 1;
+}
+
+/* rt.get_loop(x): the future's loop. */
+static int wl_get_loop(lua_State *L) {
+  wl_lfut *lf = wl_tolfut(L, 1);
+  if (lf != NULL) {
+    lua_getmetatable(L, 1);
+    lua_getfield(L, -1, "loop");
+    return 1;
+  }
+  weft_future_t *f = wl_checkfuture(L, 1);
+  SWIG_NewPointerObj(L, weft_loop_ref(weft_future_loop(f)), SWIGTYPE_p_weft_loop, 1);
+  return 1;
+}
+
+/* rt.describe(x): asyncio's repr. */
+static int wl_describe(lua_State *L) {
+  wl_lfut *lf = wl_tolfut(L, 1);
+  if (lf != NULL) {
+    wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+    wl_lfut_sync(L, wl, lf, 1);
+    if (weft_loop_is_closed(lf->loop) == 1) { /* no C future to describe it */
+      if (lf->state == WEFT_FUTURE_CANCELLED) {
+        lua_getiuservalue(L, 1, WL_LF_VALUES);
+        const char *msg = lua_tostring(L, -1);
+        lua_pushfstring(L, "<Future cancelled%s%s>", msg ? ": " : "", msg ? msg : "");
+      } else {
+        lua_pushliteral(L, "<Future finished>");
+      }
+      return 1;
+    }
+  }
+  weft_future_t *f = wl_checkfuture(L, 1);
+  char buf[256];
+  int n = weft_future_describe(f, buf, sizeof buf);
+  if (n < 0)
+    return wl_raise(L, lua_touserdata(L, lua_upvalueindex(1)), n, NULL);
+  if ((size_t)n < sizeof buf) {
+    lua_pushlstring(L, buf, (size_t)n);
+    return 1;
+  }
+  luaL_Buffer b;
+  char *p = luaL_buffinitsize(L, &b, (size_t)n + 1);
+  weft_future_describe(f, p, (size_t)n + 1);
+  luaL_pushresultsize(&b, (size_t)n);
+  return 1;
+}
+
+/* Makes this run's metatable of Lua futures: the template's fields, and
+ * the loop's wrapper as "loop" (which keeps the loop while they live). */
+static void wl_frame_mt(lua_State *L, wl_state *wl) {
+  lua_createtable(L, 0, 6);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, wl->mt_lfut_ref);
+  lua_pushnil(L);
+  while (lua_next(L, -2) != 0) {
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, -5);
+  }
+  lua_pop(L, 1);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, wl->loop_wref);
+  lua_setfield(L, -2, "loop");
+  wl->frame_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+/* rt.future([loop]): a new pending future of the current loop: a Lua
+ * future inside a run of the loop, else (a loop given, or a loop run by
+ * other means) a C future. */
 static int wl_future_new(lua_State *L) {
   wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  if (wl->loop_wref != LUA_NOREF && lua_isnoneornil(L, 1) &&
+      (wl->current == NULL || wl->current->loop == wl->loop)) {
+    if (wl->frame_mt_ref == LUA_NOREF)
+      wl_frame_mt(L, wl);
+    wl_lfut *lf = lua_newuserdatauv(L, sizeof *lf, 1);
+    lf->hdr.type = &wl_lfut_type;
+    lf->hdr.own = 0;
+    lf->hdr.ptr = NULL;
+    lf->loop = wl->loop;
+    lf->waiter = NULL;
+    lf->wseq = 0;
+    lf->state = WEFT_FUTURE_PENDING;
+    lf->nvals = 0;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, wl->frame_mt_ref);
+    lua_setmetatable(L, -2);
+    return 1;
+  }
   weft_loop_t *loop = wl_checkloop(L, wl, 1);
   weft_future_t *f = weft_future_new(loop);
   if (f == NULL)
@@ -1396,6 +1927,8 @@ static int wl_adopt(lua_State *L) {
 
 /* rt.pointer(obj): the C pointer under a weft wrapper (borrowed), for C code. */
 static int wl_pointer(lua_State *L) {
+  if (wl_tolfut(L, 1) != NULL)
+    wl_tofuture(L, 1); /* C wants it: it becomes a C future */
   swig_lua_userdata *u = lua_touserdata(L, 1);
   if (u == NULL || lua_islightuserdata(L, 1) || lua_rawlen(L, 1) < sizeof *u ||
       (u->type != SWIGTYPE_p_weft_future && u->type != SWIGTYPE_p_weft_task &&
@@ -1426,22 +1959,44 @@ static int wl_stats(lua_State *L) {
 typedef struct wl_frame {
   lua_State *L;
   weft_loop_t *loop;
+  int loop_wref, frame_mt_ref;
 } wl_frame;
 
-static wl_frame wl_enter(lua_State *L, weft_loop_t *loop) {
+/* Entering loop:run / run_until / close (self, the loop's wrapper, at index
+ * 1): Lua callbacks may run on L now.  A run also lets weft.future() make
+ * Lua futures, which keep the loop through this wrapper; a close does not
+ * (a future made while the loop closes is a C one, refused as in C). */
+static wl_frame wl_enter_as(lua_State *L, weft_loop_t *loop, int lua_futures) {
   wl_state *wl = wl_get(L);
-  wl_frame saved = {wl->L, wl->loop};
+  wl_frame saved = {wl->L, wl->loop, wl->loop_wref, wl->frame_mt_ref};
   wl->L = L;
   wl->loop = loop;
+  wl->loop_wref = LUA_NOREF;
+  wl->frame_mt_ref = LUA_NOREF;
+  swig_lua_userdata *u = lua_touserdata(L, 1);
+  if (lua_futures && u != NULL && lua_rawlen(L, 1) >= sizeof *u &&
+      u->type == SWIGTYPE_p_weft_loop && u->ptr == loop) {
+    lua_pushvalue(L, 1);
+    wl->loop_wref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
   wl_drain(wl, L);
   return saved;
+}
+
+static wl_frame wl_enter(lua_State *L, weft_loop_t *loop) { return wl_enter_as(L, loop, 1); }
+static wl_frame wl_enter_close(lua_State *L, weft_loop_t *loop) {
+  return wl_enter_as(L, loop, 0);
 }
 
 static void wl_leave(lua_State *L, wl_frame saved) {
   wl_state *wl = wl_get(L);
   wl_drain(wl, L);
+  luaL_unref(L, LUA_REGISTRYINDEX, wl->loop_wref);
+  luaL_unref(L, LUA_REGISTRYINDEX, wl->frame_mt_ref);
   wl->L = saved.L;
   wl->loop = saved.loop;
+  wl->loop_wref = saved.loop_wref;
+  wl->frame_mt_ref = saved.frame_mt_ref;
 }
 
 /* The loop wrapper's finalizer: whatever dropping the loop runs (closing it
@@ -1504,6 +2059,13 @@ static void wl_init(lua_State *L) {
   wl->dcb_ref = wl_newref_table(L, NULL);
   wl->mt_future_ref = wl_class_mt(L, "future");
   wl->mt_task_ref = wl_class_mt(L, "task");
+  wl->loop_wref = wl->frame_mt_ref = LUA_NOREF;
+  lua_createtable(L, 0, 4); /* Lua futures' metatable: init.lua fills it; never a __gc */
+  lua_pushliteral(L, "weft.future");
+  lua_setfield(L, -2, "__name");
+  lua_pushvalue(L, -1);
+  wl->mt_lfut_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  int lfut_mt = lua_gettop(L);
 
   /* the sentinel: its finalizer (last, at lua_close) retires the state */
   wl_state **pwl = lua_newuserdatauv(L, sizeof *pwl, 0);
@@ -1536,6 +2098,14 @@ static void wl_init(lua_State *L) {
       {"set_result", wl_set_result},
       {"set_error", wl_set_error},
       {"future", wl_future_new},
+      {"cancel", wl_cancel},
+      {"awaiting", wl_awaiting},
+      {"done", wl_done},
+      {"cancelled", wl_cancelled},
+      {"state", wl_state_l},
+      {"code", wl_code},
+      {"get_loop", wl_get_loop},
+      {"describe", wl_describe},
       {"loop", wl_current_loop},
       {"current_task", wl_current_task},
       {"in_task", wl_in_task},
@@ -1567,6 +2137,8 @@ static void wl_init(lua_State *L) {
   lua_setfield(L, -2, "future_metatable");
   lua_rawgeti(L, LUA_REGISTRYINDEX, wl->mt_task_ref);
   lua_setfield(L, -2, "task_metatable");
+  lua_pushvalue(L, lfut_mt);
+  lua_setfield(L, -2, "lua_future_metatable");
   SWIG_Lua_get_class_metatable(L, "loop");
   lua_setfield(L, -2, "loop_metatable");
   SWIG_Lua_get_class_metatable(L, "handle");
@@ -1596,6 +2168,6 @@ static void wl_init(lua_State *L) {
     lua_setfield(L, -2, sigs[i].name);
   }
   lua_setfield(L, -2, "signals");
-  lua_setfield(L, errmt - 1, "rt"); /* module.rt */
-  lua_pop(L, 1);                    /* errmt */
+  lua_setfield(L, errmt - 2, "rt"); /* module.rt */
+  lua_pop(L, 2);                    /* errmt, lfut_mt */
 }

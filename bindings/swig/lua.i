@@ -199,7 +199,7 @@ static int SWIG_lua_isnilfunction(lua_State *L, int idx) {
 %exception weft_loop::run_until
 %{ { wl_frame saved_ = wl_enter(L, arg1); $action wl_leave(L, saved_); } %}
 %exception weft_loop::close
-%{ { wl_frame saved_ = wl_enter(L, arg1); $action wl_leave(L, saved_); } %}
+%{ { wl_frame saved_ = wl_enter_close(L, arg1); $action wl_leave(L, saved_); } %}
 
 /* Queue items are Lua values (held like future results; runtime.c puts and
  * takes them); the queue releases what it drops through the same holders. */

@@ -75,6 +75,10 @@ local function copy(t, into)
 end
 
 local fut_mt, task_mt = rt.future_metatable, rt.task_metatable
+-- weft.future() inside a run is a Lua future (see runtime.c): the same
+-- methods, a metatable made from lfut_mt for each run (with the run's loop)
+-- until C needs it, then an ordinary future wrapper.
+local lfut_mt = rt.lua_future_metatable
 local loop_mt, handle_mt = rt.loop_metatable, rt.handle_metatable
 local sw_future, sw_task = fut_mt[".fn"], task_mt[".fn"]
 
@@ -87,19 +91,21 @@ F.set_result = rt.set_result
 F.set_error = rt.set_error
 F.add_done_callback = rt.add_done_callback
 F.remove_done_callback = rt.remove_done_callback
-F.get_loop = sw_future.loop
-F.code = sw_future.error          -- the raw outcome: 0, EPENDING, ECANCELED or the error code
-local sw_done, sw_cancelled, sw_cancel = sw_future.done, sw_future.cancelled, sw_future.cancel
-function F.done(self) return sw_done(self) == 1 end
-function F.cancelled(self) return sw_cancelled(self) == 1 end
+F.get_loop = rt.get_loop
+F.code = rt.code                  -- the raw outcome: 0, EPENDING, ECANCELED or the error code
+F.state = rt.state
+F.describe = rt.describe
+F.done = rt.done
+F.cancelled = rt.cancelled
 --- Cancels a pending future (a task: requests its cancellation); true if it did.
-function F.cancel(self, msg) return check(sw_cancel(self, msg)) == 1 end
+F.cancel = rt.cancel
 
 -- Task methods: the future's, plus the task's own.
 local T = copy(F)
 copy(sw_task, T)
 T.set_result, T.set_error = nil, nil     -- a task's outcome is its function's
 T.cancel = F.cancel
+T.awaiting = rt.awaiting
 local sw_uncancel, sw_set_name = sw_task.uncancel, sw_task.set_name
 function T.uncancel(self) return check(sw_uncancel(self)) end
 function T.set_name(self, name) check(sw_set_name(self, name)) end
@@ -107,9 +113,11 @@ function T.get_name(self) return self:name() end
 
 fut_mt.__index = F
 task_mt.__index = T
+lfut_mt.__index = F
 local function describe(self) return self:describe() end
 fut_mt.__tostring = describe
 task_mt.__tostring = describe
+lfut_mt.__tostring = describe
 weft.Future, weft.Task = F, T
 
 local L = copy(loop_mt[".fn"])
@@ -264,8 +272,10 @@ weft.yield = rt.yield
 -- An awaitable: a future or task as it is, a function spawned as a task.
 local function awaitable(x, level)
   if type(x) == "function" then return spawn(nil, nil, x) end
-  if type(x) == "userdata" and (getmetatable(x) == fut_mt or getmetatable(x) == task_mt) then
-    return x
+  if type(x) == "userdata" then
+    local mt = getmetatable(x)
+    -- (each run gives its Lua futures a metatable of their own, lfut_mt's copy)
+    if mt == fut_mt or mt == task_mt or (mt and rawget(mt, "__index") == F) then return x end
   end
   error("expected a weft future, task or function, got " .. type(x), level + 1)
 end
