@@ -126,6 +126,20 @@ static void wl_drain(wl_state *wl, lua_State *L) {
   free(items);
 }
 
+/* The state of a function of module.rt is its upvalue.  While one Lua
+ * state only has ever loaded the module (the usual case) it is read from a
+ * static instead, which is cheaper on the paths every await takes.  A
+ * second load (another state, or the same one again) turns that off for
+ * good before any of its functions can run. */
+static _Atomic(wl_state *) wl_first;
+static atomic_int wl_many;
+
+static inline wl_state *wl_self(lua_State *L) {
+  if (!atomic_load_explicit(&wl_many, memory_order_relaxed))
+    return atomic_load_explicit(&wl_first, memory_order_relaxed);
+  return lua_touserdata(L, lua_upvalueindex(1));
+}
+
 static wl_state *wl_get(lua_State *L) {
   lua_rawgetp(L, LUA_REGISTRYINDEX, &wl_key);
   wl_state *wl = lua_touserdata(L, -1);
@@ -280,7 +294,7 @@ static int wl_error_code(lua_State *L, wl_state *wl, int idx, const char **messa
 
 /* pcall message handler: a traceback for plain errors, error objects as they are. */
 static int wl_msgh(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   if (wl_error_code(L, wl, 1, NULL) != 0)
     return 1;
   const char *msg = lua_tostring(L, 1);
@@ -824,7 +838,7 @@ static void wl_dcb_forget(lua_State *L, wl_state *wl, weft_future_t *f, wl_cb *c
 
 /* fut:add_done_callback(fn) */
 static int wl_add_done_callback(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   weft_future_t *f = wl_checkfuture(L, 1);
   luaL_checktype(L, 2, LUA_TFUNCTION);
   wl_cb *cb = wl_cb_new(L, 2);
@@ -849,7 +863,7 @@ static int wl_add_done_callback(lua_State *L) {
 
 /* fut:remove_done_callback(fn): returns how many registrations it removed. */
 static int wl_remove_done_callback(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   weft_future_t *f = wl_checkfuture(L, 1);
   luaL_checktype(L, 2, LUA_TFUNCTION);
   int removed = 0;
@@ -1151,7 +1165,7 @@ static weft_task_t *wl_spawn_in_group(void *ctx, const char *name, wl_task *t, i
 
 /* rt.spawn(loop_or_nil, name_or_nil, fn, ...) -> task */
 static int wl_spawn(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   weft_loop_t *loop = wl_checkloop(L, wl, 1);
   const char *name = luaL_optstring(L, 2, NULL);
   return wl_spawn_with(L, wl, name, 3, wl_spawn_on_loop, loop);
@@ -1159,7 +1173,7 @@ static int wl_spawn(lua_State *L) {
 
 /* rt.taskgroup_spawn(group, name_or_nil, fn, ...) -> task */
 static int wl_taskgroup_spawn(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   weft_taskgroup_t *g = NULL;
   if (!SWIG_IsOK(SWIG_ConvertPtr(L, 1, (void **)&g, SWIGTYPE_p_weft_taskgroup, 0)) || g == NULL)
     return luaL_typeerror(L, 1, "weft task group");
@@ -1170,7 +1184,7 @@ static int wl_taskgroup_spawn(lua_State *L) {
 static int wl_await_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   (void)ctx;
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   wl_task *t = wl_current(wl, L);
   int rc = weft_task_resume_status(t->task);
   return wl_outcome(L, wl, weft_task_awaited(t->task), rc);
@@ -1180,16 +1194,15 @@ static int wl_await_k(lua_State *L, int status, lua_KContext ctx) {
  * became meanwhile: materialised, it is an ordinary future wrapper). */
 static int wl_await_lfut_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
-  (void)ctx;
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   wl_task *t = wl_current(wl, L);
   int rc = weft_task_resume_status(t->task); /* 0: woken; ECANCELED: the task was */
+  wl_lfut *lf = (wl_lfut *)ctx; /* at index 1, which keeps it */
+  if (rc == 0 && lf->hdr.type == &wl_lfut_type && lf->state != WEFT_FUTURE_PENDING)
+    return wl_lfut_outcome(L, wl, lf, 1);
   weft_future_t *cf = weft_task_awaited(t->task);
   const char *msg = rc != 0 && weft_future_cancelled(cf) ? weft_future_error_message(cf) : NULL;
-  wl_lfut *lf = wl_tolfut(L, 1);
-  if (lf != NULL) {
-    if (rc == 0 && lf->state != WEFT_FUTURE_PENDING)
-      return wl_lfut_outcome(L, wl, lf, 1);
+  if (lf->hdr.type == &wl_lfut_type) {
     if (lf->state == WEFT_FUTURE_PENDING) { /* asyncio: the awaited future is cancelled */
       lf->state = WEFT_FUTURE_CANCELLED;
       lf->nvals = 0;
@@ -1198,7 +1211,7 @@ static int wl_await_lfut_k(lua_State *L, int status, lua_KContext ctx) {
     }
     return wl_raise(L, wl, rc != 0 ? rc : WEFT_ESTATE, msg);
   }
-  weft_future_t *real = ((swig_lua_userdata *)lua_touserdata(L, 1))->ptr;
+  weft_future_t *real = lf->hdr.ptr; /* materialised meanwhile */
   if (rc == 0)
     return wl_outcome(L, wl, real, weft_future_error(real));
   if (weft_future_state(real) == WEFT_FUTURE_PENDING)
@@ -1226,13 +1239,13 @@ static int wl_await_lfut(lua_State *L, wl_state *wl, wl_lfut *lf) {
   lf->waiter = t;
   lf->wseq = t->wait_seq;
   t->suspended = 1;
-  return lua_yieldk(L, 0, 0, wl_await_lfut_k);
+  return lua_yieldk(L, 0, (lua_KContext)lf, wl_await_lfut_k);
 }
 
 /* rt.awaiting(task): what the task is suspended on (a future, a task, a
  * Lua future), or nil. */
 static int wl_awaiting(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   weft_future_t *f = wl_checkfuture(L, 1);
   weft_task_t *task = weft_future_task(f);
   if (task == NULL)
@@ -1257,7 +1270,7 @@ static int wl_awaiting(lua_State *L) {
 
 /* x:await() inside a task: the values of x's result, or raises its error. */
 static int wl_await(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   wl_lfut *lf = wl_tolfut(L, 1);
   if (lf != NULL && wl_lfut_await_cf(lf) == NULL)
     return wl_await_lfut(L, wl, lf);
@@ -1279,7 +1292,7 @@ static int wl_await(lua_State *L) {
 static int wl_sleep_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   (void)ctx;
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   wl_task *t = wl_current(wl, L);
   int rc = weft_task_resume_status(t->task);
   if (rc != 0)
@@ -1290,7 +1303,7 @@ static int wl_sleep_k(lua_State *L, int status, lua_KContext ctx) {
 
 /* weft.sleep(delay, ...) inside a task; returns the values after `delay`. */
 static int wl_sleep(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   lua_Number delay = luaL_optnumber(L, 1, 0);
   wl_task *t = wl_checkcurrent(L, wl, "weft.sleep");
   int rc = weft_task_sleep(t->task, (double)delay);
@@ -1321,7 +1334,7 @@ static weft_future_t *wl_k_outcome(lua_State *L, wl_state *wl, int status, lua_K
 }
 
 static int wl_getaddrinfo_k(lua_State *L, int status, lua_KContext ctx) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   weft_future_t *f = wl_k_outcome(L, wl, status, ctx);
   void *p = NULL;
   weft_future_result_ptr(f, &p);
@@ -1353,7 +1366,7 @@ static int wl_getaddrinfo_k(lua_State *L, int status, lua_KContext ctx) {
 /* rt.getaddrinfo(host, service, family, socktype, flags) inside a task: a
  * list of {family, socktype, protocol, address, port} (and .canonname). */
 static int wl_getaddrinfo(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   const char *host = luaL_optstring(L, 1, NULL);
   const char *service = luaL_optstring(L, 2, NULL);
   int family = (int)luaL_optinteger(L, 3, WEFT_AF_UNSPEC);
@@ -1370,7 +1383,7 @@ static int wl_getaddrinfo(lua_State *L) {
 }
 
 static int wl_getnameinfo_k(lua_State *L, int status, lua_KContext ctx) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   weft_future_t *f = wl_k_outcome(L, wl, status, ctx);
   void *p = NULL;
   weft_future_result_ptr(f, &p);
@@ -1381,7 +1394,7 @@ static int wl_getnameinfo_k(lua_State *L, int status, lua_KContext ctx) {
 
 /* rt.getnameinfo(address, port, flags) inside a task: host, service. */
 static int wl_getnameinfo(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   const char *address = luaL_checkstring(L, 1);
   lua_Integer port = luaL_optinteger(L, 2, 0);
   lua_Integer flags = luaL_optinteger(L, 3, 0);
@@ -1399,7 +1412,7 @@ static int wl_getnameinfo(lua_State *L) {
 /* weft.yield() inside a task: runs again after the callbacks already
  * scheduled (asyncio.sleep(0)). */
 static int wl_yield(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   wl_task *t = wl_checkcurrent(L, wl, "weft.yield");
   int rc = weft_task_yield(t->task);
   if (rc != WEFT_STEP_SUSPEND)
@@ -1410,7 +1423,7 @@ static int wl_yield(lua_State *L) {
 }
 
 static int wl_open_k(lua_State *L, int status, lua_KContext ctx) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   weft_future_t *f = wl_k_outcome(L, wl, status, ctx);
   void *p = NULL;
   weft_future_result_ptr(f, &p);
@@ -1420,7 +1433,7 @@ static int wl_open_k(lua_State *L, int status, lua_KContext ctx) {
 
 /* rt.open(path, flags, mode) inside a task: a file object. */
 static int wl_open(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   const char *path = luaL_checkstring(L, 1);
   lua_Integer flags = luaL_checkinteger(L, 2);
   lua_Integer mode = luaL_optinteger(L, 3, 0644);
@@ -1454,7 +1467,7 @@ static int wl_taskgroup_exit_loop(lua_State *L, wl_state *wl, int status) {
 static int wl_taskgroup_exit_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status;
   (void)ctx;
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   wl_task *t = wl_current(wl, L);
   return wl_taskgroup_exit_loop(L, wl, weft_task_resume_status(t->task));
 }
@@ -1463,7 +1476,7 @@ static int wl_taskgroup_exit_k(lua_State *L, int status, lua_KContext ctx) {
  * children and returns the group's outcome (0, ECANCELED, EGROUP, or an
  * error of the exit itself). */
 static int wl_taskgroup_exit(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   weft_taskgroup_t *g = NULL;
   if (!SWIG_IsOK(SWIG_ConvertPtr(L, 1, (void **)&g, SWIGTYPE_p_weft_taskgroup, 0)) || g == NULL)
     return luaL_typeerror(L, 1, "weft task group");
@@ -1474,7 +1487,7 @@ static int wl_taskgroup_exit(lua_State *L) {
 }
 
 static int wl_recv_k(lua_State *L, int status, lua_KContext ctx) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   weft_future_t *f = wl_k_outcome(L, wl, status, ctx);
   void *p = NULL;
   weft_future_result_ptr(f, &p);
@@ -1490,7 +1503,7 @@ static int wl_recv_k(lua_State *L, int status, lua_KContext ctx) {
 
 /* rt.udp_recv(udp) inside a task: data, address, port, family. */
 static int wl_udp_recv(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   weft_udp_t *u = NULL;
   if (!SWIG_IsOK(SWIG_ConvertPtr(L, 1, (void **)&u, SWIGTYPE_p_weft_udp, 0)) || u == NULL)
     return luaL_typeerror(L, 1, "weft udp socket");
@@ -1506,7 +1519,7 @@ static int wl_udp_recv(lua_State *L) {
  * userdata: a weft_work_fn a C module hands out) with `userdata` (a light
  * userdata or nil) on libuv's thread pool; returns the future. */
 static int wl_to_thread(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   luaL_checktype(L, 1, LUA_TLIGHTUSERDATA);
   void *fn = lua_touserdata(L, 1);
   void *ud = lua_isnoneornil(L, 2) ? NULL : (luaL_checktype(L, 2, LUA_TLIGHTUSERDATA),
@@ -1536,7 +1549,7 @@ static void wl_put_done(weft_future_t *f, void *ud) {
 
 /* rt.queue_put(q, value[, priority]) -> future (done once the value is in). */
 static int wl_queue_put(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   weft_queue_t *q = wl_checkqueue(L, 1);
   luaL_checkany(L, 2);
   int prio = !lua_isnoneornil(L, 3);
@@ -1561,7 +1574,7 @@ static int wl_queue_put(lua_State *L) {
 
 /* rt.queue_put_nowait(q, value[, priority]): raises EQUEUEFULL, EQUEUESHUTDOWN. */
 static int wl_queue_put_nowait(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   weft_queue_t *q = wl_checkqueue(L, 1);
   luaL_checkany(L, 2);
   int prio = !lua_isnoneornil(L, 3);
@@ -1579,7 +1592,7 @@ static int wl_queue_put_nowait(lua_State *L) {
 
 /* rt.queue_get_nowait(q) -> the value; raises EQUEUEEMPTY, EQUEUESHUTDOWN. */
 static int wl_queue_get_nowait(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   weft_queue_t *q = wl_checkqueue(L, 1);
   void *item = NULL;
   int rc = weft_queue_get_nowait(q, &item);
@@ -1592,7 +1605,7 @@ static int wl_queue_get_nowait(lua_State *L) {
 
 /* rt.result(x): the values of a done future, or raises (also EPENDING). */
 static int wl_result(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   wl_lfut *lf = wl_tolfut(L, 1);
   if (lf != NULL) {
     wl_lfut_sync(L, wl, lf, 1);
@@ -1608,7 +1621,7 @@ static int wl_result(lua_State *L) {
 /* rt.error(x): nil if x has a result, its error object if it failed or was
  * cancelled; raises EPENDING if it is not done. */
 static int wl_error(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   wl_lfut *lf = wl_tolfut(L, 1);
   if (lf != NULL) {
     wl_lfut_sync(L, wl, lf, 1);
@@ -1632,7 +1645,7 @@ static int wl_error(lua_State *L) {
 
 /* rt.set_result(fut, ...): raises on failure (ESTATE if done). */
 static int wl_set_result(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   wl_lfut *lf = wl_tolfut(L, 1);
   if (lf != NULL) {
     wl_lfut_sync(L, wl, lf, 1);
@@ -1673,7 +1686,7 @@ static int wl_set_result(lua_State *L) {
 /* rt.set_error(fut, err [, message]): err is a code, an error object or a
  * message (then the code is EUNHANDLED). */
 static int wl_set_error(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   weft_future_t *f = wl_checkplain(L, 1);
   const char *msg = NULL;
   int code;
@@ -1698,7 +1711,7 @@ static int wl_set_error(lua_State *L) {
 /* rt.cancel(x [, message]): cancels a pending future (a task: requests its
  * cancellation); true if it did. */
 static int wl_cancel(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   const char *msg = luaL_optstring(L, 2, NULL);
   wl_lfut *lf = wl_tolfut(L, 1);
   if (lf != NULL) {
@@ -1728,7 +1741,7 @@ static int wl_cancel(lua_State *L) {
 static int wl_state_of(lua_State *L, int idx) {
   wl_lfut *lf = wl_tolfut(L, idx);
   if (lf != NULL) {
-    wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+    wl_state *wl = wl_self(L);
     wl_lfut_sync(L, wl, lf, idx);
     return lf->state;
   }
@@ -1755,7 +1768,7 @@ static int wl_state_l(lua_State *L) {
 static int wl_code(lua_State *L) {
   wl_lfut *lf = wl_tolfut(L, 1);
   if (lf != NULL) {
-    wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+    wl_state *wl = wl_self(L);
     wl_lfut_sync(L, wl, lf, 1);
     lua_pushinteger(L, lf->state == WEFT_FUTURE_PENDING ? WEFT_EPENDING
                        : lf->state == WEFT_FUTURE_RESULT ? 0 : WEFT_ECANCELED);
@@ -1782,7 +1795,7 @@ static int wl_get_loop(lua_State *L) {
 static int wl_describe(lua_State *L) {
   wl_lfut *lf = wl_tolfut(L, 1);
   if (lf != NULL) {
-    wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+    wl_state *wl = wl_self(L);
     wl_lfut_sync(L, wl, lf, 1);
     if (weft_loop_is_closed(lf->loop) == 1) { /* no C future to describe it */
       if (lf->state == WEFT_FUTURE_CANCELLED) {
@@ -1799,7 +1812,7 @@ static int wl_describe(lua_State *L) {
   char buf[256];
   int n = weft_future_describe(f, buf, sizeof buf);
   if (n < 0)
-    return wl_raise(L, lua_touserdata(L, lua_upvalueindex(1)), n, NULL);
+    return wl_raise(L, wl_self(L), n, NULL);
   if ((size_t)n < sizeof buf) {
     lua_pushlstring(L, buf, (size_t)n);
     return 1;
@@ -1832,7 +1845,7 @@ static void wl_frame_mt(lua_State *L, wl_state *wl) {
  * future inside a run of the loop, else (a loop given, or a loop run by
  * other means) a C future. */
 static int wl_future_new(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   if (wl->loop_wref != LUA_NOREF && lua_isnoneornil(L, 1) &&
       (wl->current == NULL || wl->current->loop == wl->loop)) {
     if (wl->frame_mt_ref == LUA_NOREF)
@@ -1860,7 +1873,7 @@ static int wl_future_new(lua_State *L) {
 
 /* rt.loop(): the current loop (a new wrapper), or nil. */
 static int wl_current_loop(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   weft_loop_t *loop = wl_loop(L, wl);
   if (loop == NULL)
     return 0;
@@ -1870,7 +1883,7 @@ static int wl_current_loop(lua_State *L) {
 
 /* rt.current_task(): the task whose coroutine is running, or nil. */
 static int wl_current_task(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   wl_task *t = wl_current(wl, L);
   if (t == NULL)
     return 0;
@@ -1880,14 +1893,14 @@ static int wl_current_task(lua_State *L) {
 
 /* rt.in_task(): true inside a task's own coroutine. */
 static int wl_in_task(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   lua_pushboolean(L, wl_current(wl, L) != NULL);
   return 1;
 }
 
 /* rt.error_object(code [, message]): a new error object. */
 static int wl_error_object(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   lua_Integer code = luaL_checkinteger(L, 1);
   luaL_argcheck(L, code < 0 && code >= INT32_MIN, 1, "a negative weft error code");
   wl_push_error(L, wl, (int)code, luaL_optstring(L, 2, NULL));
@@ -1896,7 +1909,7 @@ static int wl_error_object(lua_State *L) {
 
 /* rt.error_code(v): the code of an error object, or nil. */
 static int wl_error_code_l(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   int code = wl_error_code(L, wl, 1, NULL);
   if (code == 0)
     return 0;
@@ -1908,7 +1921,7 @@ static int wl_error_code_l(lua_State *L) {
  * to Lua (kind "future", "task" or "loop").  The wrapper takes a new
  * reference, or with `steal` takes over the one the C code gave along. */
 static int wl_adopt(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   luaL_checktype(L, 1, LUA_TLIGHTUSERDATA);
   static const char *const kinds[] = {"future", "task", "loop", NULL};
   int kind = luaL_checkoption(L, 2, NULL, kinds);
@@ -1941,7 +1954,7 @@ static int wl_pointer(lua_State *L) {
 /* rt.drain(): releases what finalizers queued (tests call it to check that
  * nothing is left). Returns how many items were pending. */
 static int wl_drain_l(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   lua_pushinteger(L, (lua_Integer)wl->npending);
   wl_drain(wl, L);
   return 1;
@@ -1949,7 +1962,7 @@ static int wl_drain_l(lua_State *L) {
 
 /* rt.stats(): the number of live C structures that point at the state. */
 static int wl_stats(lua_State *L) {
-  wl_state *wl = lua_touserdata(L, lua_upvalueindex(1));
+  wl_state *wl = wl_self(L);
   lua_pushinteger(L, atomic_load(&wl->refs) - 1);
   return 1;
 }
@@ -2055,6 +2068,9 @@ static void wl_init(lua_State *L) {
     luaL_error(L, "weft: out of memory");
   atomic_init(&wl->refs, 1);
   pthread_mutex_init(&wl->mu, NULL);
+  wl_state *none = NULL;
+  if (!atomic_compare_exchange_strong(&wl_first, &none, wl))
+    atomic_store(&wl_many, 1);
   wl->values_ref = wl_newref_table(L, NULL);
   wl->dcb_ref = wl_newref_table(L, NULL);
   wl->mt_future_ref = wl_class_mt(L, "future");

@@ -290,4 +290,34 @@ T.plain("a Lua future of another loop", function()
   collect()
 end)
 
+T.plain("a second Lua state with a weft of its own", function()
+  -- the module reads its state from a static while one Lua state only has
+  -- loaded it, from its functions' upvalue after that: both must hold
+  local r = testc.other_state([[
+    local weft = require "weft"
+    return weft.run(function()
+      local g = weft.future()
+      weft.spawn(function() weft.yield(); g:set_result("other") end)
+      return g:await()
+    end)
+  ]])
+  T.eq(r, "other")
+  T.eq(weft.run(function()
+    local f = weft.future()
+    local t = weft.spawn(function() return f:await() end)
+    weft.yield()
+    f:set_result("first")
+    return t:await()
+  end), "first")
+end)
+
+T.test("after a second state: futures and tasks as before", function()
+  local f = weft.future()
+  local t = weft.spawn(function() return f:await() end)
+  weft.yield()
+  T.eq(t:cancel("late"), true)
+  T.eq(T.raises_code(weft.ECANCELED, t.await, t).message, "late")
+  T.eq(f:exception().message, "late")
+end)
+
 T.run()

@@ -7,6 +7,7 @@
  */
 #include <lauxlib.h>
 #include <lua.h>
+#include <lualib.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -220,13 +221,41 @@ static int t_raise(lua_State *L) {
   return 1;
 }
 
+/* other_state(chunk): runs chunk in a new Lua state (with this one's
+ * package paths) and returns its first result as a string, or raises its
+ * error; the state is closed before returning. */
+static int t_other_state(lua_State *L) {
+  const char *chunk = luaL_checkstring(L, 1);
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "path");
+  lua_getfield(L, -2, "cpath");
+  const char *path = lua_tostring(L, -2), *cpath = lua_tostring(L, -1);
+  lua_State *L2 = luaL_newstate();
+  if (L2 == NULL)
+    return luaL_error(L, "no memory for a Lua state");
+  luaL_openlibs(L2);
+  lua_getglobal(L2, "package");
+  lua_pushstring(L2, path);
+  lua_setfield(L2, -2, "path");
+  lua_pushstring(L2, cpath);
+  lua_setfield(L2, -2, "cpath");
+  lua_pop(L2, 1);
+  int rc = luaL_dostring(L2, chunk);
+  const char *out = lua_tostring(L2, -1);
+  lua_pushstring(L, out != NULL ? out : "(not a string)");
+  lua_close(L2);
+  if (rc != LUA_OK)
+    return lua_error(L);
+  return 1;
+}
+
 int luaopen_weft_testc(lua_State *L);
 int luaopen_weft_testc(lua_State *L) {
   static const luaL_Reg fns[] = {{"later", t_later},         {"fail_later", t_fail_later},
                                  {"sleeper", t_sleeper},     {"describe", t_describe},
                                  {"task_future", t_task_future}, {"raise", t_raise},
                                  {"work_sum", t_work_sum},   {"intptr", t_intptr},
-                                 {NULL, NULL}};
+                                 {"other_state", t_other_state}, {NULL, NULL}};
   luaL_newlib(L, fns);
   return 1;
 }
