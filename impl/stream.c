@@ -915,6 +915,7 @@ int weft__sockaddr_text(const struct sockaddr *sa, char *buf, size_t size, int *
 int weft__pipe_name_text(const uv_pipe_t *pipe, int peer, char *buf, size_t size, int *port) {
   char text[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
   size_t len = sizeof text;
+  text[0] = '\0'; /* libuv reads text[0] back even for an unnamed socket (0 bytes) */
   int rc = peer ? uv_pipe_getpeername(pipe, text, &len) : uv_pipe_getsockname(pipe, text, &len);
   if (rc != 0)
     return rc;

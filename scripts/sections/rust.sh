@@ -68,11 +68,12 @@ rust_fmt() {
   (cd "$WEFT_ROOT/bindings/rust" && cargo fmt --all -- --check)
 }
 
-# rust_valgrind: the task, future and toolbox tests (pending futures dropped, tasks
-# cancelled at close, wakers from threads) under memcheck, leaks included.
+# rust_valgrind: the task, future, toolbox and stream tests (pending futures
+# and reads dropped, tasks cancelled at close, wakers from threads, owned
+# writes released) under memcheck, leaks included.
 rust_valgrind() {
   local bin t ok=0
-  for t in tasks futures taskgroup sync queue wait executor; do
+  for t in tasks futures taskgroup sync queue wait executor net; do
     bin=$(find "$CARGO_TARGET_DIR/debug/deps" -maxdepth 1 -type f -executable -name "${t}-*" | head -n 1)
     [ -n "$bin" ] || { echo "no test binary for $t"; return 1; }
     LD_LIBRARY_PATH="$WEFT_RELEASE_DIR/lib" valgrind -q --error-exitcode=99 --leak-check=full \
@@ -152,7 +153,7 @@ section_rust() {
     else
       echo "rust.sh: SKIPPED rustfmt: cargo fmt is not installed"
     fi
-    rust_step "valgrind: task, future and toolbox tests leak nothing" rust_valgrind
+    rust_step "valgrind: task, future, toolbox and stream tests leak nothing" rust_valgrind
     rust_step "a consumer crate outside the tree (path dependency, offline)" rust_consumer
     echo "$RUST_PASSED $RUST_FAILED" >"$WEFT_ROOT/build/rust/counts"
   )

@@ -42,7 +42,7 @@ fn every_lesson_is_listed() {
     let n = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bin"))
         .unwrap()
         .count();
-    assert_eq!(n, 21, "add the new lesson to the lessons! list below");
+    assert_eq!(n, 28, "add the new lesson to the lessons! list below");
 }
 
 lessons!(
@@ -66,5 +66,12 @@ lessons!(
     lesson_21 => "21_semaphore_limit",
     lesson_30 => "30_taskgroup",
     lesson_31 => "31_timeout_scope",
-    lesson_35 => "35_executor"
+    lesson_35 => "35_executor",
+    lesson_40 => "40_tcp_echo",
+    lesson_41 => "41_subprocess_pipeline",
+    lesson_50 => "50_resolve",
+    lesson_51 => "51_udp_echo",
+    lesson_52 => "52_signal",
+    lesson_53 => "53_file_copy",
+    lesson_54 => "54_graceful_shutdown"
 );

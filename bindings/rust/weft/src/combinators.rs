@@ -37,7 +37,7 @@ impl Delay for Duration {
     }
 }
 
-mod sealed {
+pub(crate) mod sealed {
     pub trait Sealed {}
 }
 

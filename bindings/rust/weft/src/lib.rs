@@ -36,6 +36,7 @@
 //! | [`call_soon`], [`LoopRef::call_later`], [`CallHandle`], [`Remote`] | `weft_loop_call_*`, `weft_handle_*`, `weft_loop_call_soon_threadsafe` |
 //! | [`Error`], [`Code`] | `enum weft_errno`; cancellation is [`Error::Cancelled`] |
 //! | [`Value`], [`AnyValue`], [`Local`], [`TaskOutput`] | the values a weft future carries |
+//! | [`net`] ([`net::Stream`], [`net::Server`], [`net::UdpSocket`]), [`dns`], [`fs`], [`signal`], [`process`]; [`Bytes`], [`Op`] | `weft_stream_*`, `weft_server_*`, `weft_udp_*`, `weft_dns_*`, `weft_fs_*`/`weft_file_*`, `weft_signal_*`, `weft_process_*` |
 //!
 //! ## Rules
 //!
@@ -66,20 +67,29 @@
 
 #![warn(missing_docs)]
 
+mod bytes;
 mod combinators;
+pub mod dns;
 mod error;
 mod event_loop;
 mod executor;
+pub mod fs;
 mod future;
+mod io;
+pub mod net;
 mod op;
+pub mod process;
 mod queue;
+pub mod signal;
 mod sync;
 mod task;
 mod taskgroup;
+mod udp;
 mod value;
 mod wait;
 mod wake;
 
+pub use bytes::Bytes;
 pub use combinators::{
     gather, gather_settled, join_all, select, shield, timeout, timeout_at, wait_for, yield_now, AsFuture, Delay,
     Gather, GatherSettled, Scope, ScopeState, Select, Shield, WaitFor, YieldNow,
@@ -88,6 +98,7 @@ pub use error::{Code, Error, Result};
 pub use event_loop::{CallHandle, ExceptionContext, Hold, Loop, LoopRef, Remote, RunMode};
 pub use executor::{to_thread, work_cancelled, SendPtr, ToThread, WorkOutput};
 pub use future::{DoneCallback, Future, RemoteFuture, State};
+pub use io::Op;
 pub use queue::{Get, Put, PutError, Queue, QueueKind};
 pub use sync::{
     Barrier, BarrierState, Condition, ConditionWait, Event, Lock, LockAcquire, LockGuard, Semaphore, SemaphoreAcquire,
