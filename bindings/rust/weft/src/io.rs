@@ -32,7 +32,10 @@ type Decode<T> = unsafe fn(*mut sys::weft_future_t) -> Result<T>;
 /// process wait kills the child (see each constructor).
 ///
 /// It is backed by a weft future, so [`crate::wait_for`], [`crate::shield`]
-/// and [`crate::gather`] take it, and C can await it ([`Op::as_ptr`]).
+/// and [`crate::gather`] take it, and C can await it ([`Op::as_ptr`]).  A
+/// shield keeps the operation going while the [`crate::Shield`] lives:
+/// await `&mut shield` and take the op back with
+/// [`crate::Shield::into_inner`] to finish it after a cancellation.
 ///
 /// ```
 /// let r = weft::run(async {

@@ -15,11 +15,11 @@
 //! | `get_extra_info("peername")` | [`Stream::peer_addr`] (a `std::net::SocketAddr`) |
 //! | `start_server(cb, host, port)` | [`Server::bind`] + [`Server::serve`] (a task per connection) or [`Server::accept`] |
 //!
-//! Reads and drains are weft futures, made when called: they work with
-//! [`crate::wait_for`], [`crate::timeout`] and [`crate::select`].
-//! Dropping a pending read (or cancelling the task awaiting it) consumes
-//! nothing: the bytes stay buffered for the next read.  One read may wait
-//! at a time (a second one fails with `EBUSY`).
+//! Reads, drains and connects are [`Op`]s (weft futures), started when
+//! called: they work with [`crate::wait_for`], [`crate::timeout`] and
+//! [`crate::select`].  Dropping a pending read (or cancelling it, or the
+//! task awaiting it) consumes nothing: the bytes stay buffered for the next
+//! read.  One read may wait at a time (a second one fails with `EBUSY`).
 //!
 //! Every handle belongs to the thread of the loop it was made on (they
 //! are `!Send`); the constructors use the loop running on this thread.
@@ -94,7 +94,7 @@ pub enum StreamKind {
 /// another writes).  Dropping the last reference closes the stream as
 /// [`Stream::close`] does (queued bytes are still written); the loop's
 /// close closes every stream.  Methods that cannot wait return at once;
-/// the others return weft futures.
+/// the others return [`Op`]s.
 pub struct Stream {
     raw: NonNull<sys::weft_stream_t>,
     _not_send: PhantomData<*const ()>,
@@ -183,15 +183,19 @@ impl StdFuture for ReadExact {
 }
 
 thread_local! {
-    /// The buffers of `write_owned` that weft holds, by data pointer.
-    static OWNED: RefCell<HashMap<usize, Vec<u8>>> = RefCell::new(HashMap::new());
+    /// The buffers of `write_owned` that weft holds: data pointer -> the
+    /// `Box<Vec<u8>>` (as an address, so that a buffer weft never released
+    /// shows up as a leak).
+    static OWNED: RefCell<HashMap<usize, usize>> = RefCell::new(HashMap::new());
 }
 
 unsafe extern "C" fn release_owned(data: *mut c_void) {
-    // the Vec is dropped after the borrow ends; a thread without its
-    // thread-locals any more leaks it rather than panic into C
-    let v = OWNED.try_with(|m| m.try_borrow_mut().ok().and_then(|mut m| m.remove(&(data as usize))));
-    drop(v);
+    // a thread without its thread-locals any more leaks the buffer rather
+    // than panic into C
+    let b = OWNED.try_with(|m| m.try_borrow_mut().ok().and_then(|mut m| m.remove(&(data as usize))));
+    if let Ok(Some(b)) = b {
+        drop(Box::from_raw(b as *mut Vec<u8>));
+    }
 }
 
 impl Stream {
@@ -329,13 +333,16 @@ impl Stream {
         }
         let ptr = v.as_ptr() as *mut c_void;
         let len = v.len();
-        OWNED.with(|m| m.borrow_mut().insert(ptr as usize, v));
+        let owner = Box::into_raw(Box::new(v)) as usize;
+        OWNED.with(|m| m.borrow_mut().insert(ptr as usize, owner));
         // SAFETY: live stream; on success weft calls release_owned(ptr)
         // exactly once, later, from the loop
         let rc = unsafe { sys::weft_stream_write_owned(self.p(), ptr, len, Some(release_owned)) };
         if rc != 0 {
-            let v = OWNED.with(|m| m.borrow_mut().remove(&(ptr as usize)));
-            drop(v);
+            // not taken: the buffer is ours again
+            OWNED.with(|m| m.borrow_mut().remove(&(ptr as usize)));
+            // SAFETY: the box made above, not handed to weft
+            drop(unsafe { Box::from_raw(owner as *mut Vec<u8>) });
         }
         check(rc).map(drop)
     }

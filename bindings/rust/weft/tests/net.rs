@@ -257,6 +257,44 @@ fn back_pressure_and_drain() {
 }
 
 #[test]
+fn queued_owned_writes_are_released_by_abort_and_close() {
+    run(async {
+        let (c, _s, _server) = pair().await.unwrap();
+        for _ in 0..16 {
+            c.write_owned(vec![1u8; 1 << 20]).unwrap();
+        }
+        assert!(c.write_buffer_size().unwrap() > 0);
+        c.abort().unwrap(); // the queued buffers are dropped (valgrind checks)
+        assert_eq!(c.write_owned(vec![1u8; 10]).unwrap_err().code(), EOBJCLOSED);
+        let (c2, _s2, _server2) = pair().await.unwrap();
+        for _ in 0..16 {
+            c2.write_owned(vec![2u8; 1 << 20]).unwrap();
+        }
+        // still queued when the loop closes
+        c2
+    });
+}
+
+#[test]
+fn a_shielded_read_survives_the_cancellation() {
+    run(async {
+        let (c, s, _server) = pair().await.unwrap();
+        let c2 = c.clone();
+        let t = weft::spawn(async move {
+            let mut sh = weft::shield(c2.read_line());
+            let first = (&mut sh).await;
+            assert!(first.unwrap_err().is_cancelled());
+            // the read went on: finish it
+            Ok::<Vec<u8>, Error>(sh.into_inner().await?.to_vec())
+        });
+        weft::sleep(0.001).await.unwrap();
+        assert!(t.cancel());
+        s.write(b"late line\n").unwrap();
+        assert_eq!(t.await.unwrap(), b"late line\n");
+    });
+}
+
+#[test]
 fn half_close_and_closing() {
     run(async {
         let (c, s, server) = pair().await.unwrap();
