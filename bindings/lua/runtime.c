@@ -235,8 +235,16 @@ static weft_future_t *wl_tofuture(lua_State *L, int idx) {
   return NULL;
 }
 
+/* Raises for a Lua future that could not become a C future. */
+static int wl_raise(lua_State *L, wl_state *wl, int code, const char *message);
+static int wl_no_cfuture(lua_State *L) {
+  return wl_raise(L, wl_get(L), WEFT_ECLOSED, "a Lua future of a closed loop has no C future");
+}
+
 static weft_future_t *wl_checkfuture(lua_State *L, int idx) {
   weft_future_t *f = wl_tofuture(L, idx);
+  if (f == NULL && wl_tolfut(L, idx) != NULL)
+    wl_no_cfuture(L);
   if (f == NULL)
     luaL_typeerror(L, idx, "weft future or task");
   return f;
@@ -245,6 +253,8 @@ static weft_future_t *wl_checkfuture(lua_State *L, int idx) {
 /* A plain future (not a task: a task's outcome is what its function does). */
 static weft_future_t *wl_checkplain(lua_State *L, int idx) {
   weft_future_t *f = wl_tofuture(L, idx);
+  if (f == NULL && wl_tolfut(L, idx) != NULL)
+    wl_no_cfuture(L);
   if (f == NULL || weft_future_task(f) != NULL)
     luaL_typeerror(L, idx, "weft future (a task is completed by its function)");
   return f;
@@ -561,14 +571,15 @@ static void wl_lfut_forward(weft_future_t *real, void *ud) {
 
 /* Gives the Lua future at idx a C future with its outcome and turns it
  * into an ordinary future wrapper; returns the C future (borrowed: the
- * wrapper owns it).  Raises if the loop cannot make one (closed). */
+ * wrapper owns it), or NULL if the loop cannot make one (closed): it does
+ * not raise, since SWIG's typemaps call it with memory of theirs to free. */
 static weft_future_t *wl_lfut_materialise(lua_State *L, wl_lfut *lf, int idx) {
   wl_state *wl = wl_get(L);
   idx = lua_absindex(L, idx);
   wl_lfut_sync(L, wl, lf, idx);
   weft_future_t *cf = weft_future_new(lf->loop);
   if (cf == NULL)
-    wl_raise(L, wl, weft_last_error(), "a Lua future whose loop is closed has no C future");
+    return NULL;
   int rc = 0;
   weft_future_t *await_cf;
   if (lf->state == WEFT_FUTURE_RESULT) {
@@ -588,7 +599,7 @@ static weft_future_t *wl_lfut_materialise(lua_State *L, wl_lfut *lf, int idx) {
   }
   if (rc != 0) {
     weft_future_unref(cf);
-    wl_raise(L, wl, rc, NULL);
+    return NULL;
   }
   lf->hdr.type = SWIGTYPE_p_weft_future;
   lf->hdr.own = 1;
@@ -1940,8 +1951,8 @@ static int wl_adopt(lua_State *L) {
 
 /* rt.pointer(obj): the C pointer under a weft wrapper (borrowed), for C code. */
 static int wl_pointer(lua_State *L) {
-  if (wl_tolfut(L, 1) != NULL)
-    wl_tofuture(L, 1); /* C wants it: it becomes a C future */
+  if (wl_tolfut(L, 1) != NULL && wl_tofuture(L, 1) == NULL) /* C wants a C future */
+    return wl_no_cfuture(L);
   swig_lua_userdata *u = lua_touserdata(L, 1);
   if (u == NULL || lua_islightuserdata(L, 1) || lua_rawlen(L, 1) < sizeof *u ||
       (u->type != SWIGTYPE_p_weft_future && u->type != SWIGTYPE_p_weft_task &&

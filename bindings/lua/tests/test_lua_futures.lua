@@ -269,7 +269,9 @@ T.plain("Lua futures outliving their loop", function()
   T.eq(pending:exception().message, "loop is closing")
   T.contains(tostring(pending), "loop is closing")
   T.raises_code(weft.ESTATE, pending.set_result, pending, 1)
-  T.raises(weft.pointer, pending) -- no C future for a closed loop
+  T.raises_code(weft.ECLOSED, weft.pointer, pending) -- no C future for a closed loop
+  T.raises_code(weft.ECLOSED, pending.add_done_callback, pending, print)
+  T.raises(pending.result_type, pending) -- SWIG's own type error
   done, pending = nil, nil
   collect()
 end)
