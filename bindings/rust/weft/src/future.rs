@@ -79,7 +79,8 @@ type NotSendOf<T> = (fn() -> T, *const ());
 /// ```
 pub struct Future<T = ()> {
     raw: Option<NonNull<sys::weft_future_t>>,
-    broken: Option<Error>,
+    /// Why it could not be created (boxed: a wrapper stays small).
+    broken: Option<Box<Error>>,
     reg: Registration,
     _t: PhantomData<NotSendOf<T>>,
 }
@@ -106,7 +107,7 @@ impl<T: Value> Future<T> {
     }
 
     pub(crate) fn broken(err: Error) -> Future<T> {
-        Future { raw: None, broken: Some(err), reg: Registration::default(), _t: PhantomData }
+        Future { raw: None, broken: Some(Box::new(err)), reg: Registration::default(), _t: PhantomData }
     }
 
     pub(crate) fn from_result(r: Result<*mut sys::weft_future_t>) -> Future<T> {
@@ -120,7 +121,7 @@ impl<T: Value> Future<T> {
     fn raw_or_err(&self) -> Result<*mut sys::weft_future_t> {
         match self.raw {
             Some(p) => Ok(p.as_ptr()),
-            None => Err(self.broken.clone().unwrap_or_else(|| Error::from_code(Code_EINVAL))),
+            None => Err(self.broken.as_deref().cloned().unwrap_or_else(|| Error::from_code(Code_EINVAL))),
         }
     }
 
@@ -143,7 +144,7 @@ impl<T: Value> Future<T> {
     /// The same future, read as another type.
     pub fn cast<U: Value>(self) -> Future<U> {
         if let Some(err) = &self.broken {
-            return Future::broken(err.clone());
+            return Future::broken((**err).clone());
         }
         // SAFETY: into_raw hands over our reference
         unsafe { Future::from_raw(self.into_raw()) }
@@ -331,13 +332,17 @@ pub(crate) fn describe_with(f: impl Fn(*mut c_char, usize) -> i32) -> String {
 }
 
 impl<T> Clone for Future<T> {
+    #[inline]
     fn clone(&self) -> Future<T> {
-        Future {
-            // SAFETY: any-thread ref of a live future
-            raw: self.raw.map(|p| unsafe { NonNull::new_unchecked(sys::weft_future_ref(p.as_ptr())) }),
-            broken: self.broken.clone(),
-            reg: Registration::default(),
-            _t: PhantomData,
+        match self.raw {
+            Some(p) => Future {
+                // SAFETY: any-thread ref of a live future
+                raw: Some(unsafe { NonNull::new_unchecked(sys::weft_future_ref(p.as_ptr())) }),
+                broken: None,
+                reg: Registration::default(),
+                _t: PhantomData,
+            },
+            None => Future { raw: None, broken: self.broken.clone(), reg: Registration::default(), _t: PhantomData },
         }
     }
 }

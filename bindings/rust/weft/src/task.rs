@@ -1,11 +1,14 @@
 //! Rust futures as weft tasks: the executor.
 //!
 //! [`crate::spawn`] creates a real weft task (`weft_task_spawn`) whose step
-//! polls the Rust future.  The future lives in the task's userdata (an `Rc`
-//! shared with the [`JoinHandle`]); it is dropped on the loop thread when
-//! the task finishes, or by the task's release when the loop closes before
-//! the first step.  When the future is pending, the step returns
-//! `WEFT_STEP_SUSPEND`:
+//! polls the Rust future.  The future lives in the task's userdata, one
+//! allocation shared by the task and the [`JoinHandle`] (a [`Head`] of 40
+//! bytes, then one slot that holds the future while it runs and its output
+//! afterwards); it is dropped on the loop thread when the task finishes, or
+//! by the task's release when the loop closes before the first step.  What
+//! a step learns during one poll (the weft futures polled pending) lives on
+//! the step's stack, in the [`TaskCore`] the polling waker points at.  When
+//! the future is pending, the step returns `WEFT_STEP_SUSPEND`:
 //!
 //! * natively awaiting a weft future (`weft_task_await`) when that future is
 //!   the only thing the task waits for, which costs one queue hop per
@@ -28,13 +31,13 @@ use std::ffi::CStr;
 use std::fmt;
 use std::future::Future as StdFuture;
 use std::marker::PhantomData;
+use std::mem::{offset_of, ManuallyDrop};
 use std::os::raw::{c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::{null, null_mut, NonNull};
-use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use weft_sys as sys;
@@ -49,28 +52,115 @@ const DONE: c_int = sys::weft_step_result::WEFT_STEP_DONE as c_int;
 const SUSPEND: c_int = sys::weft_step_result::WEFT_STEP_SUSPEND as c_int;
 
 thread_local! {
-    /// The task whose step is polling on this thread, if any.
+    /// The poll in progress on this thread, if any.
     static POLLING: Cell<*const TaskCore> = const { Cell::new(null()) };
 }
 
-/// What a task's step knows between polls, and what its waker points at.
-pub(crate) struct TaskCore {
-    task: AtomicPtr<sys::weft_task_t>,
-    /// Weft futures polled pending during this poll (borrowed: a wrapper
-    /// dropped during the poll takes its future out, see `forget`).
-    first: Cell<*mut sys::weft_future_t>,
-    more: RefCell<Vec<*mut sys::weft_future_t>>,
-    /// The future the task awaits natively (borrowed: the C task holds a
-    /// reference until its next await), if any.
-    native: Cell<*mut sys::weft_future_t>,
+// Head::flags
+/// The slot holds the Rust future.
+const FUT_LIVE: u8 = 1;
+/// The slot holds the output (the future returned it, nobody took it yet).
+const OUT_SET: u8 = 2;
+/// A cancellation to deliver at the next weft await.
+const CANCEL_PENDING: u8 = 4;
+/// The task suspended on `weft_task_await` (it awaits one weft future natively).
+const NATIVE: u8 = 8;
+/// The C future failed although the output exists (it could not be published).
+const C_FAILED: u8 = 16;
+
+/// The part of a Rust task's allocation that does not depend on its
+/// future's type, for the step, the release and the [`JoinHandle`].  Owner
+/// thread, except `shared` (the waker's, any thread).
+#[repr(C)]
+struct Head {
+    /// Owners: the C task (until its release) and the handle.
+    refs: Cell<u8>,
+    flags: Cell<u8>,
+    /// Where the slot starts, from the start of the allocation.
+    slot_offset: u32,
+    /// The task's future (the handle's reference); NULL if spawning failed.
+    raw: Cell<*mut sys::weft_future_t>,
+    /// What clones of the task's waker share, made at the first clone.
+    shared: AtomicPtr<WakeCore>,
+    /// What few tasks need, allocated when first needed.
+    cold: Cell<Option<Box<Cold>>>,
+    /// Drops what is left and frees the allocation.
+    destroy: unsafe fn(*mut Head),
+}
+
+#[derive(Default)]
+struct Cold {
     /// Futures that carry a done callback waking this task (one reference each).
-    registered: RefCell<Vec<*mut sys::weft_future_t>>,
-    /// A cancellation to deliver at the next weft await.
-    cancel_pending: Cell<bool>,
-    /// Woken through the polling waker during this poll.
-    woken: AtomicBool,
-    /// The shared part of the waker, made at the first clone.
-    shared: OnceLock<Arc<WakeCore>>,
+    registered: Vec<*mut sys::weft_future_t>,
+    /// The handle polled outside a Rust task (a foreign executor).
+    reg: Registration,
+    /// Why spawning failed.
+    error: Option<Error>,
+}
+
+impl Head {
+    fn has(&self, f: u8) -> bool {
+        self.flags.get() & f != 0
+    }
+    fn set(&self, f: u8) {
+        self.flags.set(self.flags.get() | f);
+    }
+    fn unset(&self, f: u8) {
+        self.flags.set(self.flags.get() & !f);
+    }
+    /// Takes `f` if it was set.
+    fn take(&self, f: u8) -> bool {
+        let had = self.has(f);
+        self.unset(f);
+        had
+    }
+
+    /// Runs `f` on the cold part (made if missing).  Not reentrant: a nested
+    /// call would see an empty one.
+    fn with_cold<R>(&self, f: impl FnOnce(&mut Cold) -> R) -> R {
+        let mut cold = self.cold.take().unwrap_or_default();
+        let r = f(&mut cold);
+        self.cold.set(Some(cold));
+        r
+    }
+
+    /// As `with_cold`, but nothing when there is no cold part.
+    fn if_cold(&self, f: impl FnOnce(&mut Cold)) {
+        if let Some(mut cold) = self.cold.take() {
+            f(&mut cold);
+            self.cold.set(Some(cold));
+        }
+    }
+
+    /// Drops the references of the done callbacks the task registered.
+    unsafe fn clear_registered(&self) {
+        self.if_cold(|cold| {
+            for f in cold.registered.drain(..) {
+                sys::weft_future_unref(f);
+            }
+        });
+    }
+
+    /// Drops one owner's reference; the last frees everything.
+    unsafe fn unref(this: NonNull<Head>) {
+        let h = this.as_ref();
+        let n = h.refs.get() - 1;
+        h.refs.set(n);
+        if n == 0 {
+            (h.destroy)(this.as_ptr());
+        }
+    }
+
+    /// The output slot, read as `O` (only while `OUT_SET`).
+    unsafe fn out_ptr<O>(this: NonNull<Head>) -> *mut ManuallyDrop<O> {
+        (this.as_ptr() as *mut u8).add(this.as_ref().slot_offset as usize) as *mut ManuallyDrop<O>
+    }
+
+    /// Takes the output out of the slot (the caller checked `OUT_SET`).
+    unsafe fn take_out<O>(this: NonNull<Head>) -> O {
+        this.as_ref().unset(OUT_SET);
+        ManuallyDrop::into_inner(std::ptr::read(Head::out_ptr::<O>(this)))
+    }
 }
 
 /// What a cloned waker holds: the task (one reference) and a woken flag.
@@ -90,26 +180,110 @@ impl Drop for WakeCore {
     }
 }
 
+/// The slot: the Rust future while it runs, then its output.
+#[repr(C)]
+union Slot<F: StdFuture> {
+    fut: ManuallyDrop<F>,
+    out: ManuallyDrop<F::Output>,
+}
+
+/// The userdata of a Rust task: one allocation.
+#[repr(C)]
+struct TaskCell<F: StdFuture> {
+    head: Head,
+    slot: UnsafeCell<Slot<F>>,
+}
+
+impl<F: StdFuture> TaskCell<F> {
+    /// A new cell holding `fut`, with one owner.
+    fn new(fut: F) -> NonNull<TaskCell<F>> {
+        let cell = Box::new(TaskCell {
+            head: Head {
+                refs: Cell::new(1),
+                flags: Cell::new(FUT_LIVE),
+                slot_offset: offset_of!(TaskCell<F>, slot) as u32,
+                raw: Cell::new(null_mut()),
+                shared: AtomicPtr::new(null_mut()),
+                cold: Cell::new(None),
+                destroy: destroy::<F>,
+            },
+            slot: UnsafeCell::new(Slot { fut: ManuallyDrop::new(fut) }),
+        });
+        // SAFETY: Box::into_raw is never NULL
+        unsafe { NonNull::new_unchecked(Box::into_raw(cell)) }
+    }
+
+    fn head(this: NonNull<TaskCell<F>>) -> NonNull<Head> {
+        this.cast()
+    }
+
+    /// Drops the Rust future if the slot holds it (loop thread, never while
+    /// it is being polled).
+    unsafe fn drop_future(&self) {
+        if self.head.take(FUT_LIVE) {
+            let slot = &mut *self.slot.get();
+            if catch_unwind(AssertUnwindSafe(|| ManuallyDrop::drop(&mut slot.fut))).is_err() {
+                eprintln!("weft: a task's future panicked while being dropped");
+            }
+        }
+    }
+}
+
+unsafe fn destroy<F: StdFuture>(head: *mut Head) {
+    let cell = Box::from_raw(head as *mut TaskCell<F>);
+    cell.drop_future();
+    if cell.head.take(OUT_SET) {
+        drop_quietly(ManuallyDrop::into_inner(std::ptr::read(&(*cell.slot.get()).out)));
+    }
+    let shared = cell.head.shared.load(Ordering::Acquire);
+    if !shared.is_null() {
+        drop(Arc::from_raw(shared));
+    }
+    cell.head.clear_registered();
+}
+
+/// What a task's step knows during one poll, on the step's stack: the
+/// polling waker points at it.
+pub(crate) struct TaskCore {
+    head: *const Head,
+    task: *mut sys::weft_task_t,
+    /// Weft futures polled pending during this poll (borrowed: a wrapper
+    /// dropped during the poll takes its future out, see `forget`).
+    first: Cell<*mut sys::weft_future_t>,
+    more: RefCell<Vec<*mut sys::weft_future_t>>,
+    /// Woken through the polling waker during this poll.
+    woken: AtomicBool,
+}
+
 // The waker handed to the task's future during a poll borrows its TaskCore.
 static POLL_VTABLE: RawWakerVTable = RawWakerVTable::new(poll_clone, poll_wake, poll_wake, poll_drop);
 // Clones of it own an Arc<WakeCore>.
 static SHARED_VTABLE: RawWakerVTable = RawWakerVTable::new(shared_clone, shared_wake, shared_wake_by_ref, shared_drop);
 
 unsafe fn poll_clone(data: *const ()) -> RawWaker {
+    // (any thread: the polling waker is Sync, a scoped thread may clone it)
     let core = &*(data as *const TaskCore);
-    let shared = core
-        .shared
-        .get_or_init(|| {
-            let task = sys::weft_task_ref(core.task.load(Ordering::Relaxed));
-            Arc::new(WakeCore { task, woken: AtomicBool::new(false) })
-        })
-        .clone();
-    RawWaker::new(Arc::into_raw(shared) as *const (), &SHARED_VTABLE)
+    let head = &*core.head;
+    let mut p = head.shared.load(Ordering::Acquire);
+    if p.is_null() {
+        let task = sys::weft_task_ref(core.task);
+        let new = Arc::into_raw(Arc::new(WakeCore { task, woken: AtomicBool::new(false) })) as *mut WakeCore;
+        p = match head.shared.compare_exchange(null_mut(), new, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => new,
+            Err(current) => {
+                drop(Arc::from_raw(new));
+                current
+            }
+        };
+    }
+    // one count for the clone; the head keeps its own
+    Arc::increment_strong_count(p);
+    RawWaker::new(p as *const (), &SHARED_VTABLE)
 }
 unsafe fn poll_wake(data: *const ()) {
     let core = &*(data as *const TaskCore);
     core.woken.store(true, Ordering::Release);
-    sys::weft_task_wake(core.task.load(Ordering::Relaxed));
+    sys::weft_task_wake(core.task);
 }
 unsafe fn poll_drop(_: *const ()) {}
 
@@ -140,31 +314,19 @@ unsafe extern "C" fn wake_task_cb(_f: *mut sys::weft_future_t, ud: *mut c_void) 
 }
 
 impl TaskCore {
-    fn new() -> TaskCore {
-        TaskCore {
-            task: AtomicPtr::new(null_mut()),
-            first: Cell::new(null_mut()),
-            more: RefCell::new(Vec::new()),
-            native: Cell::new(null_mut()),
-            registered: RefCell::new(Vec::new()),
-            cancel_pending: Cell::new(false),
-            woken: AtomicBool::new(false),
-            shared: OnceLock::new(),
-        }
-    }
-
-    fn task(&self) -> *mut sys::weft_task_t {
-        self.task.load(Ordering::Relaxed)
+    fn head(&self) -> &Head {
+        // SAFETY: the head outlives the step that made this core
+        unsafe { &*self.head }
     }
 
     /// The core of the task whose step is polling now, if `waker` is its
     /// polling waker (a wrapped or foreign waker gives None).
     pub(crate) fn polling<'a>(waker: &Waker) -> Option<&'a TaskCore> {
-        let p = POLLING.with(Cell::get);
-        if p.is_null() {
+        if !std::ptr::eq(waker.vtable(), &POLL_VTABLE) {
             return None;
         }
-        if waker.data() == p as *const () && std::ptr::eq(waker.vtable(), &POLL_VTABLE) {
+        let p = POLLING.with(Cell::get);
+        if !p.is_null() && waker.data() == p as *const () {
             // SAFETY: the core lives while its step polls
             Some(unsafe { &*p })
         } else {
@@ -177,17 +339,17 @@ impl TaskCore {
     pub(crate) fn await_candidate(&self, raw: *mut sys::weft_future_t) -> Poll<Result<()>> {
         // SAFETY: raw is live (the caller owns a reference); loop thread
         unsafe {
-            if self.cancel_pending.replace(false) {
+            if self.head().take(CANCEL_PENDING) {
                 sys::weft_future_cancel(raw, null());
                 if sys::weft_future_done(raw) != 0 {
                     return Poll::Ready(Ok(()));
                 }
             }
-            if self.first.get().is_null() {
-                self.first.set(raw);
-            } else {
-                self.more.borrow_mut().push(raw);
-            }
+        }
+        if self.first.get().is_null() {
+            self.first.set(raw);
+        } else {
+            self.more.borrow_mut().push(raw);
         }
         Poll::Pending
     }
@@ -213,90 +375,59 @@ impl TaskCore {
     /// Takes the cancellation waiting for the task's next weft await, for
     /// awaits that deliver it themselves (task groups, sync primitives).
     pub(crate) fn take_cancel(&self) -> bool {
-        self.cancel_pending.replace(false)
+        self.head().take(CANCEL_PENDING)
     }
 
+    /// How many candidates this poll recorded, and the first.
     fn take_candidates(&self) -> (usize, *mut sys::weft_future_t) {
         let first = self.first.replace(null_mut());
         let n = usize::from(!first.is_null()) + self.more.borrow().len();
         (n, first)
     }
 
-    /// Whether something besides the awaited futures may wake the task.
+    /// Whether something besides the awaited futures may wake the task:
+    /// the polling waker was woken, or a clone of it was woken or is alive.
     fn other_wakers(&self) -> bool {
-        if self.woken.swap(false, Ordering::AcqRel) {
+        if self.woken.load(Ordering::Acquire) {
             return true;
         }
-        match self.shared.get() {
-            Some(s) => s.woken.swap(false, Ordering::AcqRel) || Arc::strong_count(s) > 1,
-            None => false,
+        let p = self.head().shared.load(Ordering::Acquire);
+        if p.is_null() {
+            return false;
         }
+        // SAFETY: the head owns one count of the shared core
+        let shared = unsafe { ManuallyDrop::new(Arc::from_raw(p)) };
+        shared.woken.load(Ordering::Acquire) || Arc::strong_count(&shared) > 1
     }
 
     /// Makes every candidate wake the task when done (one callback per future).
     unsafe fn register(&self, first: *mut sys::weft_future_t) {
-        let task = self.task();
-        let mut more = std::mem::take(&mut *self.more.borrow_mut());
-        if !first.is_null() {
-            more.push(first);
-        }
-        let mut reg = self.registered.borrow_mut();
-        reg.retain(|&f| {
-            let keep = sys::weft_future_done(f) == 0;
-            if !keep {
-                sys::weft_future_unref(f);
+        let task = self.task;
+        let more = std::mem::take(&mut *self.more.borrow_mut());
+        self.head().with_cold(|cold| {
+            let reg = &mut cold.registered;
+            reg.retain(|&f| {
+                let keep = sys::weft_future_done(f) == 0;
+                if !keep {
+                    sys::weft_future_unref(f);
+                }
+                keep
+            });
+            for f in (!first.is_null()).then_some(first).into_iter().chain(more) {
+                if reg.contains(&f) {
+                    continue;
+                }
+                let t = sys::weft_task_ref(task);
+                if sys::weft_future_add_done_callback(f, Some(wake_task_cb), t as *mut c_void) == 0 {
+                    reg.push(sys::weft_future_ref(f));
+                } else {
+                    // a future of a loop this thread cannot wait on: the wake
+                    // never comes; poll again soon so that the await sees it
+                    sys::weft_task_unref(t);
+                    sys::weft_task_wake(task);
+                }
             }
-            keep
         });
-        for f in more {
-            if reg.contains(&f) {
-                continue;
-            }
-            let t = sys::weft_task_ref(task);
-            if sys::weft_future_add_done_callback(f, Some(wake_task_cb), t as *mut c_void) == 0 {
-                reg.push(sys::weft_future_ref(f));
-            } else {
-                // a future of a loop this thread cannot wait on: the wake
-                // never comes; poll again soon so that the await sees it
-                sys::weft_task_unref(t);
-                sys::weft_task_wake(task);
-            }
-        }
-    }
-
-    /// Drops every reference the core holds (the task is finishing).
-    unsafe fn clear(&self) {
-        self.first.set(null_mut());
-        self.more.borrow_mut().clear();
-        self.native.set(null_mut());
-        for f in self.registered.borrow_mut().drain(..) {
-            sys::weft_future_unref(f);
-        }
-    }
-}
-
-/// The userdata of a Rust task.
-struct TaskCell<F: StdFuture> {
-    core: TaskCore,
-    fut: UnsafeCell<Option<F>>,
-    out: Cell<Option<F::Output>>,
-    finish: unsafe fn(&F::Output, *mut sys::weft_future_t) -> c_int,
-}
-
-trait Slot<O> {
-    fn take(&self) -> Option<O>;
-    fn drop_future(&self);
-}
-
-impl<F: StdFuture> Slot<F::Output> for TaskCell<F> {
-    fn take(&self) -> Option<F::Output> {
-        self.out.take()
-    }
-    fn drop_future(&self) {
-        // SAFETY: loop thread, never during the step's poll (callers are
-        // outside the loop run)
-        let fut = unsafe { (*self.fut.get()).take() };
-        drop_quietly(fut);
     }
 }
 
@@ -327,14 +458,34 @@ pub(crate) fn report_panic(lp: *mut sys::weft_loop_t, what: &str, p: &(dyn Any +
     }
 }
 
-unsafe extern "C" fn step<F: StdFuture>(task: *mut sys::weft_task_t, ud: *mut c_void) -> c_int {
+/// How a finished task publishes its output to its C future.
+trait Finish<O> {
+    unsafe fn finish(out: &O, raw: *mut sys::weft_future_t) -> c_int;
+}
+
+/// A spawned task: C sees the output (see [`TaskOutput`]).
+struct Publish;
+impl<O: TaskOutput> Finish<O> for Publish {
+    unsafe fn finish(out: &O, raw: *mut sys::weft_future_t) -> c_int {
+        out.finish(raw)
+    }
+}
+
+/// block_on's task: the output goes to Rust only.
+struct Quiet;
+impl<O> Finish<O> for Quiet {
+    unsafe fn finish(_: &O, _: *mut sys::weft_future_t) -> c_int {
+        DONE
+    }
+}
+
+unsafe extern "C" fn step<F: StdFuture, K: Finish<F::Output>>(task: *mut sys::weft_task_t, ud: *mut c_void) -> c_int {
     let cell = &*(ud as *const TaskCell<F>);
-    match catch_unwind(AssertUnwindSafe(|| cell.step(task))) {
+    match catch_unwind(AssertUnwindSafe(|| cell.step::<K>(task))) {
         Ok(rc) => rc,
         Err(p) => {
-            let fut = (*cell.fut.get()).take();
-            drop_quietly(fut);
-            cell.core.clear();
+            cell.drop_future();
+            cell.head.clear_registered();
             let msg = cstring(Some(&format!("panicked: {}", panic_text(&*p))));
             let rc = sys::weft_future_set_error(sys::weft_task_future(task), e::WEFT_EUNHANDLED, cptr(&msg));
             if rc == 0 {
@@ -347,11 +498,10 @@ unsafe extern "C" fn step<F: StdFuture>(task: *mut sys::weft_task_t, ud: *mut c_
 }
 
 unsafe extern "C" fn release<F: StdFuture>(ud: *mut c_void) {
-    let cell = Rc::from_raw(ud as *const TaskCell<F>);
-    let fut = (*cell.fut.get()).take();
-    drop_quietly(fut);
-    cell.core.clear();
-    drop_quietly(cell);
+    let cell = NonNull::new_unchecked(ud as *mut TaskCell<F>);
+    cell.as_ref().drop_future();
+    cell.as_ref().head.clear_registered();
+    Head::unref(TaskCell::head(cell));
 }
 
 struct PollingGuard(*const TaskCore);
@@ -362,38 +512,49 @@ impl Drop for PollingGuard {
 }
 
 impl<F: StdFuture> TaskCell<F> {
-    unsafe fn step(&self, task: *mut sys::weft_task_t) -> c_int {
-        let core = &self.core;
-        let native = core.native.replace(null_mut());
+    unsafe fn step<K: Finish<F::Output>>(&self, task: *mut sys::weft_task_t) -> c_int {
+        let head = &self.head;
+        let native = head.take(NATIVE);
         if sys::weft_task_resume_status(task) == e::WEFT_ECANCELED
-            && (native.is_null() || sys::weft_future_cancelled(native) == 0)
+            && (!native || sys::weft_future_cancelled(sys::weft_task_awaited(task)) == 0)
         {
             // not delivered by the future it awaited: deliver at the next await
-            core.cancel_pending.set(true);
+            head.set(CANCEL_PENDING);
         }
-        let Some(fut) = (*self.fut.get()).as_mut() else {
+        if !head.has(FUT_LIVE) {
             // block_on gave up on this future: nothing left to run
             return e::WEFT_ECANCELED;
+        }
+        let core = TaskCore {
+            head,
+            task,
+            first: Cell::new(null_mut()),
+            more: RefCell::new(Vec::new()),
+            woken: AtomicBool::new(false),
         };
-        let waker = Waker::from_raw(RawWaker::new(core as *const TaskCore as *const (), &POLL_VTABLE));
+        let waker = Waker::from_raw(RawWaker::new(&core as *const TaskCore as *const (), &POLL_VTABLE));
         let mut cx = Context::from_waker(&waker);
         loop {
             core.woken.store(false, Ordering::Relaxed);
-            if let Some(s) = core.shared.get() {
-                s.woken.store(false, Ordering::Relaxed);
+            let shared = head.shared.load(Ordering::Acquire);
+            if !shared.is_null() {
+                (*shared).woken.store(false, Ordering::Relaxed);
             }
-            let prev = POLLING.with(|c| c.replace(core));
+            let prev = POLLING.with(|c| c.replace(&core));
             let guard = PollingGuard(prev);
-            // SAFETY: the future is never moved out of the Rc'd cell
-            let poll = Pin::new_unchecked(&mut *fut).poll(&mut cx);
+            // SAFETY: the future is never moved out of its heap slot
+            let poll = Pin::new_unchecked(&mut *(*self.slot.get()).fut).poll(&mut cx);
             drop(guard);
             match poll {
                 Poll::Ready(out) => {
-                    let f = (*self.fut.get()).take();
-                    drop_quietly(f);
-                    core.clear();
-                    let rc = (self.finish)(&out, sys::weft_task_future(task));
-                    self.out.set(Some(out));
+                    self.drop_future();
+                    head.clear_registered();
+                    let rc = K::finish(&out, head.raw.get());
+                    if rc != DONE {
+                        head.set(C_FAILED);
+                    }
+                    (*self.slot.get()).out = ManuallyDrop::new(out);
+                    head.set(OUT_SET);
                     return rc;
                 }
                 Poll::Pending => {
@@ -405,7 +566,7 @@ impl<F: StdFuture> TaskCell<F> {
                     // (a future done already gives its outcome, without suspending)
                     let rc = sys::weft_task_await(task, first);
                     if rc == SUSPEND {
-                        core.native.set(first);
+                        head.set(NATIVE);
                         return SUSPEND;
                     }
                     if sys::weft_future_done(first) != 0 {
@@ -420,14 +581,6 @@ impl<F: StdFuture> TaskCell<F> {
     }
 }
 
-unsafe fn no_value<O>(_: &O, _: *mut sys::weft_future_t) -> c_int {
-    DONE
-}
-
-unsafe fn finish_output<O: TaskOutput>(out: &O, raw: *mut sys::weft_future_t) -> c_int {
-    out.finish(raw)
-}
-
 /// How a Rust task is created: `weft_task_spawn`'s arguments after the
 /// loop (name, step, userdata, release) in, one task reference (or the
 /// error; then `release` must not have been called) out.
@@ -437,17 +590,6 @@ pub(crate) type Spawner<'a> = &'a mut dyn FnMut(
     *mut c_void,
     sys::weft_release_fn,
 ) -> Result<NonNull<sys::weft_task_t>>;
-
-/// Spawns `fut` on `lp` as a weft task.  Not 'static: block_on drops the
-/// future itself before its borrows end.
-unsafe fn spawn_cell<F: StdFuture>(
-    lp: *mut sys::weft_loop_t,
-    name: Option<&str>,
-    fut: F,
-    finish: unsafe fn(&F::Output, *mut sys::weft_future_t) -> c_int,
-) -> Result<(Rc<TaskCell<F>>, NonNull<sys::weft_task_t>)> {
-    spawn_cell_with(name, fut, finish, &mut |n, step, ud, rel| task_spawn(lp, n, step, ud, rel))
-}
 
 /// `weft_task_spawn` as a spawner.
 unsafe fn task_spawn(
@@ -460,24 +602,26 @@ unsafe fn task_spawn(
     NonNull::new(sys::weft_task_spawn(lp, name, step, ud, release)).ok_or_else(Error::last)
 }
 
-/// As spawn_cell, with the C task created by `spawner` (a task group's spawn).
-unsafe fn spawn_cell_with<F: StdFuture>(
+/// Creates the task of `cell` with `spawner`; on success the task owns a
+/// second reference to the cell and the caller the task's.  On failure the
+/// future is dropped and the cell keeps its one owner.  Not 'static:
+/// block_on drops the future itself before its borrows end.
+unsafe fn start<F: StdFuture, K: Finish<F::Output>>(
+    cell: NonNull<TaskCell<F>>,
     name: Option<&str>,
-    fut: F,
-    finish: unsafe fn(&F::Output, *mut sys::weft_future_t) -> c_int,
     spawner: Spawner<'_>,
-) -> Result<(Rc<TaskCell<F>>, NonNull<sys::weft_task_t>)> {
-    let cell =
-        Rc::new(TaskCell { core: TaskCore::new(), fut: UnsafeCell::new(Some(fut)), out: Cell::new(None), finish });
-    let ud = Rc::into_raw(cell.clone()) as *mut c_void;
+) -> Result<NonNull<sys::weft_task_t>> {
     let name = cstring(name);
-    match spawner(cptr(&name), Some(step::<F>), ud, Some(release::<F>)) {
+    let head = &cell.as_ref().head;
+    head.refs.set(2);
+    match spawner(cptr(&name), Some(step::<F, K>), cell.as_ptr() as *mut c_void, Some(release::<F>)) {
         Ok(t) => {
-            cell.core.task.store(t.as_ptr(), Ordering::Relaxed);
-            Ok((cell, t))
+            head.raw.set(sys::weft_task_future(t.as_ptr()));
+            Ok(t)
         }
         Err(err) => {
-            drop(Rc::from_raw(ud as *const TaskCell<F>));
+            head.refs.set(1);
+            cell.as_ref().drop_future();
             Err(err)
         }
     }
@@ -488,7 +632,7 @@ where
     F: StdFuture + 'static,
     F::Output: TaskOutput,
 {
-    // SAFETY: lp is a live loop (or NULL: EINVAL); F is 'static
+    // SAFETY: lp is a live loop (or NULL: EINVAL)
     spawn_via(name, fut, &mut |n, step, ud, rel| unsafe { task_spawn(lp, n, step, ud, rel) })
 }
 
@@ -499,49 +643,63 @@ where
     F: StdFuture + 'static,
     F::Output: TaskOutput,
 {
-    // SAFETY: F is 'static; the spawner passes our step and release to C
-    match unsafe { spawn_cell_with(name, fut, finish_output::<F::Output>, spawner) } {
-        Ok((cell, t)) => JoinHandle { task: Some(t), broken: None, slot: Some(cell), reg: Registration::default() },
-        Err(err) => JoinHandle { task: None, broken: Some(err), slot: None, reg: Registration::default() },
+    let cell = TaskCell::new(fut);
+    // SAFETY: F is 'static; the spawner passes our step and release to C;
+    // the handle takes over the task's reference and the cell's other owner
+    unsafe {
+        if let Err(err) = start::<F, Publish>(cell, name, spawner) {
+            cell.as_ref().head.with_cold(|cold| cold.error = Some(err));
+        }
     }
+    JoinHandle { head: TaskCell::head(cell), _o: PhantomData }
 }
 
 /// Runs `fut` as a task of `lp` until it is done (the body of block_on).
 pub(crate) fn block_on_raw<F: StdFuture>(lp: *mut sys::weft_loop_t, fut: F) -> Result<F::Output> {
+    let cell = TaskCell::new(fut);
     // SAFETY: the future is dropped before this function returns (below),
     // so the task never touches its borrows afterwards
-    let (cell, t) = unsafe { spawn_cell(lp, Some("block_on"), fut, no_value::<F::Output>)? };
-    struct Cleanup<'a, F: StdFuture>(&'a Rc<TaskCell<F>>, NonNull<sys::weft_task_t>);
-    impl<F: StdFuture> Drop for Cleanup<'_, F> {
+    let spawner: Spawner<'_> = &mut |n, step, ud, rel| unsafe { task_spawn(lp, n, step, ud, rel) };
+    let t = match unsafe { start::<F, Quiet>(cell, Some("block_on"), spawner) } {
+        Ok(t) => t,
+        Err(err) => {
+            // SAFETY: the only owner
+            unsafe { Head::unref(TaskCell::head(cell)) };
+            return Err(err);
+        }
+    };
+    struct Cleanup<F: StdFuture>(NonNull<TaskCell<F>>, NonNull<sys::weft_task_t>);
+    impl<F: StdFuture> Drop for Cleanup<F> {
         fn drop(&mut self) {
             // SAFETY: outside the loop run (run_until returned): the step is not polling
             unsafe {
-                if sys::weft_future_done(sys::weft_task_future(self.1.as_ptr())) == 0 {
+                let raw = self.0.as_ref().head.raw.get();
+                if sys::weft_future_done(raw) == 0 {
                     sys::weft_task_cancel(self.1.as_ptr(), null());
                 }
-                self.0.drop_future();
+                self.0.as_ref().drop_future();
                 sys::weft_task_unref(self.1.as_ptr());
+                Head::unref(TaskCell::head(self.0));
             }
         }
     }
-    let cleanup = Cleanup(&cell, t);
-    // SAFETY: live loop and task
-    let rc = unsafe { sys::weft_loop_run_until(lp, sys::weft_task_future(t.as_ptr())) };
-    let raw = unsafe { sys::weft_task_future(t.as_ptr()) };
-    let result = if rc != 0 {
-        Err(Error::from_code(rc))
-    } else {
-        match cell.take() {
-            Some(out) => Ok(out),
+    let cleanup = Cleanup(cell, t);
+    // SAFETY: live loop and task; the cell lives until cleanup
+    unsafe {
+        let raw = cell.as_ref().head.raw.get();
+        let rc = sys::weft_loop_run_until(lp, raw);
+        let head = TaskCell::head(cell);
+        let result = if rc != 0 {
+            Err(Error::from_code(rc))
+        } else if head.as_ref().has(OUT_SET) {
+            Ok(Head::take_out::<F::Output>(head))
+        } else {
             // cancelled (or failed by a panic) before it returned
-            // SAFETY: the task is done
-            None => {
-                Err(unsafe { crate::value::outcome(raw) }.err().unwrap_or_else(|| Error::from_code(e::WEFT_ESTATE)))
-            }
-        }
-    };
-    drop(cleanup);
-    result
+            Err(crate::value::outcome(raw).err().unwrap_or_else(|| Error::from_code(e::WEFT_ESTATE)))
+        };
+        drop(cleanup);
+        result
+    }
 }
 
 /// The handle of a Rust task spawned with [`crate::spawn`] or
@@ -565,31 +723,39 @@ pub(crate) fn block_on_raw<F: StdFuture>(lp: *mut sys::weft_loop_t, fut: F) -> R
 /// assert_eq!(v.unwrap(), Ok(42));
 /// ```
 pub struct JoinHandle<O> {
-    task: Option<NonNull<sys::weft_task_t>>,
-    broken: Option<Error>,
-    slot: Option<Rc<dyn Slot<O>>>,
-    reg: Registration,
+    /// One owner of the task's cell, and (unless spawning failed) one
+    /// reference to the task.
+    head: NonNull<Head>,
+    _o: PhantomData<*const O>,
 }
 
 impl<O: TaskOutput> JoinHandle<O> {
+    fn h(&self) -> &Head {
+        // SAFETY: the handle owns the head
+        unsafe { self.head.as_ref() }
+    }
+
     fn future_raw(&self) -> Result<*mut sys::weft_future_t> {
-        match self.task {
-            // SAFETY: live task
-            Some(t) => Ok(unsafe { sys::weft_task_future(t.as_ptr()) }),
-            None => Err(self.broken.clone().unwrap_or_else(|| Error::from_code(e::WEFT_EINVAL))),
+        let raw = self.h().raw.get();
+        if raw.is_null() {
+            Err(self.h().with_cold(|c| c.error.clone()).unwrap_or_else(|| Error::from_code(e::WEFT_EINVAL)))
+        } else {
+            Ok(raw)
         }
     }
 
     /// The task (for names, cancellation counts, ...); None if spawning failed.
     pub fn task(&self) -> Option<Task> {
+        let t = self.as_ptr();
         // SAFETY: live task; Task takes its own reference
-        self.task.map(|t| unsafe { Task::from_borrowed(t.as_ptr()) })
+        (!t.is_null()).then(|| unsafe { Task::from_borrowed(t) })
     }
 
     /// The C task (borrowed; NULL if spawning failed), for C code that
     /// awaits it (`weft_task_await(t, weft_task_future(ptr))`).
     pub fn as_ptr(&self) -> *mut sys::weft_task_t {
-        self.task.map_or(null_mut(), |t| t.as_ptr())
+        // SAFETY: the task's future (or NULL: NULL)
+        unsafe { sys::weft_future_task(self.h().raw.get()) }
     }
 
     /// The task's weft future, read as the weft value `T` the output
@@ -627,6 +793,16 @@ impl<O: TaskOutput> JoinHandle<O> {
         // SAFETY: live future
         self.future_raw().map_or(true, |raw| unsafe { sys::weft_future_done(raw) != 0 })
     }
+
+    /// The output, taken from the cell (the caller checked `OUT_SET`).
+    unsafe fn take_output(&self, raw: *mut sys::weft_future_t) -> Result<O::Ok> {
+        let r = Head::take_out::<O>(self.head).into_result();
+        if r.is_err() || self.h().has(C_FAILED) {
+            // the Rust value carries the outcome: mark the C failure observed
+            sys::weft_future_error(raw);
+        }
+        r
+    }
 }
 
 impl<O: TaskOutput> StdFuture for JoinHandle<O> {
@@ -637,25 +813,28 @@ impl<O: TaskOutput> StdFuture for JoinHandle<O> {
             Ok(raw) => raw,
             Err(err) => return Poll::Ready(Err(err)),
         };
-        // SAFETY: live future
-        if unsafe { sys::weft_future_done(raw) } == 0 {
-            match this.reg.poll_pending(raw, cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
-                Poll::Ready(Ok(())) => {}
+        let head = this.h();
+        // SAFETY: live future and cell, owner thread
+        unsafe {
+            if !head.has(OUT_SET) && sys::weft_future_done(raw) == 0 {
+                let pending = match TaskCore::polling(cx.waker()) {
+                    Some(core) => core.await_candidate(raw),
+                    None => head.with_cold(|c| c.reg.poll_pending(raw, cx)),
+                };
+                match pending {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
+                    Poll::Ready(Ok(())) => {}
+                }
             }
+            if head.has(OUT_SET) {
+                return Poll::Ready(this.take_output(raw));
+            }
+            Poll::Ready(match crate::value::outcome(raw) {
+                Err(err) => Err(err),
+                Ok(()) => Err(Error::with_message(e::WEFT_ESTATE, "the task's output was already taken")),
+            })
         }
-        if let Some(out) = this.slot.as_ref().and_then(|s| s.take()) {
-            // the Rust value carries the outcome: mark a C failure observed
-            // SAFETY: done
-            unsafe { sys::weft_future_error(raw) };
-            return Poll::Ready(out.into_result());
-        }
-        // SAFETY: done
-        Poll::Ready(match unsafe { crate::value::outcome(raw) } {
-            Err(err) => Err(err),
-            Ok(()) => Err(Error::with_message(e::WEFT_ESTATE, "the task's output was already taken")),
-        })
     }
 }
 
@@ -663,21 +842,29 @@ impl<O> Unpin for JoinHandle<O> {}
 
 impl<O> Drop for JoinHandle<O> {
     fn drop(&mut self) {
-        if let Some(t) = self.task.take() {
-            // SAFETY: our reference; the loop keeps the task running
-            unsafe {
-                let raw = sys::weft_task_future(t.as_ptr());
+        // SAFETY: our reference and our owner's share of the cell; the loop
+        // keeps the task running
+        unsafe {
+            let head = self.head.as_ref();
+            let raw = head.raw.get();
+            if !raw.is_null() {
                 TaskCore::forget(raw);
-                self.reg.clear(raw);
-                sys::weft_task_unref(t.as_ptr());
+                head.if_cold(|c| c.reg.clear(raw));
+                sys::weft_future_unref(raw);
             }
+            Head::unref(self.head);
         }
     }
 }
 
 impl<O> fmt::Debug for JoinHandle<O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JoinHandle").field("task", &self.task).field("broken", &self.broken).finish()
+        // SAFETY: the handle owns the head
+        let head = unsafe { self.head.as_ref() };
+        let task = unsafe { sys::weft_future_task(head.raw.get()) };
+        let mut broken = None;
+        head.if_cold(|c| broken = c.error.clone());
+        f.debug_struct("JoinHandle").field("task", &NonNull::new(task)).field("broken", &broken).finish()
     }
 }
 

@@ -84,7 +84,15 @@ impl Registration {
     }
 
     /// Removes a registration that has not fired (the wrapper is going away).
+    #[inline]
     pub(crate) fn clear(&mut self, raw: *mut sys::weft_future_t) {
+        if self.slot.is_some() {
+            self.clear_slot(raw);
+        }
+    }
+
+    #[cold]
+    fn clear_slot(&mut self, raw: *mut sys::weft_future_t) {
         if let Some(slot) = self.slot.take() {
             let ud = Arc::as_ptr(&slot) as *mut c_void;
             // SAFETY: owner thread (the wrappers are !Send); a removed

@@ -346,6 +346,60 @@ fn dropping_pending_futures_and_detached_tasks_at_close() {
 }
 
 #[test]
+fn outputs_are_dropped_once_whoever_is_last() {
+    // the output lives in the task's cell: dropped by the task's end when
+    // the handle is gone, by the handle when it is dropped unread, and by
+    // the reader otherwise
+    let dropped = Rc::new(Cell::new(0));
+    struct Count(Rc<Cell<i32>>);
+    impl Drop for Count {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() + 1);
+        }
+    }
+    let lp = Loop::new_virtual().unwrap();
+    let reports = Rc::new(Cell::new(0));
+    let r = reports.clone();
+    lp.set_exception_handler(Some(move |_: &weft::ExceptionContext| r.set(r.get() + 1))).unwrap();
+    let d = dropped.clone();
+    lp.block_on(async move {
+        // detached before it finishes
+        let c = Count(d.clone());
+        weft::spawn(async move {
+            weft::sleep(1.0).await.unwrap();
+            Local(c)
+        })
+        .detach();
+        // finished, then dropped unread
+        let c = Count(d.clone());
+        let unread = weft::spawn(async move { Local(c) });
+        weft::sleep(0.5).await.unwrap();
+        assert!(unread.is_finished());
+        assert_eq!(d.get(), 0);
+        drop(unread);
+        assert_eq!(d.get(), 1);
+        // taken by the reader, who drops it
+        let c = Count(d.clone());
+        let taken = weft::spawn(async move { Local(c) }).await.unwrap();
+        assert_eq!(d.get(), 1);
+        drop(taken);
+        assert_eq!(d.get(), 2);
+        weft::sleep(2.0).await.unwrap();
+        assert_eq!(d.get(), 3);
+        // an output C cannot hold (out of int64 range): Rust still gets it,
+        // C sees ERANGE, and reading it through the handle observes that
+        let big = weft::spawn(async { u64::MAX });
+        let c_side = big.future::<AnyValue>();
+        assert_eq!(big.await, Ok(u64::MAX));
+        assert_eq!(c_side.result().unwrap_err().code(), Code::RANGE);
+    })
+    .unwrap();
+    lp.close().unwrap();
+    assert_eq!(dropped.get(), 3);
+    assert_eq!(reports.get(), 0);
+}
+
+#[test]
 fn foreign_executor_polls_weft_futures() {
     // a weft future polled with a waker that is not a weft task's (a
     // hand-rolled executor on the loop thread) registers a done callback
@@ -375,4 +429,12 @@ fn foreign_executor_polls_weft_futures() {
     assert_eq!(Pin::new(&mut h).poll(&mut cx), Poll::Ready(Ok(1)));
     // polled again after its output was taken
     assert_eq!(Pin::new(&mut h).poll(&mut cx).map(|r| r.unwrap_err().code()), Poll::Ready(Code::STATE));
+    // a handle dropped while its callback is registered: removed, never fired
+    let fired = Arc::new(AtomicBool::new(false));
+    let waker2 = Waker::from(Arc::new(FlagWaker(fired.clone())));
+    let mut k = lp.spawn(async { weft::sleep(1.0).await });
+    assert!(Pin::new(&mut k).poll(&mut Context::from_waker(&waker2)).is_pending());
+    drop(k);
+    lp.run().unwrap();
+    assert!(!fired.load(Ordering::SeqCst));
 }
