@@ -231,13 +231,16 @@ weft_future_t *weft_process_wait(weft_process_t *process) {
     weft_future_set_int64(f, weft__process_returncode(process));
     return f;
   }
-  if (weft__waiters_add(&process->waits, f) != 0) {
+  /* The done callback kills the child if the wait is cancelled: without it
+   * (no memory) there is no wait. */
+  if (weft_future_add_done_callback(f, weft__process_wait_done, process) != 0) {
     weft_future_unref(f);
     WEFT__FAIL_NULL(WEFT_ENOMEM);
   }
-  if (weft_future_add_done_callback(f, weft__process_wait_done, process) != 0) {
-    weft_future_cancel(f, NULL); /* no way to watch it: it must not outlive the wait */
-    return f;
+  if (weft__waiters_add(&process->waits, f) != 0) {
+    weft_future_remove_done_callback(f, weft__process_wait_done, process);
+    weft_future_unref(f);
+    WEFT__FAIL_NULL(WEFT_ENOMEM);
   }
   weft__ioref_hold(&process->io);
   return f;

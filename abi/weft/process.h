@@ -95,8 +95,9 @@ WEFT_API weft_stream_t *weft_process_stderr(weft_process_t *process);
  * exited.  Cancelling the future (or weft_wait_for timing out) kills the
  * child with SIGKILL; the child is still reaped.  Several waits may be
  * pending.  Returns one reference owned by the caller, or NULL with
- * weft_last_error() set to WEFT_EINVAL, WEFT_ETHREAD, WEFT_ECLOSED or
- * WEFT_ENOMEM.  Owner thread.
+ * weft_last_error() set to WEFT_EINVAL (NULL process), WEFT_ETHREAD,
+ * WEFT_ECLOSED (the loop is closed) or WEFT_ENOMEM (no future, or no
+ * memory to register the wait: nothing was registered then).  Owner thread.
  */
 WEFT_API weft_future_t *weft_process_wait(weft_process_t *process);
 
