@@ -115,6 +115,8 @@ struct weft_stream {
   char *rbuf;
   size_t rstart, rend, rcap;
   size_t limit;
+  char *partial;              /* what the last WEFT_EINCOMPLETE read received */
+  size_t plen;
   struct {
     weft_future_t *f;         /* the pending read (referenced), or NULL */
     int kind;

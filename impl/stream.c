@@ -130,6 +130,7 @@ static void weft__stream_free(weft__ioref *io) {
   weft_stream_t *s = WEFT__CONTAINER_OF(io, weft_stream_t, io);
   weft_loop_t *loop = s->loop;
   free(s->rbuf);
+  free(s->partial);
   free(s->drains.v);
   free(s->closed.v);
   weft_future_unref(s->rd.f);
@@ -366,6 +367,31 @@ static void weft__stream_take(weft_stream_t *s, weft_future_t *f, size_t n) {
   weft__stream_consume(s, n);
 }
 
+/* Fails `f` (also when there is no memory for the message). */
+static void weft__stream_fail_read(weft_future_t *f, int code, const char *message) {
+  if (weft_future_set_error(f, code, message) != 0)
+    weft_future_set_error(f, code, NULL);
+}
+
+/* The end of file came before a read_exactly / read_until was satisfied:
+ * what is buffered moves out of the stream, to weft_stream_partial (asyncio's
+ * IncompleteReadError.partial: a later read sees the end of file). */
+static void weft__stream_incomplete(weft_stream_t *s, weft_future_t *f, const char *message) {
+  size_t n = weft__stream_buffered(s);
+  char *p = malloc(n > 0 ? n : 1);
+  if (p == NULL) {
+    weft__stream_fail_read(f, WEFT_ENOMEM, NULL); /* the bytes stay buffered */
+    return;
+  }
+  if (n > 0)
+    memcpy(p, s->rbuf + s->rstart, n);
+  free(s->partial);
+  s->partial = p;
+  s->plen = n;
+  weft__stream_consume(s, n);
+  weft__stream_fail_read(f, WEFT_EINCOMPLETE, message);
+}
+
 /* Tries to complete the read described by s->rd with what is buffered.
  * Returns 1 if `f` is now done. */
 static int weft__stream_try_read(weft_stream_t *s, weft_future_t *f) {
@@ -391,7 +417,7 @@ static int weft__stream_try_read(weft_stream_t *s, weft_future_t *f) {
     if (!eof)
       return 0;
     snprintf(msg, sizeof msg, "%zu of %zu bytes read before end of file", avail, s->rd.n);
-    weft_future_set_error(f, WEFT_EINCOMPLETE, msg);
+    weft__stream_incomplete(s, f, msg);
     return 1;
   default: /* RD_UNTIL, RD_LINE: asyncio's readuntil */
     break;
@@ -406,8 +432,8 @@ static int weft__stream_try_read(weft_stream_t *s, weft_future_t *f) {
       if (s->rd.scan > s->limit) {
         if (s->rd.kind == WEFT__RD_LINE)
           weft__stream_consume(s, avail); /* asyncio's readline drops it */
-        weft_future_set_error(f, WEFT_ELIMIT,
-                              "separator is not found, and chunk exceeds the limit");
+        weft__stream_fail_read(f, WEFT_ELIMIT,
+                               "separator is not found, and chunk exceeds the limit");
         return 1;
       }
     }
@@ -417,7 +443,7 @@ static int weft__stream_try_read(weft_stream_t *s, weft_future_t *f) {
     if (isep > s->limit) {
       if (s->rd.kind == WEFT__RD_LINE)
         weft__stream_consume(s, isep + dlen);
-      weft_future_set_error(f, WEFT_ELIMIT, "separator is found, but chunk is longer than limit");
+      weft__stream_fail_read(f, WEFT_ELIMIT, "separator is found, but chunk is longer than limit");
       return 1;
     }
     weft__stream_take(s, f, isep + dlen);
@@ -430,7 +456,7 @@ static int weft__stream_try_read(weft_stream_t *s, weft_future_t *f) {
     return 1;
   }
   snprintf(msg, sizeof msg, "%zu bytes read before end of file, no separator", avail);
-  weft_future_set_error(f, WEFT_EINCOMPLETE, msg);
+  weft__stream_incomplete(s, f, msg);
   return 1;
 }
 
@@ -597,6 +623,16 @@ int weft_stream_set_limit(weft_stream_t *stream, size_t limit) {
     stream->flags &= ~WEFT__S_PAUSED;
   if (!(stream->flags & WEFT__S_CLOSED))
     weft__stream_update_reading(stream);
+  return 0;
+}
+
+int weft_stream_partial(const weft_stream_t *stream, const void **data, size_t *len) {
+  if (stream == NULL || data == NULL || len == NULL)
+    return WEFT_EINVAL;
+  if (!weft__on_loop(stream->loop))
+    return WEFT_ETHREAD;
+  *data = stream->partial != NULL ? stream->partial : "";
+  *len = stream->plen;
   return 0;
 }
 

@@ -383,11 +383,25 @@ static void test_framing_one_byte_at_a_time(void) {
   io_task_test(framing_main, &f);
 }
 
+/* The stream's partial bytes (weft_stream_partial) are `want`. */
+static void expect_partial(weft_stream_t *s, const char *want) {
+  const void *d = NULL;
+  size_t n = 99;
+  TU_RC(weft_stream_partial(s, &d, &n), 0);
+  TU_OK(d != NULL);
+  TU_EQ(n, strlen(want));
+  TU_OK(d != NULL && n == strlen(want) && memcmp(d, want, n) == 0);
+}
+
 /* read_exactly / read_until at an early end of file: WEFT_EINCOMPLETE, and
- * the partial bytes stay buffered for a plain read. */
+ * the bytes that did arrive travel with the failure (weft_stream_partial,
+ * asyncio's IncompleteReadError.partial): taken out of the stream, so the
+ * next read sees the end of file. */
 static int incomplete_main(weft_task_t *task, void *ud) {
   client_frame *f = ud;
   int rc;
+  const void *d;
+  size_t n;
   WEFT_CORO_BEGIN(task, f);
   f->sv = listen_serve(loop_of(task), trickle_conn, sizeof(trickle_frame),
                        offsetof(trickle_frame, s));
@@ -395,33 +409,52 @@ static int incomplete_main(weft_task_t *task, void *ud) {
   WEFT_AWAIT(rc, f->f);
   f->c = weft_stream_from_future(f->f);
   weft_future_unref(f->f);
+  expect_partial(f->c, ""); /* no failure yet */
   f->f = weft_stream_read_exactly(f->c, 100);
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, WEFT_EINCOMPLETE);
   TU_STR(weft_future_error_message(f->f), "5 of 100 bytes read before end of file");
   weft_future_unref(f->f);
-  f->f = weft_stream_read_until(f->c, "\n", 1);
-  WEFT_AWAIT(rc, f->f);
-  TU_RC(rc, WEFT_EINCOMPLETE);
-  weft_future_unref(f->f);
-  TU_EQ(weft_stream_at_eof(f->c), 0);
-  f->f = weft_stream_read(f->c, 3);
-  WEFT_AWAIT(rc, f->f);
-  expect_bytes(f->f, "abc");
-  weft_future_unref(f->f);
-  f->f = weft_stream_read(f->c, -1);
-  WEFT_AWAIT(rc, f->f);
-  expect_bytes(f->f, "de");
-  weft_future_unref(f->f);
+  expect_partial(f->c, "abcde");
+  TU_RC(weft_stream_read_buffer_size(f->c, &n), 0);
+  TU_EQ(n, 0);                             /* not left behind in the stream */
   TU_EQ(weft_stream_at_eof(f->c), 1);
   f->f = weft_stream_read(f->c, 10);
   WEFT_AWAIT(rc, f->f);
-  expect_bytes(f->f, ""); /* end of file */
+  expect_bytes(f->f, ""); /* end of file, as asyncio after IncompleteReadError */
   weft_future_unref(f->f);
+  expect_partial(f->c, "abcde"); /* a plain read does not replace it */
+  f->f = weft_stream_read_until(f->c, "\n", 1);
+  WEFT_AWAIT(rc, f->f);
+  TU_RC(rc, WEFT_EINCOMPLETE);
+  TU_STR(weft_future_error_message(f->f), "0 bytes read before end of file, no separator");
+  weft_future_unref(f->f);
+  expect_partial(f->c, ""); /* the latest failure's (asyncio: partial=b'') */
   f->f = weft_stream_read(f->c, 0);
   TU_EQ(weft_future_done(f->f), 1);
   expect_bytes(f->f, "");
   weft_future_unref(f->f);
+  TU_RC(weft_stream_partial(NULL, &d, &n), WEFT_EINVAL);
+  TU_RC(weft_stream_partial(f->c, NULL, &n), WEFT_EINVAL);
+  TU_RC(weft_stream_partial(f->c, &d, NULL), WEFT_EINVAL);
+  weft_stream_unref(f->c);
+
+  /* read_until: the bytes after the last complete read are the partial. */
+  f->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", server_port(f->sv));
+  WEFT_AWAIT(rc, f->f);
+  f->c = weft_stream_from_future(f->f);
+  weft_future_unref(f->f);
+  f->f = weft_stream_read_exactly(f->c, 2);
+  WEFT_AWAIT(rc, f->f);
+  expect_bytes(f->f, "ab");
+  weft_future_unref(f->f);
+  f->f = weft_stream_read_until(f->c, "x", 1);
+  WEFT_AWAIT(rc, f->f);
+  TU_RC(rc, WEFT_EINCOMPLETE);
+  TU_STR(weft_future_error_message(f->f), "3 bytes read before end of file, no separator");
+  weft_future_unref(f->f);
+  expect_partial(f->c, "cde");
+  TU_EQ(weft_stream_at_eof(f->c), 1);
   weft_stream_unref(f->c);
   weft_server_unref(f->sv);
   WEFT_CORO_END();

@@ -139,21 +139,23 @@ WEFT_API weft_future_t *weft_stream_read(weft_stream_t *stream, int64_t n);
 /**
  * Reads exactly `n` bytes (asyncio readexactly).  If the end of file comes
  * first, the future fails with WEFT_EINCOMPLETE (the message says how many
- * bytes arrived) and those partial bytes stay buffered: a following
- * weft_stream_read returns them.  (asyncio carries them in the exception;
- * a weft future carries an error or a value, not both.)  `n` == 0
- * completes at once with 0 bytes.  Owner thread; errors as above.
+ * bytes arrived) and the bytes that did arrive are taken out of the stream
+ * and handed to weft_stream_partial (asyncio's IncompleteReadError.partial;
+ * a weft future carries an error or a value, not both): a following read
+ * sees the end of file.  `n` == 0 completes at once with 0 bytes.  Owner
+ * thread; errors as above.
  */
 WEFT_API weft_future_t *weft_stream_read_exactly(weft_stream_t *stream, size_t n);
 
 /**
  * Reads up to and including the first occurrence of `delim` (`len` bytes,
  * copied; 1..64) (asyncio readuntil).  Fails with WEFT_EINCOMPLETE at end of
- * file (the partial bytes stay buffered, as for read_exactly) and with
- * WEFT_ELIMIT when the delimiter is not within the stream's limit
- * (weft_stream_set_limit); the bytes stay buffered then too, and reading
- * pauses at twice the limit, so memory stays bounded.  Owner thread;
- * errors as above (WEFT_EINVAL also for a bad `len` or NULL `delim`).
+ * file (the bytes read go to weft_stream_partial, as for read_exactly) and
+ * with WEFT_ELIMIT when the delimiter is not within the stream's limit
+ * (weft_stream_set_limit); the bytes stay buffered then (asyncio's
+ * LimitOverrunError), and reading pauses at twice the limit, so memory
+ * stays bounded.  Owner thread; errors as above (WEFT_EINVAL also for a bad
+ * `len` or NULL `delim`).
  */
 WEFT_API weft_future_t *weft_stream_read_until(weft_stream_t *stream, const void *delim,
                                               size_t len);
@@ -168,6 +170,17 @@ WEFT_API weft_future_t *weft_stream_read_until(weft_stream_t *stream, const void
  * above.
  */
 WEFT_API weft_future_t *weft_stream_read_line(weft_stream_t *stream);
+
+/**
+ * The bytes that the last read_exactly or read_until to fail with
+ * WEFT_EINCOMPLETE received before the end of file (asyncio's
+ * IncompleteReadError.partial), taken out of the stream's buffer:
+ * `*data` (borrowed, never NULL) and `*len` (0 before any such failure).
+ * They stay valid until another read fails with WEFT_EINCOMPLETE or the
+ * stream's last reference goes.  Returns 0, or WEFT_EINVAL (NULL
+ * argument), WEFT_ETHREAD.  Owner thread.
+ */
+WEFT_API int weft_stream_partial(const weft_stream_t *stream, const void **data, size_t *len);
 
 /**
  * 1 if the peer closed its side and every buffered byte has been read

@@ -70,7 +70,8 @@ func (s *Stream) ReadSome(n int) *Future[[]byte] {
 	return s.future(func(p uintptr) uintptr { return c.StreamRead(p, int64(n)) })
 }
 
-// ReadExactly reads n bytes; EINCOMPLETE if the end of file comes first.
+// ReadExactly reads n bytes; EINCOMPLETE if the end of file comes first
+// (what did arrive is then in Partial).
 func (s *Stream) ReadExactly(n int) *Future[[]byte] {
 	return s.future(func(p uintptr) uintptr { return c.StreamReadExactly(p, n) })
 }
@@ -160,6 +161,15 @@ func (s *Stream) Buffered() (readable, queued int) {
 	v, _ := read(s.l, func() (rw, error) { r, w := c.StreamBuffered(s.ptr); return rw{r, w}, nil })
 	runtime.KeepAlive(s)
 	return v.r, v.w
+}
+
+// Partial is what the last ReadExactly or ReadUntil that failed with
+// EINCOMPLETE received before the end of file (asyncio's
+// IncompleteReadError.partial); those bytes are no longer in the stream.
+func (s *Stream) Partial() []byte {
+	v, _ := read(s.l, func() ([]byte, error) { return c.StreamPartial(s.ptr), nil })
+	runtime.KeepAlive(s)
+	return v
 }
 
 // AtEOF says whether the end of file was read and nothing is buffered.

@@ -140,8 +140,11 @@ func TestAcceptUnixAndErrors(t *testing.T) {
 	if _, err := srv.ReadExactly(5).Await(bg); !errors.Is(err, &Error{Code: int(-5020)}) {
 		t.Fatal("ReadExactly past the end:", err)
 	}
-	if got, err := srv.ReadUntil([]byte("c")).Await(bg); string(got) != "abc" || err != nil {
-		t.Fatalf("the partial bytes stay buffered: %q %v", got, err)
+	if got := srv.Partial(); string(got) != "abc" {
+		t.Fatalf("the partial bytes travel with EINCOMPLETE: %q", got)
+	}
+	if got, err := srv.ReadSome(10).Await(bg); len(got) != 0 || err != nil {
+		t.Fatalf("and are not left in the stream: %q %v", got, err)
 	}
 	srv.SetLimit(1 << 20)
 	srv.SetWriteBufferLimits(1<<16, 1<<10)

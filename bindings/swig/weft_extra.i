@@ -370,6 +370,7 @@ struct weft_file {};
   int at_eof() const;
   int set_limit(size_t limit);
   int read_buffer_size(size_t *size) const;
+  int partial(const void **data, size_t *len) const;
   int write(const void *data, size_t len);
   weft_future_t *drain();
   int set_write_buffer_limits(size_t high, size_t low);

@@ -615,7 +615,7 @@ local sw = copy(St)
 -- of file; n < 0 reads to the end).
 function St.read(self, n) return made(sw.read(self, n or 65536), "read") end
 --- stream:read_exactly(n): a future of exactly n bytes (EINCOMPLETE if the
--- end of file comes first: the partial bytes stay buffered).
+-- end of file comes first: what did arrive is then stream:partial()).
 function St.read_exactly(self, n) return made(sw.read_exactly(self, n), "read_exactly") end
 --- stream:read_until(delim): a future of the bytes up to and including delim.
 function St.read_until(self, delim) return made(sw.read_until(self, delim), "read_until") end
@@ -648,6 +648,13 @@ local function sized(fn, what)
   end
 end
 St.read_buffer_size = sized(sw.read_buffer_size, "read_buffer_size")
+--- stream:partial(): the bytes the last read_exactly / read_until that
+-- failed with EINCOMPLETE received (asyncio IncompleteReadError.partial).
+function St.partial(self)
+  local rc, data = sw.partial(self)
+  check(rc, "partial")
+  return data
+end
 St.write_buffer_size = sized(sw.write_buffer_size, "write_buffer_size")
 local function address(fn, what)
   return function(self)

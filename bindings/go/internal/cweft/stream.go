@@ -51,6 +51,17 @@ func StreamSetLimit(s uintptr, limit int) int {
 	return int(C.weft_stream_set_limit(st(s), C.size_t(limit)))
 }
 
+// StreamPartial copies the bytes the last read to fail with EINCOMPLETE
+// received (weft_stream_partial).
+func StreamPartial(s uintptr) []byte {
+	var data unsafe.Pointer
+	var n C.size_t
+	if C.weft_stream_partial(st(s), &data, &n) != 0 {
+		return nil
+	}
+	return C.GoBytes(data, C.int(n))
+}
+
 // StreamBuffered is the bytes read and not handed out, and queued to write.
 func StreamBuffered(s uintptr) (read, write int) {
 	var r, w C.size_t

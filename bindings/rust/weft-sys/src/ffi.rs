@@ -1132,6 +1132,13 @@ extern "C" {
     pub fn weft_stream_read_line(stream: *mut weft_stream_t) -> *mut weft_future_t;
 }
 extern "C" {
+    pub fn weft_stream_partial(
+        stream: *const weft_stream_t,
+        data: *mut *const ::std::os::raw::c_void,
+        len: *mut usize,
+    ) -> ::std::os::raw::c_int;
+}
+extern "C" {
     pub fn weft_stream_at_eof(stream: *const weft_stream_t) -> ::std::os::raw::c_int;
 }
 extern "C" {

@@ -170,11 +170,8 @@ impl StdFuture for ReadExact {
             Poll::Ready(Err(error)) => {
                 let mut partial = Bytes::new();
                 if error.code().0 == e::WEFT_EINCOMPLETE {
-                    // the partial bytes stay buffered at end of file: a read
-                    // to end of file takes them at once
-                    if let Some(Ok(b)) = self.stream.read_to_end().try_result() {
-                        partial = b;
-                    }
+                    // the bytes that arrived left the stream with the failure
+                    partial = self.stream.partial();
                 }
                 Poll::Ready(Err(ReadError { error, partial }))
             }
@@ -238,6 +235,31 @@ impl Stream {
 
     fn p(&self) -> *mut sys::weft_stream_t {
         self.raw.as_ptr()
+    }
+
+    /// What the last read to fail with `EINCOMPLETE` received
+    /// (`weft_stream_partial`), copied into a future of its own (a
+    /// [`Bytes`] holds a future).
+    fn partial(&self) -> Bytes {
+        let mut data: *const c_void = std::ptr::null();
+        let mut len = 0usize;
+        // SAFETY: live stream, on its loop's thread (a future's poll)
+        unsafe {
+            if sys::weft_stream_partial(self.p(), &mut data, &mut len) != 0 || len == 0 {
+                return Bytes::new();
+            }
+            let f = sys::weft_future_new(sys::weft_stream_loop(self.p()));
+            if f.is_null() {
+                return Bytes::new();
+            }
+            let b = if sys::weft_future_set_bytes(f, data, len) == 0 {
+                Bytes::of_future(f).unwrap_or_else(|_| Bytes::new())
+            } else {
+                Bytes::new()
+            };
+            sys::weft_future_unref(f);
+            b
+        }
     }
 
     fn read_op(&self, make: impl FnOnce(*mut sys::weft_stream_t) -> *mut sys::weft_future_t) -> Op<Bytes> {
