@@ -146,6 +146,9 @@ func TestAcceptUnixAndErrors(t *testing.T) {
 	if got, err := srv.ReadSome(10).Await(bg); len(got) != 0 || err != nil {
 		t.Fatalf("and are not left in the stream: %q %v", got, err)
 	}
+	if _, err := srv.ReadUntil([]byte("c")).Await(bg); !errors.Is(err, &Error{Code: int(-5020)}) || len(srv.Partial()) != 0 {
+		t.Fatal("ReadUntil at the end of file:", err, srv.Partial())
+	}
 	srv.SetLimit(1 << 20)
 	srv.SetWriteBufferLimits(1<<16, 1<<10)
 	srv.Abort()
