@@ -455,6 +455,9 @@ impl Scope {
         // SAFETY: live scope; the current task's step
         let rc = unsafe { sys::weft_timeout_exit(self.raw.as_ptr(), status) };
         self.exited.set(true);
+        // an expiry the body never saw was withdrawn (uncancel): it must not
+        // reach the task's next await
+        crate::task::TaskCore::drop_withdrawn_cancel();
         if rc == status {
             r
         } else if rc == e::WEFT_ETIMEDOUT {

@@ -378,6 +378,21 @@ impl TaskCore {
         self.head().take(CANCEL_PENDING)
     }
 
+    /// After a timeout scope or a task group withdrew its cancellation of
+    /// the task polling on this thread (`weft_task_cancelling` is 0 again),
+    /// drops the delivery still pending for its next await.
+    pub(crate) fn drop_withdrawn_cancel() {
+        let p = POLLING.with(Cell::get);
+        if p.is_null() {
+            return;
+        }
+        // SAFETY: the core and its task live while the step polls
+        let core = unsafe { &*p };
+        if unsafe { sys::weft_task_cancelling(core.task) } == 0 {
+            core.head().take(CANCEL_PENDING);
+        }
+    }
+
     /// How many candidates this poll recorded, and the first.
     fn take_candidates(&self) -> (usize, *mut sys::weft_future_t) {
         let first = self.first.replace(null_mut());

@@ -319,12 +319,7 @@ impl<T> StdFuture for GroupExit<T> {
         }
         // Done: a cancellation the group requested and withdrew must not
         // reach the parent's next await.
-        // SAFETY: live task (or NULL: EINVAL)
-        if !parent.is_null() && unsafe { sys::weft_task_cancelling(parent) } == 0 {
-            if let Some(c) = core {
-                c.take_cancel();
-            }
-        }
+        TaskCore::drop_withdrawn_cancel();
         Poll::Ready(match rc {
             0 => match body {
                 Ok(v) => Ok(Some(v)),

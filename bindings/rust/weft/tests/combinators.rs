@@ -194,3 +194,23 @@ fn yield_now_lets_others_run() {
     .unwrap();
     assert_eq!(*order.borrow(), vec!["before", "other", "after"]);
 }
+
+#[test]
+fn a_timeout_whose_body_finished_does_not_cancel_the_next_await() {
+    // The scope expires while the body awaits only pure Rust futures: the
+    // body finishes normally, the exit withdraws the expiry's cancellation
+    // (asyncio's uncancel), and the task's next weft await is not cancelled.
+    let lp = weft::Loop::new_virtual().unwrap();
+    lp.block_on(async {
+        let lp = weft::current_loop().unwrap();
+        let scope = weft::Scope::enter_at(lp.time()).unwrap();
+        for _ in 0..3 {
+            weft::yield_now().await;
+        }
+        assert!(scope.expired());
+        assert_eq!(scope.exit(Ok(5)), Ok(5));
+        assert_eq!(weft::Task::current().unwrap().cancelling(), 0);
+        assert_eq!(weft::sleep(1.0).await, Ok(()));
+    })
+    .unwrap();
+}
