@@ -589,10 +589,12 @@ impl Condition {
         P: FnMut() -> bool + 'static,
     {
         let panicked = Rc::new(Cell::new(None));
-        let pred = Box::into_raw(Box::new(Predicate { f: Box::new(predicate), panicked: panicked.clone() }));
+        let p2 = panicked.clone();
         self.start_wait(
             guard,
             move |c| {
+                // boxed only now: a wait that does not start drops `predicate`
+                let pred = Box::into_raw(Box::new(Predicate { f: Box::new(predicate), panicked: p2 }));
                 // SAFETY: the wait owns the box (released by pred_release), or
                 // it is ours again if the call fails
                 let f = unsafe {

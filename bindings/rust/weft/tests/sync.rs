@@ -334,6 +334,11 @@ fn condition_wait_for_and_errors() {
         let other = Lock::new().unwrap();
         let mut og = other.acquire().await.unwrap();
         assert_eq!(cond.wait(&mut og).await.unwrap_err().code(), Code::INVALID);
+        // (a predicate of a wait that never starts is dropped, not leaked)
+        let kept = Rc::new(());
+        let k2 = kept.clone();
+        let r = cond.wait_for(&mut og, move || Rc::strong_count(&k2) > 0).await;
+        assert_eq!((r.unwrap_err().code(), Rc::strong_count(&kept)), (Code::INVALID, 1));
         drop(g);
         assert!(!lock.locked());
         // the guard-less calls
