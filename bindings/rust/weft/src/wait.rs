@@ -35,7 +35,10 @@ fn pointers<A: AsFuture>(futures: &[A]) -> Result<Vec<*mut sys::weft_future_t>> 
 /// split in two, `(done, pending)`, each in argument order.  It never
 /// cancels or reads the futures (the pending ones keep running).  Errors:
 /// `EINVAL` for an empty list (asyncio's `ValueError`), `EOTHERLOOP`.
-/// Cancelling the wait (the task awaiting it) cancels only the wait.
+/// Cancelling the wait (the task awaiting it) cancels only the wait; the
+/// futures it owned are then dropped (a task runs on without its handle,
+/// but a plain [`Future`] whose last reference goes is cancelled: pass
+/// references, `vec![&a, &b]`, to keep them).
 ///
 /// ```
 /// use weft::WaitWhen;
