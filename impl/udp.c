@@ -512,12 +512,27 @@ int weft_udp_connect(weft_udp_t *udp, const char *host, int port) {
   return rc;
 }
 
+/* The kernel may move the local address after the bind: a socket bound to
+ * port 0 loses its port when it disconnects and gets another at its next
+ * send.  So the owner reads it again each time; the text stays in place. */
+static void weft__udp_refresh_local(const weft_udp_t *udp) {
+  weft_udp_t *u = (weft_udp_t *)udp;
+  if (weft__udp_guard(u) == 0)
+    weft__udp_read_local(u); /* on failure the last address stays */
+}
+
 const char *weft_udp_local_address(const weft_udp_t *udp) {
-  return udp != NULL ? udp->local : NULL;
+  if (udp == NULL)
+    return NULL;
+  weft__udp_refresh_local(udp);
+  return udp->local;
 }
 
 int weft_udp_local_port(const weft_udp_t *udp) {
-  return udp != NULL ? udp->local_port : WEFT_EINVAL;
+  if (udp == NULL)
+    return WEFT_EINVAL;
+  weft__udp_refresh_local(udp);
+  return udp->local_port;
 }
 
 const char *weft_udp_peer_address(const weft_udp_t *udp) {

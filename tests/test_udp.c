@@ -213,6 +213,16 @@ static void test_connected_mode(void) {
   TU_RC(weft_udp_connect(client, NULL, 0), 0);
   TU_OK(weft_udp_peer_address(client) == NULL);
   TU_RC(weft_udp_connect(client, NULL, 0), WEFT_ENOTCONN);
+
+  /* The local port is the kernel's now, not the bind's: after the
+   * disconnect the next send may go out from another port. */
+  r = weft_udp_recv(server);
+  TU_RC(send_to(loop, client, "after", "127.0.0.1", sport), 0);
+  TU_RC(io_wait_future(loop, r, 10), 0);
+  weft_datagram_t *dg = expect_datagram(r, "after");
+  if (dg != NULL)
+    TU_EQ(weft_datagram_port(dg), weft_udp_local_port(client));
+  weft_future_unref(r);
   weft_udp_unref(server);
   weft_udp_unref(client);
   weft_udp_unref(stranger);

@@ -132,14 +132,20 @@ WEFT_API weft_future_t *weft_udp_send(weft_udp_t *udp, const void *data, size_t 
 WEFT_API weft_future_t *weft_udp_recv(weft_udp_t *udp);
 
 /**
- * The address the socket is bound to, as numeric text (borrowed, valid while
- * you hold the socket), or NULL for NULL.  Owner thread.
+ * The address the socket is bound to now, as numeric text (borrowed, valid
+ * while you hold the socket; the next call may rewrite it), or NULL for NULL.
+ * Read from the kernel on each call from the owner thread: after a
+ * disconnect a socket bound to port 0 may be unbound until its next send,
+ * which binds it to a new port.  From another thread, or once closed, the
+ * last address read.  Owner thread.
  */
 WEFT_API const char *weft_udp_local_address(const weft_udp_t *udp);
 
 /**
- * The port the socket is bound to (the ephemeral one for port 0), or
- * WEFT_EINVAL for NULL.  Owner thread.
+ * The port the socket is bound to now (the ephemeral one for port 0; 0 while
+ * unbound after a disconnect), or WEFT_EINVAL for NULL.  As
+ * weft_udp_local_address, it is read from the kernel on each call.  Owner
+ * thread.
  */
 WEFT_API int weft_udp_local_port(const weft_udp_t *udp);
 
