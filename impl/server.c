@@ -1,13 +1,16 @@
 /*
  * server.c: listening sockets (TCP and Unix) and their connections.
  *
- * The server owns its listening socket and polls it (uv_poll_t) instead of
- * using uv_listen, so that it decides what happens when accept fails: out
- * of descriptors (EMFILE, ENFILE), it stops polling and tries again a
- * little later, as asyncio does, leaving the connections in the backlog.
- * (libuv's own accept would drop them, or spin when its reserve descriptor
- * is gone.)  Each accepted socket becomes a stream (uv_tcp_open /
- * uv_pipe_open) handed to a callback or to a new task.
+ * A server listens on one socket per address (a host name can resolve to
+ * several, "localhost" to 127.0.0.1 and ::1, no host to 0.0.0.0 and ::;
+ * asyncio's start_server binds them all).  It owns its listening sockets
+ * and polls them (uv_poll_t) instead of using uv_listen, so that it decides
+ * what happens when accept fails: out of descriptors (EMFILE, ENFILE), it
+ * stops polling and tries again a little later, as asyncio does, leaving
+ * the connections in the backlog.  (libuv's own accept would drop them, or
+ * spin when its reserve descriptor is gone.)  Each accepted socket becomes
+ * a stream (uv_tcp_open / uv_pipe_open) handed to a callback or to a new
+ * task.
  */
 #include "stream-internal.h"
 
@@ -36,15 +39,23 @@ enum {
   WEFT__SV_UNLINK = 1u << 5   /* remove the Unix socket file on close */
 };
 
+/* One listening socket. */
+typedef struct weft__listener {
+  weft_server_t *sv;
+  int fd; /* -1 once closed */
+  uv_poll_t poll;
+} weft__listener;
+
 struct weft_server {
   uint32_t magic;
   uint8_t kind;
   uint32_t flags;
-  int fd;
   weft__ioref io;
   weft_loop_t *loop; /* memory held */
   weft__resource res;
-  uv_poll_t poll;
+  weft__listener *ls;   /* nls listening sockets */
+  int nls;
+  int npolls;           /* poll handles whose close callback has not run */
   weft_handle_t *retry; /* the pending accept retry */
   /* callback mode */
   weft_connection_fn fn;
@@ -70,6 +81,7 @@ static void weft__server_free(weft__ioref *io) {
   weft_loop_t *loop = sv->loop;
   free(sv->closed.v);
   free(sv->name);
+  free(sv->ls);
   sv->magic = 0;
   free(sv);
   weft__loop_drop_mem(loop);
@@ -81,9 +93,12 @@ static void weft__server_check_closed(weft_server_t *sv) {
 }
 
 static void weft__server_poll_closed(uv_handle_t *h) {
-  weft_server_t *sv = h->data;
-  sv->flags |= WEFT__SV_CLOSED;
+  weft__listener *l = h->data;
+  weft_server_t *sv = l->sv;
   weft__loop_uv_closed(sv->loop);
+  if (--sv->npolls > 0)
+    return;
+  sv->flags |= WEFT__SV_CLOSED;
   weft__resource_unlink(sv->loop, &sv->res);
   weft_release_fn release = sv->release;
   sv->release = NULL;
@@ -91,7 +106,7 @@ static void weft__server_poll_closed(uv_handle_t *h) {
   if (release != NULL)
     release(sv->ud);
   weft__server_check_closed(sv);
-  weft__ioref_drop(&sv->io); /* the poll handle's hold */
+  weft__ioref_drop(&sv->io); /* the poll handles' hold */
 }
 
 static void weft__server_close_listener(weft_server_t *sv) {
@@ -104,10 +119,13 @@ static void weft__server_close_listener(weft_server_t *sv) {
     weft_handle_unref(sv->retry);
     sv->retry = NULL;
   }
-  weft__loop_uv_closing(sv->loop);
-  uv_close((uv_handle_t *)&sv->poll, weft__server_poll_closed);
-  close(sv->fd); /* uv_close stopped polling it */
-  sv->fd = -1;
+  for (int i = 0; i < sv->nls; i++) {
+    weft__listener *l = &sv->ls[i];
+    weft__loop_uv_closing(sv->loop);
+    uv_close((uv_handle_t *)&l->poll, weft__server_poll_closed);
+    close(l->fd); /* uv_close stopped polling it */
+    l->fd = -1;
+  }
   struct stat st;
   if ((sv->flags & WEFT__SV_UNLINK) && stat(sv->path, &st) == 0 && st.st_dev == sv->dev &&
       st.st_ino == sv->ino)
@@ -127,16 +145,16 @@ static void weft__server_res_close(weft__resource *res, weft_loop_t *loop) {
 
 void weft__server_release_ptr(void *server) { weft_server_unref(server); }
 
-int weft__server_bind(weft_loop_t *loop, int kind, const struct sockaddr *addr, const char *path,
-                      int backlog, weft_server_t **out) {
-  size_t plen = path != NULL ? strlen(path) + 1 : 0;
+/* A listening socket on `addr` (TCP) or `path` (Unix): its descriptor, or
+ * an error; *bound says that a Unix socket file was created. */
+static int weft__listen_socket(int kind, const struct sockaddr *addr, const char *path,
+                               int backlog, bool *bound) {
   int domain = kind == WEFT_STREAM_UNIX ? AF_UNIX : addr->sa_family;
   int fd = socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return -errno;
   int one = 1;
   int rc = 0;
-  bool bound = false;
   if (kind == WEFT_STREAM_TCP) {
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (domain == AF_INET6) /* as asyncio: an IPv6 listener takes IPv6 only */
@@ -148,37 +166,77 @@ int weft__server_bind(weft_loop_t *loop, int kind, const struct sockaddr *addr, 
     struct sockaddr_un un;
     memset(&un, 0, sizeof un);
     un.sun_family = AF_UNIX;
-    memcpy(un.sun_path, path, plen);
+    memcpy(un.sun_path, path, strlen(path) + 1);
     struct stat st;
     if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode))
       unlink(path); /* a stale socket, as asyncio removes */
     if (bind(fd, (struct sockaddr *)&un, sizeof un) != 0)
       rc = -errno;
     else
-      bound = true;
+      *bound = true;
   }
   if (rc == 0 && listen(fd, backlog > 0 ? backlog : WEFT__DEFAULT_BACKLOG) != 0)
     rc = -errno;
-  weft_server_t *sv = NULL;
-  if (rc == 0 && (sv = calloc(1, sizeof *sv + plen)) == NULL)
-    rc = WEFT_ENOMEM;
-  if (rc == 0 && (rc = uv_poll_init_socket(loop->uv, &sv->poll, fd)) != 0) {
-    free(sv);
-    sv = NULL;
-  }
   if (rc != 0) {
     close(fd);
+    return rc;
+  }
+  return fd;
+}
+
+int weft__server_bind(weft_loop_t *loop, int kind, const struct sockaddr *const *addrs, int naddrs,
+                      const char *path, int backlog, weft_server_t **out) {
+  size_t plen = path != NULL ? strlen(path) + 1 : 0;
+  int n = kind == WEFT_STREAM_UNIX ? 1 : naddrs;
+  weft_server_t *sv = calloc(1, sizeof *sv + plen);
+  weft__listener *ls = calloc(n > 0 ? (size_t)n : 1, sizeof *ls);
+  if (sv == NULL || ls == NULL) {
+    free(sv);
+    free(ls);
+    return WEFT_ENOMEM;
+  }
+  bool bound = false;
+  int rc = 0, nls = 0;
+  for (int i = 0; i < n && rc == 0; i++) {
+    int fd = weft__listen_socket(kind, kind == WEFT_STREAM_UNIX ? NULL : addrs[i], path, backlog,
+                                 &bound);
+    /* as asyncio: a family this machine does not have is skipped */
+    if (fd == WEFT_EAFNOSUPPORT && kind == WEFT_STREAM_TCP && n > 1)
+      continue;
+    if (fd < 0) {
+      rc = fd;
+      break;
+    }
+    ls[nls].sv = sv;
+    ls[nls].fd = fd;
+    if ((rc = uv_poll_init_socket(loop->uv, &ls[nls].poll, fd)) != 0) {
+      close(fd);
+      break;
+    }
+    ls[nls].poll.data = &ls[nls];
+    nls++;
+  }
+  if (rc == 0 && nls == 0)
+    rc = WEFT_EAFNOSUPPORT;
+  if (rc != 0) {
+    /* The poll handles that were initialised must still be closed: the
+     * server's memory waits for their callbacks. */
     if (bound)
       unlink(path); /* the socket file this call created */
-    return rc;
+    if (nls == 0) {
+      free(sv);
+      free(ls);
+      return rc;
+    }
   }
   sv->magic = WEFT__SERVER_MAGIC;
   sv->kind = (uint8_t)kind;
-  sv->fd = fd;
+  sv->ls = ls;
+  sv->nls = nls;
+  sv->npolls = nls;
   sv->loop = weft__loop_hold_mem(loop);
   weft__ioref_init(&sv->io, loop, &weft__server_ops, 1);
-  sv->poll.data = sv;
-  if (plen > 0) {
+  if (plen > 0 && rc == 0) {
     memcpy(sv->path, path, plen);
     struct stat st;
     if (stat(path, &st) == 0) {
@@ -189,6 +247,11 @@ int weft__server_bind(weft_loop_t *loop, int kind, const struct sockaddr *addr, 
   }
   sv->res.close = weft__server_res_close;
   weft__resource_link(loop, &sv->res);
+  if (rc != 0) {
+    weft__server_close_listener(sv);
+    weft_server_unref(sv);
+    return rc;
+  }
   *out = sv;
   return 0;
 }
@@ -212,11 +275,22 @@ void weft_server_unref(weft_server_t *server) {
 
 static void weft__server_poll_cb(uv_poll_t *poll, int status, int events);
 
+static void weft__server_poll_stop(weft_server_t *sv) {
+  for (int i = 0; i < sv->nls; i++)
+    uv_poll_stop(&sv->ls[i].poll);
+  sv->flags &= ~WEFT__SV_POLLING;
+}
+
 static int weft__server_poll_start(weft_server_t *sv) {
-  int rc = uv_poll_start(&sv->poll, UV_READABLE, weft__server_poll_cb);
-  if (rc == 0)
-    sv->flags |= WEFT__SV_POLLING;
-  return rc;
+  for (int i = 0; i < sv->nls; i++) {
+    int rc = uv_poll_start(&sv->ls[i].poll, UV_READABLE, weft__server_poll_cb);
+    if (rc != 0) {
+      weft__server_poll_stop(sv);
+      return rc;
+    }
+  }
+  sv->flags |= WEFT__SV_POLLING;
+  return 0;
 }
 
 static void weft__server_retry_cb(weft_loop_t *loop, int status, void *userdata) {
@@ -234,8 +308,7 @@ static void weft__server_retry_cb(weft_loop_t *loop, int status, void *userdata)
 
 /* Out of descriptors: stop polling, say so, and try again later. */
 static void weft__server_pause(weft_server_t *sv, int code) {
-  uv_poll_stop(&sv->poll);
-  sv->flags &= ~WEFT__SV_POLLING;
+  weft__server_poll_stop(sv);
   sv->flags |= WEFT__SV_PAUSED;
   char msg[128];
   snprintf(msg, sizeof msg, "accept: out of file descriptors (%s); retrying in %.1f s",
@@ -305,14 +378,15 @@ static void weft__server_accept_one(weft_server_t *sv, int fd) {
 
 static void weft__server_poll_cb(uv_poll_t *poll, int status, int events) {
   (void)events;
-  weft_server_t *sv = poll->data;
+  weft__listener *l = poll->data;
+  weft_server_t *sv = l->sv;
   if (status < 0) {
     weft_loop_call_exception_handler(sv->loop, status, "polling a listening socket failed", NULL);
     return;
   }
   weft__ioref_hold(&sv->io); /* a callback may close and drop the server */
   for (int i = 0; i < WEFT__ACCEPT_BATCH && (sv->flags & WEFT__SV_POLLING); i++) {
-    int fd = accept4(sv->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
       weft__server_accept_one(sv, fd);
       continue;
@@ -454,7 +528,15 @@ weft_future_t *weft_server_wait_closed(weft_server_t *server) {
   return f;
 }
 
-int weft_server_address(const weft_server_t *server, char *buf, size_t size, int *port) {
+int weft_server_socket_count(const weft_server_t *server) {
+  int rc = weft__server_guard(server);
+  if (rc != 0)
+    return rc;
+  return (server->flags & WEFT__SV_CLOSING) ? 0 : server->nls;
+}
+
+int weft_server_socket_address(const weft_server_t *server, size_t index, char *buf, size_t size,
+                               int *port) {
   int rc = weft__server_guard(server);
   if (rc != 0)
     return rc;
@@ -462,6 +544,8 @@ int weft_server_address(const weft_server_t *server, char *buf, size_t size, int
     return WEFT_EINVAL;
   if (server->flags & WEFT__SV_CLOSING)
     return WEFT_EOBJCLOSED;
+  if (index >= (size_t)server->nls)
+    return WEFT_EINVAL;
   if (server->kind == WEFT_STREAM_UNIX) {
     if (port != NULL)
       *port = -1;
@@ -469,7 +553,11 @@ int weft_server_address(const weft_server_t *server, char *buf, size_t size, int
   }
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
-  if (getsockname(server->fd, (struct sockaddr *)&ss, &len) != 0)
+  if (getsockname(server->ls[index].fd, (struct sockaddr *)&ss, &len) != 0)
     return -errno;
   return weft__sockaddr_text((struct sockaddr *)&ss, buf, size, port);
+}
+
+int weft_server_address(const weft_server_t *server, char *buf, size_t size, int *port) {
+  return weft_server_socket_address(server, 0, buf, size, port);
 }

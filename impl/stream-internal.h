@@ -159,9 +159,11 @@ int weft__pipe_name_text(const uv_pipe_t *pipe, int peer, char *buf, size_t size
 
 /* ---- servers ---------------------------------------------------------------------- */
 
-/* Binds and listens; returns 0 and a new server, or an error. */
-int weft__server_bind(weft_loop_t *loop, int kind, const struct sockaddr *addr,
-                      const char *path, int backlog, weft_server_t **out);
+/* Binds and listens on every address of `addrs` (TCP; families the
+ * machine lacks are skipped) or on `path` (Unix); returns 0 and a new
+ * server, or an error (then nothing stays bound). */
+int weft__server_bind(weft_loop_t *loop, int kind, const struct sockaddr *const *addrs,
+                      int naddrs, const char *path, int backlog, weft_server_t **out);
 void weft__server_release_ptr(void *server);
 
 #endif /* WEFT_STREAM_INTERNAL_H */

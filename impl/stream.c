@@ -1101,11 +1101,11 @@ static int weft__netop_connect(weft__netop *op, const struct sockaddr *sa) {
   return 0;
 }
 
-/* Binds a server; 0 or an error. */
-static int weft__netop_bind(weft__netop *op, const struct sockaddr *sa) {
+/* Binds a server on `n` addresses (or the op's path); 0 or an error. */
+static int weft__netop_bind(weft__netop *op, const struct sockaddr *const *sas, int n) {
   weft_server_t *server = NULL;
-  int rc = weft__server_bind(op->loop, op->kind, sa, op->kind == WEFT_STREAM_UNIX ? op->path : NULL,
-                             op->backlog, &server);
+  int rc = weft__server_bind(op->loop, op->kind, sas, n,
+                             op->kind == WEFT_STREAM_UNIX ? op->path : NULL, op->backlog, &server);
   if (rc != 0)
     return rc;
   if (weft_future_set_ptr(op->fut, server, weft__server_release_ptr) != 0)
@@ -1114,7 +1114,39 @@ static int weft__netop_bind(weft__netop *op, const struct sockaddr *sa) {
 }
 
 static int weft__netop_use(weft__netop *op, const struct sockaddr *sa) {
-  return op->what == WEFT__OP_CONNECT ? weft__netop_connect(op, sa) : weft__netop_bind(op, sa);
+  return op->what == WEFT__OP_CONNECT ? weft__netop_connect(op, sa) : weft__netop_bind(op, &sa, 1);
+}
+
+static socklen_t weft__sockaddr_len(const struct sockaddr *sa) {
+  return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+/* A listen on a name: every IPv4 and IPv6 address it resolved to, each
+ * once (asyncio's start_server binds them all). */
+static void weft__netop_bind_all(weft__netop *op) {
+  int n = 0, rc;
+  for (struct addrinfo *ai = op->ais; ai != NULL; ai = ai->ai_next)
+    n++;
+  const struct sockaddr **sas = calloc(n > 0 ? (size_t)n : 1, sizeof *sas);
+  if (sas == NULL) {
+    weft__future_finish(op->fut, WEFT_ENOMEM, NULL);
+    return;
+  }
+  n = 0;
+  for (struct addrinfo *ai = op->ais; ai != NULL; ai = ai->ai_next) {
+    if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+      continue;
+    bool seen = false;
+    for (int i = 0; i < n && !seen; i++)
+      seen = sas[i]->sa_family == ai->ai_family &&
+             memcmp(sas[i], ai->ai_addr, weft__sockaddr_len(ai->ai_addr)) == 0;
+    if (!seen)
+      sas[n++] = ai->ai_addr;
+  }
+  rc = n > 0 ? weft__netop_bind(op, sas, n) : WEFT_EAI_NONAME;
+  free(sas);
+  if (rc != 0)
+    weft__future_finish(op->fut, rc, NULL);
 }
 
 /* Tries the resolved addresses from op->next on; fails the future when
@@ -1167,7 +1199,10 @@ static void weft__netop_gai_cb(uv_getaddrinfo_t *req, int status, struct addrinf
     weft__future_finish(op->fut, status, NULL);
   } else {
     op->ais = op->next = res;
-    weft__netop_next(op);
+    if (op->what == WEFT__OP_LISTEN)
+      weft__netop_bind_all(op);
+    else
+      weft__netop_next(op);
   }
   weft__netop_maybe_free(op);
 }
@@ -1210,7 +1245,7 @@ static weft_future_t *weft__netop_start_host(weft_loop_t *loop, int what, const 
   op->port = port;
   op->backlog = backlog;
   struct sockaddr_storage addr;
-  if (weft__sockaddr_parse(host, port, &addr) == 0) {
+  if (host != NULL && weft__sockaddr_parse(host, port, &addr) == 0) {
     int rc = weft__netop_use(op, (struct sockaddr *)&addr);
     if (rc != 0)
       weft__future_finish(op->fut, rc, NULL);
@@ -1242,7 +1277,7 @@ static weft_future_t *weft__netop_start_path(weft_loop_t *loop, int what, const 
   if (op == NULL)
     return NULL;
   op->backlog = backlog;
-  int rc = weft__netop_use(op, NULL);
+  int rc = what == WEFT__OP_CONNECT ? weft__netop_connect(op, NULL) : weft__netop_bind(op, NULL, 0);
   if (rc != 0)
     weft__future_finish(op->fut, rc, NULL);
   return fut;
@@ -1260,8 +1295,7 @@ weft_future_t *weft_stream_connect_unix(weft_loop_t *loop, const char *path) {
 
 weft_future_t *weft_server_listen_tcp(weft_loop_t *loop, const char *host, int port,
                                       int backlog) {
-  return weft__netop_start_host(loop, WEFT__OP_LISTEN, host != NULL ? host : "0.0.0.0", port,
-                                backlog);
+  return weft__netop_start_host(loop, WEFT__OP_LISTEN, host, port, backlog);
 }
 
 weft_future_t *weft_server_listen_unix(weft_loop_t *loop, const char *path, int backlog) {

@@ -10,6 +10,8 @@
 #define _GNU_SOURCE
 
 #include <arpa/inet.h>
+#include <netdb.h>
+#include <stdbool.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -280,6 +282,209 @@ static int connect_name_main(weft_task_t *task, void *ud) {
 static void test_connect_by_name(void) {
   name_frame f = {0};
   io_task_test(connect_name_main, &f);
+}
+
+/* ------------------------------------------------------------------ */
+/* a server listens on every address of its host                       */
+/* ------------------------------------------------------------------ */
+
+/* The distinct IPv4/IPv6 addresses getaddrinfo gives `host` (AI_PASSIVE)
+ * whose family this machine can open a socket of: what the server binds. */
+static int passive_addresses(const char *host) {
+  struct addrinfo hints, *res = NULL;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  if (getaddrinfo(host, "0", &hints, &res) != 0)
+    return 0;
+  int n = 0;
+  for (struct addrinfo *a = res; a != NULL; a = a->ai_next) {
+    if (a->ai_family != AF_INET && a->ai_family != AF_INET6)
+      continue;
+    bool dup = false;
+    for (struct addrinfo *b = res; b != a && !dup; b = b->ai_next)
+      dup = b->ai_family == a->ai_family && b->ai_addrlen == a->ai_addrlen &&
+            memcmp(b->ai_addr, a->ai_addr, a->ai_addrlen) == 0;
+    int fd = dup ? -1 : socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0) {
+      n++;
+      close(fd);
+    }
+  }
+  freeaddrinfo(res);
+  return n;
+}
+
+/* 1 if [::1] can be bound here (an IPv6 loopback to connect to). */
+static int have_ipv6_loopback(void) {
+  int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return 0;
+  struct sockaddr_in6 a;
+  memset(&a, 0, sizeof a);
+  a.sin6_family = AF_INET6;
+  a.sin6_addr = in6addr_loopback;
+  int ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+  close(fd);
+  return ok;
+}
+
+enum { EVERY_MAX = 8 };
+
+typedef struct {
+  WEFT_CORO_STATE;
+  const char *host; /* NULL: every interface */
+  int expect;       /* sockets the server should have */
+  weft_server_t *sv;
+  weft_stream_t *c;
+  weft_future_t *f;
+  int i, n, reached;
+  int port[EVERY_MAX];
+  char addr[EVERY_MAX][64];
+} every_frame;
+
+/* Where to connect to reach a listening address: the loopback of its
+ * family for a wildcard, else the address itself; NULL to skip it (no IPv6
+ * loopback here). */
+static const char *every_target(const char *addr) {
+  bool v6 = strchr(addr, ':') != NULL;
+  if (v6 && !have_ipv6_loopback())
+    return NULL;
+  if (strcmp(addr, "0.0.0.0") == 0)
+    return "127.0.0.1";
+  if (strcmp(addr, "::") == 0)
+    return "::1";
+  return addr;
+}
+
+static int every_address_main(weft_task_t *task, void *ud) {
+  every_frame *f = ud;
+  int rc;
+  char buf[64];
+  int port;
+  WEFT_CORO_BEGIN(task, f);
+  f->f = weft_server_listen_tcp(loop_of(task), f->host, 0, 0);
+  WEFT_AWAIT(rc, f->f);
+  TU_RC(rc, 0);
+  f->sv = echo_server(f->f);
+  if (f->sv == NULL)
+    WEFT_CORO_FAIL(WEFT_EIO, "no server");
+  f->n = weft_server_socket_count(f->sv);
+  TU_EQ(f->n, f->expect); /* one socket per address, as asyncio */
+  if (f->n > EVERY_MAX)
+    f->n = EVERY_MAX;
+  for (f->i = 0; f->i < f->n; f->i++) {
+    TU_OK(weft_server_socket_address(f->sv, (size_t)f->i, f->addr[f->i], sizeof f->addr[0],
+                                     &f->port[f->i]) > 0);
+    TU_OK(f->port[f->i] > 0);
+    for (int j = 0; j < f->i; j++) /* distinct sockets */
+      TU_OK(strcmp(f->addr[j], f->addr[f->i]) != 0 || f->port[j] != f->port[f->i]);
+  }
+  /* weft_server_address is the first socket's */
+  TU_OK(weft_server_address(f->sv, buf, sizeof buf, &port) > 0);
+  TU_STR(buf, f->addr[0]);
+  TU_EQ(port, f->port[0]);
+  TU_RC(weft_server_socket_address(f->sv, (size_t)f->n, buf, sizeof buf, &port), WEFT_EINVAL);
+  TU_RC(weft_server_socket_address(NULL, 0, buf, sizeof buf, &port), WEFT_EINVAL);
+  TU_RC(weft_server_socket_address(f->sv, 0, NULL, 8, &port), WEFT_EINVAL);
+  TU_RC(weft_server_socket_count(NULL), WEFT_EINVAL);
+  /* every socket accepts: an echo through each */
+  for (f->i = 0; f->i < f->n; f->i++) {
+    if (every_target(f->addr[f->i]) == NULL)
+      continue;
+    f->f = weft_stream_connect_tcp(loop_of(task), every_target(f->addr[f->i]), f->port[f->i]);
+    WEFT_AWAIT(rc, f->f);
+    TU_RC(rc, 0);
+    f->c = weft_stream_from_future(f->f);
+    weft_future_unref(f->f);
+    if (f->c == NULL)
+      continue;
+    TU_RC(weft_stream_write(f->c, "hi", 2), 0);
+    f->f = weft_stream_read_exactly(f->c, 2);
+    WEFT_AWAIT(rc, f->f);
+    TU_RC(rc, 0);
+    expect_bytes(f->f, "hi");
+    weft_future_unref(f->f);
+    f->reached++;
+    weft_stream_unref(f->c);
+  }
+  TU_OK(f->reached >= 1);
+  TU_EQ(echo_served, f->reached);
+  /* closing closes every socket */
+  TU_RC(weft_server_close(f->sv), 0);
+  TU_EQ(weft_server_socket_count(f->sv), 0);
+  TU_RC(weft_server_socket_address(f->sv, 0, buf, sizeof buf, &port), WEFT_EOBJCLOSED);
+  f->f = weft_server_wait_closed(f->sv);
+  WEFT_AWAIT(rc, f->f);
+  TU_RC(rc, 0);
+  weft_future_unref(f->f);
+  for (f->i = 0; f->i < f->n; f->i++) {
+    if (every_target(f->addr[f->i]) == NULL)
+      continue;
+    f->f = weft_stream_connect_tcp(loop_of(task), every_target(f->addr[f->i]), f->port[f->i]);
+    WEFT_AWAIT(rc, f->f);
+    TU_RC(rc, WEFT_ECONNREFUSED);
+    weft_future_unref(f->f);
+  }
+  weft_server_unref(f->sv);
+  WEFT_CORO_END();
+}
+
+static void every_address(const char *host) {
+  every_frame f = {0};
+  f.host = host;
+  f.expect = passive_addresses(host);
+  echo_served = 0;
+  fprintf(stderr, "  (%s: %d address%s)\n", host != NULL ? host : "no host", f.expect,
+          f.expect == 1 ? "" : "es");
+  io_task_test(every_address_main, &f);
+}
+
+/* No host: every interface, 0.0.0.0 and :: where the machine has IPv6. */
+static void test_server_every_interface(void) { every_address(NULL); }
+/* A name: every address it resolves to (127.0.0.1, and ::1 where
+ * /etc/hosts lists it for localhost). */
+static void test_server_every_address_of_name(void) { every_address("localhost"); }
+
+/* A listen that cannot bind one of its addresses fails and keeps none:
+ * with [::1]:P taken, no host on port P binds 0.0.0.0:P, then fails on
+ * [::]:P, and closes 0.0.0.0:P again. */
+static int partial_bind_main(weft_task_t *task, void *ud) {
+  every_frame *f = ud;
+  int rc;
+  WEFT_CORO_BEGIN(task, f);
+  f->f = weft_server_listen_tcp(loop_of(task), "::1", 0, 0);
+  WEFT_AWAIT(rc, f->f);
+  TU_RC(rc, 0);
+  f->sv = weft_server_from_future(f->f);
+  weft_future_unref(f->f);
+  f->port[0] = server_port(f->sv);
+  f->f = weft_server_listen_tcp(loop_of(task), NULL, f->port[0], 0);
+  WEFT_AWAIT(rc, f->f);
+  TU_RC(rc, WEFT_EADDRINUSE);
+  weft_future_unref(f->f);
+  {
+    /* 0.0.0.0:P is free again */
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)f->port[0]);
+    TU_OK(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    close(fd);
+  }
+  weft_server_unref(f->sv);
+  WEFT_CORO_END();
+}
+
+static void test_server_bind_all_or_nothing(void) {
+  if (!have_ipv6_loopback() || passive_addresses(NULL) < 2) {
+    fprintf(stderr, "  (no IPv6 here: skipped)\n");
+    return;
+  }
+  every_frame f = {0};
+  io_task_test(partial_bind_main, &f);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1521,6 +1726,9 @@ static const tu_test tests[] = {
     {"connect_by_name", test_connect_by_name},
     {"framing_one_byte_at_a_time", test_framing_one_byte_at_a_time},
     {"read_incomplete", test_read_incomplete},
+    {"server_every_interface", test_server_every_interface},
+    {"server_every_address_of_name", test_server_every_address_of_name},
+    {"server_bind_all_or_nothing", test_server_bind_all_or_nothing},
     {"read_line_limit", test_read_line_limit},
     {"read_until_limit", test_read_until_limit},
     {"backpressure", test_backpressure},

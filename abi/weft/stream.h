@@ -339,18 +339,22 @@ typedef void (*weft_connection_fn)(weft_server_t *server, weft_stream_t *stream,
                                    void *userdata);
 
 /**
- * Binds and listens on `host` (a name or numeric address; NULL means
- * "0.0.0.0") and `port` (0 picks a free one; see weft_server_address), with
- * SO_REUSEADDR, as asyncio start_server does.  A name is resolved and the
- * server listens on its first address only (asyncio listens on all of
- * them: create one server per address for that).  `backlog` <= 0 means
- * 100.  Connections are accepted once weft_server_serve or
- * weft_server_serve_tasks is called.  The future (one reference owned by
- * the caller) completes with the server as a pointer result (take it with
- * weft_server_from_future) or fails (WEFT_EADDRINUSE, WEFT_EACCES,
- * WEFT_EMFILE, a WEFT_EAI_* error).  Returns NULL with weft_last_error()
- * set to WEFT_EINVAL (NULL loop, port outside 0..65535), WEFT_ETHREAD,
- * WEFT_ECLOSED, WEFT_ENOMEM.  Owner thread.
+ * Binds and listens on `host` and `port` with SO_REUSEADDR, as asyncio
+ * start_server does.  `host` is a numeric IPv4/IPv6 address (one socket), a
+ * name, or NULL for every interface; a name or NULL is resolved
+ * (getaddrinfo with AI_PASSIVE, libuv's thread pool) and the server listens
+ * on every address that comes back, one socket each ("localhost" may give
+ * 127.0.0.1 and ::1; NULL gives 0.0.0.0 and ::; an IPv6 socket takes IPv6
+ * only; an address family the machine lacks is skipped).  `port` 0 picks
+ * a free port per socket, as asyncio does (see weft_server_socket_address).
+ * If any address cannot be bound the listen fails and nothing stays bound.
+ * `backlog` <= 0 means 100.  Connections are accepted once
+ * weft_server_serve or weft_server_serve_tasks is called.  The future (one
+ * reference owned by the caller) completes with the server as a pointer
+ * result (take it with weft_server_from_future) or fails (WEFT_EADDRINUSE,
+ * WEFT_EACCES, WEFT_EMFILE, a WEFT_EAI_* error).  Returns NULL with
+ * weft_last_error() set to WEFT_EINVAL (NULL loop, port outside 0..65535),
+ * WEFT_ETHREAD, WEFT_ECLOSED, WEFT_ENOMEM.  Owner thread.
  */
 WEFT_API weft_future_t *weft_server_listen_tcp(weft_loop_t *loop, const char *host, int port,
                                                int backlog);
@@ -419,7 +423,7 @@ WEFT_API int weft_server_serve_tasks(weft_server_t *server, const char *name, we
 WEFT_API int weft_server_is_serving(const weft_server_t *server);
 
 /**
- * Stops serving and closes the listening socket (asyncio Server.close);
+ * Stops serving and closes the listening sockets (asyncio Server.close);
  * connections already accepted stay open.  Closing twice is allowed.
  * Returns 0, or WEFT_EINVAL, WEFT_ETHREAD.  Owner thread.
  */
@@ -442,11 +446,32 @@ WEFT_API int weft_server_close_clients(weft_server_t *server);
 WEFT_API weft_future_t *weft_server_wait_closed(weft_server_t *server);
 
 /**
- * Writes the listening address into `buf` and `*port` as
- * weft_stream_local_address does (the port picked for port 0, the path of
- * a Unix server).  Errors as that function.  Owner thread.
+ * Writes the address of the server's first listening socket into `buf` and
+ * `*port`, as weft_server_socket_address(server, 0, ...) does.  Errors as
+ * that function.  Owner thread.
  */
 WEFT_API int weft_server_address(const weft_server_t *server, char *buf, size_t size, int *port);
+
+/**
+ * The number of sockets the server listens on (asyncio len(Server.sockets)):
+ * 1 for a numeric address or a Unix path, one per resolved address for a
+ * name or NULL host; 0 once the server is closed.  Errors: WEFT_EINVAL
+ * (NULL), WEFT_ETHREAD.  Owner thread.
+ */
+WEFT_API int weft_server_socket_count(const weft_server_t *server);
+
+/**
+ * Writes the address of listening socket `index` (0 .. count - 1, in the
+ * resolver's order) into `buf` (NUL-terminated, truncated to `size`) and its
+ * port into `*port` (the port picked for port 0; -1 for a Unix server,
+ * whose address is its path; `port` may be NULL), as
+ * weft_stream_local_address does.  Returns the length the full text needs
+ * (like snprintf), or WEFT_EINVAL (NULL server, `index` out of range, NULL
+ * buf with `size` > 0), WEFT_ETHREAD, WEFT_EOBJCLOSED (closed), a system
+ * error.  Owner thread.
+ */
+WEFT_API int weft_server_socket_address(const weft_server_t *server, size_t index, char *buf,
+                                        size_t size, int *port);
 
 #ifdef __cplusplus
 }

@@ -487,6 +487,29 @@ func (ln *Listener) Addr() net.Addr {
 	return streamAddr{"tcp", net.JoinHostPort(v.a, strconv.Itoa(v.port))}
 }
 
+// Addrs lists every socket it listens on (asyncio Server.sockets): a host
+// name, or "" for every interface, listens on each address it resolves to,
+// each with its own port when the port was 0.  Empty once closed.
+func (ln *Listener) Addrs() []net.Addr {
+	v, _ := read(ln.l, func() ([]net.Addr, error) {
+		var out []net.Addr
+		for i, n := 0, c.ServerSocketCount(ln.ptr); i < n; i++ {
+			a, port, rc := c.ServerSocketAddress(ln.ptr, i)
+			if rc != 0 {
+				continue
+			}
+			if port < 0 {
+				out = append(out, streamAddr{"unix", a})
+			} else {
+				out = append(out, streamAddr{"tcp", net.JoinHostPort(a, strconv.Itoa(port))})
+			}
+		}
+		return out, nil
+	})
+	runtime.KeepAlive(ln)
+	return v
+}
+
 // Port is the TCP port it listens on (-1 for a Unix socket).
 func (ln *Listener) Port() int {
 	v, _ := read(ln.l, func() (int, error) { _, port, _ := c.ServerAddress(ln.ptr); return port, nil })

@@ -43,6 +43,9 @@ func TestTCPServeAndDial(t *testing.T) {
 	if ln.Port() <= 0 || !ln.IsServing() || !strings.HasPrefix(ln.Addr().String(), "127.0.0.1:") {
 		t.Fatal("listener", ln.Addr(), ln.Port())
 	}
+	if as := ln.Addrs(); len(as) != 1 || as[0].String() != ln.Addr().String() {
+		t.Fatal("one socket for a numeric address:", as)
+	}
 	if err := ln.Serve(func(context.Context, *Stream) error { return nil }); !errors.Is(err, ErrState) {
 		t.Fatal("serving twice:", err)
 	}

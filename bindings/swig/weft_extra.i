@@ -30,10 +30,10 @@ static char *weft_swig_address(int (*get)(const weft_stream_t *, char *, size_t,
   }
   return buf;
 }
-static char *weft_swig_server_address(const weft_server_t *s, int *port) {
-  int n = weft_server_address(s, NULL, 0, port);
+static char *weft_swig_server_address(const weft_server_t *s, size_t index, int *port) {
+  int n = weft_server_socket_address(s, index, NULL, 0, port);
   char *buf = n < 0 ? NULL : malloc((size_t)n + 1);
-  if (buf != NULL && weft_server_address(s, buf, (size_t)n + 1, port) < 0) {
+  if (buf != NULL && weft_server_socket_address(s, index, buf, (size_t)n + 1, port) < 0) {
     free(buf);
     buf = NULL;
   }
@@ -221,6 +221,8 @@ static weft_future_t *weft_as_completed_source_ref(weft_future_t *next) {
 %newobject weft_server::wait_closed;
 %newobject weft_server::address_str;
 %rename(address) weft_server::address_str;
+%newobject weft_server::socket_address_str;
+%rename(socket_address) weft_server::socket_address_str;
 %newobject weft_process::wait;
 %newobject weft_process::stdin_ref;
 %rename(stdin) weft_process::stdin_ref;
@@ -399,7 +401,19 @@ struct weft_file {};
   int close();
   int close_clients();
   weft_future_t *wait_closed();
-  char *address_str(int *port) const { return weft_swig_server_address($self, port); }
+  char *address_str(int *port) const {
+    int n = weft_server_address($self, NULL, 0, port);
+    char *buf = n < 0 ? NULL : malloc((size_t)n + 1);
+    if (buf != NULL && weft_server_address($self, buf, (size_t)n + 1, port) < 0) {
+      free(buf);
+      buf = NULL;
+    }
+    return buf;
+  }
+  int socket_count() const;
+  char *socket_address_str(size_t index, int *port) const {
+    return weft_swig_server_address($self, index, port);
+  }
 }
 
 /* A child process (process_spawn). */

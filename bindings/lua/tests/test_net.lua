@@ -23,6 +23,8 @@ T.realtime("TCP: a server, a client, reads of every kind", function()
   T.eq(server:is_serving(), true)
   local addr, port = server:address()
   T.eq(addr, "127.0.0.1")
+  local all = server:addresses() -- one socket for a numeric address
+  T.eq(#all, 1); T.eq(all[1][1], "127.0.0.1"); T.eq(all[1][2], port)
   T.contains(tostring(server), tostring(port))
   local c = weft.connect("127.0.0.1", port)
   T.eq(c:kind(), weft.STREAM_TCP)

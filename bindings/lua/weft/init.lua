@@ -704,6 +704,18 @@ function Sv.close(self) check(sv.close(self), "close") end
 function Sv.close_clients(self) return check(sv.close_clients(self), "close_clients") end
 function Sv.wait_closed(self) return made(sv.wait_closed(self), "wait_closed") end
 Sv.address = address(sv.address, "address")
+--- server:addresses(): every listening socket's address and port, as a
+-- list of {address, port} (asyncio Server.sockets: a host name or no host
+-- listens on each address it resolves to).
+function Sv.addresses(self)
+  local out = {}
+  for i = 0, check(sv.socket_count(self), "socket_count") - 1 do
+    local addr, port = sv.socket_address(self, i)
+    if addr == nil then check(core.last_error() < 0 and core.last_error() or core.EINVAL, "socket_address") end
+    out[#out + 1] = {addr, port}
+  end
+  return out
+end
 weft.Server = Sv
 
 local function listen(f, handler, ...)

@@ -170,6 +170,20 @@ func ServerAddress(s uintptr) (addr string, port int, rc int) {
 	return C.GoString(&buf[0]), int(p), 0
 }
 
+// ServerSocketCount is the number of listening sockets (0 once closed).
+func ServerSocketCount(s uintptr) int { return int(C.weft_server_socket_count(sv(s))) }
+
+// ServerSocketAddress is listening socket i's address and port.
+func ServerSocketAddress(s uintptr, i int) (addr string, port int, rc int) {
+	var buf [256]C.char
+	var p C.int
+	n := C.weft_server_socket_address(sv(s), C.size_t(i), &buf[0], C.size_t(len(buf)), &p)
+	if n < 0 {
+		return "", 0, int(n)
+	}
+	return C.GoString(&buf[0]), int(p), 0
+}
+
 // ---- processes ----------------------------------------------------------------------
 
 // ProcessSpawn starts argv (env nil: inherited; cwd "": the parent's).

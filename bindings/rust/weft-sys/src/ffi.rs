@@ -1294,6 +1294,18 @@ extern "C" {
         port: *mut ::std::os::raw::c_int,
     ) -> ::std::os::raw::c_int;
 }
+extern "C" {
+    pub fn weft_server_socket_count(server: *const weft_server_t) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn weft_server_socket_address(
+        server: *const weft_server_t,
+        index: usize,
+        buf: *mut ::std::os::raw::c_char,
+        size: usize,
+        port: *mut ::std::os::raw::c_int,
+    ) -> ::std::os::raw::c_int;
+}
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
 pub struct weft_process {
