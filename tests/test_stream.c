@@ -1013,6 +1013,61 @@ static void test_reset(void) {
   io_task_test(reset_main, &f);
 }
 
+/* A peer that goes away half-way (closes without reading): our side reads
+ * end of file, and the writes that follow fail with a clear error once the
+ * peer's kernel answers with a reset (ECONNRESET, or EPIPE), never with a
+ * SIGPIPE that would kill the process (this suite does not ignore it). */
+typedef struct {
+  WEFT_CORO_STATE;
+  int lfd, port, peer, i, rc;
+  weft_stream_t *c;
+  weft_future_t *f;
+} gone_frame;
+
+static int peer_gone_main(weft_task_t *task, void *ud) {
+  gone_frame *f = ud;
+  int rc;
+  WEFT_CORO_BEGIN(task, f);
+  f->lfd = raw_listen(4, &f->port);
+  f->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", f->port);
+  WEFT_AWAIT(rc, f->f);
+  TU_RC(rc, 0);
+  f->c = weft_stream_from_future(f->f);
+  weft_future_unref(f->f);
+  f->peer = accept(f->lfd, NULL, NULL);
+  TU_OK(f->peer >= 0);
+  close(f->peer);
+  f->f = weft_stream_read(f->c, 10);
+  WEFT_AWAIT(rc, f->f);
+  TU_RC(rc, 0);
+  expect_bytes(f->f, ""); /* end of file */
+  weft_future_unref(f->f);
+  for (f->i = 0; f->i < 100; f->i++) {
+    f->rc = weft_stream_write(f->c, "data", 4);
+    if (f->rc != 0)
+      break;
+    WEFT_YIELD(rc);
+  }
+  TU_OK(f->rc == WEFT_ECONNRESET || f->rc == WEFT_EPIPE);
+  TU_EQ(weft_stream_is_closing(f->c), 1);
+  TU_RC(weft_stream_write(f->c, "more", 4), f->rc); /* the same error from now on */
+  f->f = weft_stream_drain(f->c);
+  TU_RC(weft_future_error(f->f), f->rc);
+  weft_future_unref(f->f);
+  f->f = weft_stream_wait_closed(f->c);
+  WEFT_AWAIT(rc, f->f);
+  TU_RC(rc, 0);
+  weft_future_unref(f->f);
+  weft_stream_unref(f->c);
+  close(f->lfd);
+  WEFT_CORO_END();
+}
+
+static void test_peer_gone_then_write(void) {
+  gone_frame f = {0};
+  io_task_test(peer_gone_main, &f);
+}
+
 static int refused_main(weft_task_t *task, void *ud) {
   raw_frame *f = ud;
   int rc;
@@ -1734,6 +1789,7 @@ static const tu_test tests[] = {
     {"backpressure", test_backpressure},
     {"half_close", test_half_close},
     {"reset", test_reset},
+    {"peer_gone_then_write", test_peer_gone_then_write},
     {"refused", test_refused},
     {"connect_timeout", test_connect_timeout},
     {"close_during_pending_read", test_close_during_pending_read},
