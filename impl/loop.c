@@ -23,7 +23,8 @@ static const uint64_t WEFT__DRAIN_SLICE_NS = 2000000;
 enum { WEFT__CLOSE_ROUNDS = 64, WEFT__CLOSE_SETTLED_ROUNDS = 4 };
 static const size_t WEFT__CLOSE_ROUND_LIMIT = 1000000;
 
-static _Thread_local weft_loop_t *weft__tls_running;
+/* initial-exec: weft_loop_running is on every binding's hot path (no __tls_get_addr) */
+static _Thread_local weft_loop_t *weft__tls_running __attribute__((tls_model("initial-exec")));
 _Thread_local char weft__tls_self __attribute__((tls_model("initial-exec")));
 
 /* ---- ready queue -------------------------------------------------------- */

@@ -67,7 +67,7 @@ static void weft__task_finish(weft_task_t *t) {
   weft_future_t *awaited = t->awaited;
   t->awaited = NULL;
   weft_future_unref(awaited);
-  if (!(t->tflags & WEFT__T_FRAME)) {
+  if (t->tflags & WEFT__T_UD) {
     weft__task_ud *ud = (weft__task_ud *)((char *)t + WEFT__TASK_HEAD);
     weft_release_fn release = ud->release;
     ud->release = NULL;
@@ -162,11 +162,13 @@ static weft_task_t *weft__task_create(weft_loop_t *loop, const char *name, weft_
   if (rc != 0)
     WEFT__FAIL_NULL(rc);
   size_t head = WEFT__TASK_HEAD;
-  if (frame != NULL && frame_size > SIZE_MAX - head)
+  /* the userdata and its release, unless a frame needs neither */
+  size_t ud = frame == NULL || release != NULL ? sizeof(weft__task_ud) : 0;
+  if (frame != NULL && frame_size > SIZE_MAX - head - ud)
     WEFT__FAIL_NULL(WEFT_ENOMEM);
   uint8_t sclass;
-  weft_task_t *t = weft__slab_alloc(
-      loop, head + (frame != NULL ? frame_size : sizeof(weft__task_ud)), &sclass);
+  weft_task_t *t =
+      weft__slab_alloc(loop, head + ud + (frame != NULL ? frame_size : 0), &sclass);
   if (t == NULL)
     WEFT__FAIL_NULL(WEFT_ENOMEM);
   char *copy = NULL;
@@ -186,15 +188,15 @@ static weft_task_t *weft__task_create(weft_loop_t *loop, const char *name, weft_
   t->resume_status = 0;
   t->wait = WEFT__WAIT_NONE;
   atomic_init(&t->remote_wake, 0);
-  void *tail = (char *)t + head;
+  char *tail = (char *)t + head;
   if (frame != NULL) {
-    memset(tail, 0, frame_size);
-    t->tflags = WEFT__T_FRAME;
-    *frame = tail;
-  } else {
-    t->tflags = 0;
-    *(weft__task_ud *)tail = (weft__task_ud){userdata, release};
+    memset(tail + ud, 0, frame_size);
+    *frame = tail + ud;
+    userdata = tail + ud;
   }
+  t->tflags = ud > 0 ? WEFT__T_UD : 0;
+  if (ud > 0)
+    *(weft__task_ud *)tail = (weft__task_ud){userdata, release};
   weft__task_schedule(t, 0);
   return t;
 }
@@ -206,9 +208,15 @@ weft_task_t *weft_task_spawn(weft_loop_t *loop, const char *name, weft_step_fn s
 
 weft_task_t *weft_task_spawn_frame(weft_loop_t *loop, const char *name, weft_step_fn step,
                                    size_t frame_size, void **frame) {
+  return weft_task_spawn_frame_ex(loop, name, step, frame_size, NULL, frame);
+}
+
+weft_task_t *weft_task_spawn_frame_ex(weft_loop_t *loop, const char *name, weft_step_fn step,
+                                      size_t frame_size, weft_release_fn release,
+                                      void **frame) {
   if (frame == NULL || frame_size > WEFT__FRAME_MAX)
     WEFT__FAIL_NULL(WEFT_EINVAL);
-  return weft__task_create(loop, name, step, NULL, NULL, frame_size, frame);
+  return weft__task_create(loop, name, step, NULL, release, frame_size, frame);
 }
 
 weft_task_t *weft_task_ref(weft_task_t *task) {

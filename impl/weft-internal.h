@@ -187,12 +187,13 @@ enum {
   WEFT__T_MUST_CANCEL = 1 << 3,
   WEFT__T_STARTED = 1 << 4,
   WEFT__T_YIELD = 1 << 5,     /* step asked to run again next round */
-  WEFT__T_FRAME = 1 << 6,     /* userdata is the inline frame */
+  WEFT__T_UD = 1 << 6,        /* a weft__task_ud follows the struct */
   WEFT__T_REMOTE_WAKE = 1 << 7
 };
 
-/* A task's memory: the struct, then (at WEFT__TASK_HEAD) either its frame
- * (WEFT__T_FRAME) or a weft__task_ud with the spawner's userdata. */
+/* A task's memory: the struct, then (at WEFT__TASK_HEAD) a weft__task_ud
+ * (WEFT__T_UD: a userdata and its release; for a frame with a release, the
+ * userdata is the frame), then the frame if there is one. */
 struct weft_task {
   weft_future_t f;
   weft__timer timer;
@@ -210,14 +211,14 @@ struct weft_task {
 typedef struct weft__task_ud {
   void *userdata;
   weft_release_fn release; /* NULL once run */
-} weft__task_ud;
+} weft__task_ud; /* 16 bytes: a frame after it stays aligned */
 
 enum { WEFT__TASK_HEAD = (sizeof(struct weft_task) + 15) & ~(size_t)15 };
 
 /* What the step receives: the frame, or the spawner's userdata. */
 static inline void *weft__task_userdata(const weft_task_t *t) {
   char *tail = (char *)t + WEFT__TASK_HEAD;
-  return (t->tflags & WEFT__T_FRAME) ? (void *)tail : ((weft__task_ud *)tail)->userdata;
+  return (t->tflags & WEFT__T_UD) ? ((weft__task_ud *)tail)->userdata : (void *)tail;
 }
 
 int weft__task_cancel_request(weft_task_t *t, const char *msg);

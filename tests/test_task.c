@@ -1479,9 +1479,101 @@ static void test_describe_task(void) {
   tu_loop_close(loop);
 }
 
+/* ---- frames with a release (weft_task_spawn_frame_ex) -------------------- */
+
+typedef struct {
+  int64_t value;   /* set by the spawner */
+  int steps;
+  int released;    /* counted by fx_release, through the frame */
+  int *release_log; /* where fx_release records that it ran */
+} fx_frame;
+
+static void fx_release(void *frame) {
+  fx_frame *f = frame;
+  f->released++;
+  if (f->release_log)
+    (*f->release_log)++;
+}
+
+static int fx_step(weft_task_t *task, void *userdata) {
+  fx_frame *f = userdata;
+  f->steps++;
+  if (f->released != 0)
+    return WEFT_EINVAL; /* released before the last step: wrong */
+  int rc = weft_future_set_int64(weft_task_future(task), f->value * 2);
+  return rc != 0 ? rc : WEFT_STEP_DONE;
+}
+
+static void test_spawn_frame_ex_release(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  int log = 0;
+  fx_frame *f = NULL;
+
+  /* runs to completion: the step sees the frame, release runs once after */
+  weft_task_t *t = weft_task_spawn_frame_ex(loop, "fx", fx_step, sizeof *f, fx_release,
+                                            (void **)&f);
+  TU_OK(t != NULL && f != NULL);
+  if (t == NULL) { tu_loop_close(loop); return; }
+  TU_OK(((uintptr_t)f & 15) == 0); /* aligned as malloc's memory */
+  TU_EQ(f->value, 0);              /* zeroed */
+  f->value = 21;
+  f->release_log = &log;
+  TU_EQ(log, 0);
+  tu_run(loop);
+  int64_t v = 0;
+  TU_RC(weft_future_result_int64(weft_task_future(t), &v), 0);
+  TU_EQ(v, 42);
+  TU_EQ(f->steps, 1); /* the frame is still readable while we hold the task */
+  TU_EQ(f->released, 1);
+  TU_EQ(log, 1);
+  weft_task_unref(t);
+
+  /* cancelled before its first step: never steps, released once */
+  t = weft_task_spawn_frame_ex(loop, NULL, fx_step, sizeof *f, fx_release, (void **)&f);
+  f->release_log = &log;
+  TU_EQ(weft_task_cancel(t, "early"), 1);
+  tu_run(loop);
+  TU_EQ(weft_future_cancelled(weft_task_future(t)), 1);
+  TU_EQ(f->steps, 0);
+  TU_EQ(f->released, 1);
+  TU_EQ(log, 2);
+  weft_task_unref(t);
+
+  /* a NULL release is weft_task_spawn_frame */
+  t = weft_task_spawn_frame_ex(loop, NULL, fx_step, sizeof *f, NULL, (void **)&f);
+  f->value = 1;
+  tu_run(loop);
+  TU_RC(weft_future_result_int64(weft_task_future(t), &v), 0);
+  TU_EQ(v, 2);
+  TU_EQ(f->released, 0);
+  weft_task_unref(t);
+
+  /* errors: nothing created, release not called */
+  void *frame = NULL;
+  TU_OK(weft_task_spawn_frame_ex(loop, NULL, fx_step, 16, fx_release, NULL) == NULL);
+  TU_RC(weft_last_error(), WEFT_EINVAL);
+  TU_OK(weft_task_spawn_frame_ex(loop, NULL, NULL, 16, fx_release, &frame) == NULL);
+  TU_RC(weft_last_error(), WEFT_EINVAL);
+  TU_OK(weft_task_spawn_frame_ex(loop, NULL, fx_step, (1u << 20) + 1, fx_release, &frame) ==
+        NULL);
+  TU_RC(weft_last_error(), WEFT_EINVAL);
+
+  /* the loop closes before the first step: released at close, the memory
+   * stays until our reference goes */
+  t = weft_task_spawn_frame_ex(loop, NULL, fx_step, sizeof *f, fx_release, (void **)&f);
+  f->release_log = &log;
+  tu_loop_close(loop);
+  TU_EQ(f->steps, 0);
+  TU_EQ(f->released, 1);
+  TU_EQ(log, 3);
+  weft_task_unref(t);
+}
+
 static const tu_test tests[] = {
     {"spawn_and_result", test_spawn_and_result},
     {"spawn_errors", test_spawn_errors},
+    {"spawn_frame_ex_release", test_spawn_frame_ex_release},
     {"null_task_arguments", test_null_task_arguments},
     {"step_failures", test_step_failures},
     {"unobserved_task_error", test_unobserved_task_error},

@@ -81,6 +81,21 @@ WEFT_API weft_task_t *weft_task_spawn(weft_loop_t *loop, const char *name, weft_
 WEFT_API weft_task_t *weft_task_spawn_frame(weft_loop_t *loop, const char *name,
                                             weft_step_fn step, size_t frame_size, void **frame);
 
+/**
+ * As weft_task_spawn_frame, plus `release(frame)` (may be NULL), run once on
+ * the owner thread when weft_task_spawn's release would run: after the
+ * task's last step, or when it is cancelled or the loop closes before its
+ * first step.  So a frame may own what the step would otherwise have to
+ * release on every path (a binding's coroutine object, say).  The frame's
+ * memory itself stays valid until the task's last reference goes.  The
+ * frame is aligned as malloc's memory.
+ * Errors as weft_task_spawn_frame; on error `release` is not called.
+ * Owner thread.
+ */
+WEFT_API weft_task_t *weft_task_spawn_frame_ex(weft_loop_t *loop, const char *name,
+                                               weft_step_fn step, size_t frame_size,
+                                               weft_release_fn release, void **frame);
+
 /** Adds a reference. Any thread. Returns `task`. */
 WEFT_API weft_task_t *weft_task_ref(weft_task_t *task);
 

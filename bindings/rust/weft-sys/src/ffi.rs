@@ -523,6 +523,16 @@ extern "C" {
     ) -> *mut weft_task_t;
 }
 extern "C" {
+    pub fn weft_task_spawn_frame_ex(
+        loop_: *mut weft_loop_t,
+        name: *const ::std::os::raw::c_char,
+        step: weft_step_fn,
+        frame_size: usize,
+        release: weft_release_fn,
+        frame: *mut *mut ::std::os::raw::c_void,
+    ) -> *mut weft_task_t;
+}
+extern "C" {
     pub fn weft_task_ref(task: *mut weft_task_t) -> *mut weft_task_t;
 }
 extern "C" {
