@@ -760,6 +760,28 @@ impl Server {
         // SAFETY: as above
         unix_path(read_address(|b, n, port| unsafe { sys::weft_server_address(self.p(), b, n, port) }))
     }
+
+    /// How many sockets it listens on (asyncio `len(Server.sockets)`): one
+    /// per address a host name resolved to, 1 for a numeric address or a
+    /// Unix path, 0 once closed.
+    pub fn socket_count(&self) -> Result<usize> {
+        // SAFETY: live server
+        check(unsafe { sys::weft_server_socket_count(self.p()) }).map(|n| n as usize)
+    }
+
+    /// Every address it listens on, in the resolver's order (e.g. both
+    /// 127.0.0.1 and ::1 for "localhost"); empty once closed.
+    /// `EAFNOSUPPORT` for a Unix server (see [`Server::local_path`]).
+    pub fn local_addrs(&self) -> Result<Vec<SocketAddr>> {
+        (0..self.socket_count()?)
+            .map(|i| {
+                // SAFETY: live server; the buffer is ours
+                inet_address(read_address(|b, n, port| unsafe {
+                    sys::weft_server_socket_address(self.p(), i, b, n, port)
+                }))
+            })
+            .collect()
+    }
 }
 
 impl fmt::Debug for Server {

@@ -84,6 +84,39 @@ fn echo_over_ipv4_and_ipv6() {
 }
 
 #[test]
+fn server_listens_on_every_resolved_address() {
+    run(async {
+        // numeric: one socket, the same address local_addr gives
+        let one = echo_server("127.0.0.1").await.unwrap();
+        assert_eq!(one.socket_count().unwrap(), 1);
+        assert_eq!(one.local_addrs().unwrap(), vec![one.local_addr().unwrap()]);
+        one.close().unwrap();
+        one.wait_closed().await.unwrap();
+        assert_eq!(one.socket_count().unwrap(), 0);
+        assert!(one.local_addrs().unwrap().is_empty());
+
+        // a name: one socket per address (127.0.0.1 and, where there is
+        // one, ::1), each reachable
+        let server = echo_server("localhost").await.unwrap();
+        let addrs = server.local_addrs().unwrap();
+        assert_eq!(addrs.len(), server.socket_count().unwrap());
+        assert!(!addrs.is_empty());
+        for addr in &addrs {
+            assert!(addr.ip().is_loopback(), "{addr}");
+            assert_ne!(addr.port(), 0);
+            let c = Stream::connect(&addr.ip().to_string(), addr.port()).await.unwrap();
+            c.write(b"ping\n").unwrap();
+            assert_eq!(c.read_line().await.unwrap(), b"ping\n");
+            c.close().unwrap();
+            c.wait_closed().await.unwrap();
+        }
+        server.close().unwrap();
+        server.wait_closed().await.unwrap();
+        assert!(server.local_addrs().unwrap().is_empty());
+    });
+}
+
+#[test]
 fn fifty_concurrent_clients() {
     run(async {
         let server = echo_server("127.0.0.1").await.unwrap();
