@@ -68,12 +68,12 @@ rust_fmt() {
   (cd "$WEFT_ROOT/bindings/rust" && cargo fmt --all -- --check)
 }
 
-# rust_valgrind: the task, future, toolbox and stream tests (pending futures
+# rust_valgrind: the task, future, toolbox, stream and soundness tests (pending futures
 # and reads dropped, tasks cancelled at close, wakers from threads, owned
 # writes released) under memcheck, leaks included.
 rust_valgrind() {
   local bin t ok=0
-  for t in tasks futures taskgroup sync queue wait executor net; do
+  for t in tasks futures taskgroup sync queue wait executor net soundness; do
     bin=$(find "$CARGO_TARGET_DIR/debug/deps" -maxdepth 1 -type f -executable -name "${t}-*" | head -n 1)
     [ -n "$bin" ] || { echo "no test binary for $t"; return 1; }
     LD_LIBRARY_PATH="$WEFT_RELEASE_DIR/lib" valgrind -q --error-exitcode=99 --leak-check=full \

@@ -90,11 +90,31 @@ impl Publish for String {
 /// A pointer value for C readers from a pool thread: the pointer is passed
 /// through as the future's `WEFT_VALUE_PTR` result (the future does not own
 /// it).  `Send` because the pool thread only hands the address over.
+/// Making one is `unsafe` ([`SendPtr::new`]): like
+/// [`crate::Future::set_result_ptr`], it publishes a pointer that readers
+/// of the future may dereference.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SendPtr(pub *mut c_void);
+pub struct SendPtr(*mut c_void);
 
-// SAFETY: an address; whoever dereferences it is responsible for it.
+// SAFETY: an address; whoever made it (unsafe) answers for its readers.
 unsafe impl Send for SendPtr {}
+
+impl SendPtr {
+    /// A pointer to publish as a [`to_thread`] closure's output.
+    ///
+    /// # Safety
+    /// C code, the other bindings, or `unsafe` Rust that read the job's
+    /// future may dereference `ptr` as what they expect it to hold: the
+    /// caller guarantees that it is that, valid while the future lives.
+    pub unsafe fn new(ptr: *mut c_void) -> SendPtr {
+        SendPtr(ptr)
+    }
+
+    /// The pointer.
+    pub fn as_ptr(self) -> *mut c_void {
+        self.0
+    }
+}
 
 impl Publish for SendPtr {
     unsafe fn record(&self, job: *mut sys::weft_work_t) -> c_int {

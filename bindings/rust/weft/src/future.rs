@@ -141,7 +141,8 @@ impl<T: Value> Future<T> {
         p
     }
 
-    /// The same future, read as another type.
+    /// The same future, read as another type (any [`Value`]: reading one
+    /// never reinterprets a pointer, a mismatch is `ETYPE`).
     pub fn cast<U: Value>(self) -> Future<U> {
         if let Some(err) = &self.broken {
             return Future::broken((**err).clone());
@@ -178,11 +179,34 @@ impl<T: Value> Future<T> {
     }
 
     /// Completes the future with `value` (asyncio `set_result`).  Errors:
-    /// `ESTATE` if it is done already, `ECLOSED`, ...
+    /// `ESTATE` if it is done already, `ECLOSED`, `ETYPE` for an
+    /// [`AnyValue::Ptr`] (see [`Future::set_result_ptr`]), ...
     pub fn set_result(&self, value: T) -> Result<()> {
         let raw = self.raw_or_err()?;
         // SAFETY: live future
-        check(unsafe { value.write(raw) }).map(drop)
+        unsafe { crate::value::set_value(&value, raw) }
+    }
+
+    /// Completes the future with the pointer `ptr` (a `WEFT_VALUE_PTR`
+    /// result, read back as [`AnyValue::Ptr`]): from then on the future
+    /// owns it and calls `release(ptr)` once after its last reference is
+    /// dropped (on the loop thread, or at once if the loop is closed);
+    /// `None` for a pointer it does not own.  Errors as
+    /// [`Future::set_result`] (then `ptr` stays the caller's and `release`
+    /// is not called).
+    ///
+    /// # Safety
+    /// Whoever reads the result may dereference `ptr` as what they expect
+    /// this future to hold: C code, the other bindings, and this crate's
+    /// own operations, whose futures safe code can reach ([`Task::awaiting`]
+    /// gives the future of a pending connect, file open or receive, which
+    /// the operation then decodes as a stream, a file or a datagram).  The
+    /// caller guarantees that `ptr` is what every such reader expects, valid
+    /// for as long as the future lives, and that `release` may be called
+    /// with it once on the loop's thread.
+    pub unsafe fn set_result_ptr(&self, ptr: *mut c_void, release: sys::weft_release_fn) -> Result<()> {
+        let raw = self.raw_or_err()?;
+        check(sys::weft_future_set_ptr(raw, ptr, release)).map(drop)
     }
 
     /// Fails the future with `err` (asyncio `set_exception`);
@@ -408,10 +432,21 @@ unsafe impl<T> Sync for RemoteFuture<T> {}
 impl<T: Value> RemoteFuture<T> {
     /// Completes the future with `value` (queued to the loop when called
     /// from another thread; if it is done by then, weft reports `ESTATE` to
-    /// the exception handler, unless it was cancelled).
+    /// the exception handler, unless it was cancelled).  An
+    /// [`AnyValue::Ptr`] is refused with `ETYPE` (see
+    /// [`RemoteFuture::set_result_ptr`]).
     pub fn set_result(&self, value: T) -> Result<()> {
         // SAFETY: any-thread setter
-        check(unsafe { value.write(self.raw.as_ptr()) }).map(drop)
+        unsafe { crate::value::set_value(&value, self.raw.as_ptr()) }
+    }
+
+    /// As [`Future::set_result_ptr`], from any thread.
+    ///
+    /// # Safety
+    /// As [`Future::set_result_ptr`]; besides, `ptr` is handed to the
+    /// loop's thread (its readers and `release` use it there).
+    pub unsafe fn set_result_ptr(&self, ptr: *mut c_void, release: sys::weft_release_fn) -> Result<()> {
+        check(sys::weft_future_set_ptr(self.raw.as_ptr(), ptr, release)).map(drop)
     }
 
     /// Fails the future (or cancels it, for [`Error::Cancelled`]).

@@ -64,6 +64,35 @@
 //! * **Free functions** ([`spawn`], [`sleep`], [`create_future`], ...) use
 //!   the loop running on the calling thread; outside a running loop they
 //!   give a handle that fails with `ESTATE`.
+//! * **Soundness.** Safe code cannot cause undefined behaviour through this
+//!   crate.  What makes that hold at the C boundary:
+//!   * *No pointer results from safe code.*  A weft result may be a
+//!     pointer, and its readers (C, the other bindings, this crate's own
+//!     operations) dereference it as what they expect the future to hold.
+//!     The safe setters ([`Future::set_result`],
+//!     [`RemoteFuture::set_result`], a task's output) refuse
+//!     [`AnyValue::Ptr`] with `ETYPE`; [`Future::set_result_ptr`],
+//!     [`RemoteFuture::set_result_ptr`] and [`SendPtr::new`] are `unsafe`
+//!     and state what the caller guarantees.  This matters because safe
+//!     code can reach futures the crate decodes: [`Task::awaiting`] gives
+//!     the future of a pending connect or file open, which safe code may
+//!     complete early (with a value: the operation then fails with
+//!     `ETYPE` or `EINVAL`).
+//!   * *Reading never reinterprets.*  Every [`Value`] is a plain value, so
+//!     choosing `T` for an existing future ([`Future::cast`],
+//!     [`JoinHandle::future`], [`Task::future`]) gives that value or
+//!     `ETYPE`.  A [`Local`] output stays in its task (C sees no value)
+//!     and only that task's [`JoinHandle`], typed when it was spawned,
+//!     reads it.  The decoders that dereference a pointer result (a
+//!     stream, a server, a file, a datagram, an address list, a queue
+//!     item) are private to the operation that made the future with the
+//!     matching C call; a [`Queue`] item is a box with a header (a magic
+//!     number and the `TypeId` of its value) checked before use, so an
+//!     item of another type that `unsafe` code slipped in is `ETYPE`.
+//!   * *Raw pointers in, `unsafe` fn.*  Every constructor from a C pointer
+//!     ([`Future::from_raw`], [`Task::from_raw`], [`LoopRef::from_borrowed`],
+//!     [`net::Stream::from_borrowed`], ...) is `unsafe`; `as_ptr` hands a
+//!     borrowed pointer out for `unsafe` code and C.
 
 #![warn(missing_docs)]
 

@@ -1,12 +1,19 @@
 //! Queues of Rust values (asyncio `Queue`, `LifoQueue`, `PriorityQueue`;
 //! weft/queue.h).
 //!
-//! Each item travels through C as a `Box<Option<T>>` pointer, with a
-//! release function that drops it: the queue drops the items it still
-//! holds when its last reference goes (or at an immediate shutdown), a get
-//! future drops its item if nobody took it, and a put that failed hands the
-//! item back.  Receiving takes the value out of the box (leaving `None`
-//! for the release to free).
+//! Each item travels through C as a pointer to a box that starts with a
+//! header (a magic number, the `TypeId` of `T` and the box's drop
+//! function) followed by an `Option<T>`, with a release function that drops
+//! it: the queue drops the items it still holds when its last reference
+//! goes (or at an immediate shutdown), a get future drops its item if
+//! nobody took it, and a put that failed hands the item back.  Receiving
+//! checks the header, then takes the value out of the box (leaving `None`
+//! for the release to free).  The check means a pointer that reaches a
+//! `Queue<T>` without being a `T` item of this crate (only `unsafe` code
+//! can do that: C putting on [`Queue::as_ptr`], another queue's item moved
+//! over) is an `ETYPE` error, never a `T` made of the wrong bytes; an item
+//! of another type is still dropped as what it is.
+use std::any::TypeId;
 use std::fmt;
 use std::future::Future as StdFuture;
 use std::marker::PhantomData;
@@ -35,32 +42,79 @@ pub enum QueueKind {
     Priority,
 }
 
-type Item<T> = Option<T>;
+/// What every item box starts with (see the module documentation).
+#[repr(C)]
+struct ItemHead {
+    magic: u64,
+    type_id: TypeId,
+    /// Frees the whole box as what it is.
+    drop: unsafe fn(*mut ItemHead),
+}
+
+/// An item box: the header, then the value (None once taken).
+#[repr(C)]
+struct Item<T> {
+    head: ItemHead,
+    value: Option<T>,
+}
+
+/// "weftitem"
+const ITEM_MAGIC: u64 = 0x7765_6674_6974_656d;
 
 /// Makes a queue `!Send` (its loop's thread only) and invariant in `T`.
 type Marker<T> = (*const (), fn(T) -> T);
 
-unsafe extern "C" fn release_item<T>(p: *mut c_void) {
-    if p.is_null() {
-        return;
-    }
-    let b = Box::from_raw(p as *mut Item<T>);
+unsafe fn drop_item<T>(head: *mut ItemHead) {
+    let b = Box::from_raw(head as *mut Item<T>);
     if catch_unwind(AssertUnwindSafe(move || drop(b))).is_err() {
         eprintln!("weft: a queue item panicked while being dropped");
     }
 }
 
-fn boxed<T>(item: T) -> *mut c_void {
-    Box::into_raw(Box::new(Some(item))) as *mut c_void
+/// The release function of every queue: frees an item box as what it
+/// holds (a pointer without our magic is left alone rather than guessed at).
+unsafe extern "C" fn release_item(p: *mut c_void) {
+    let head = p as *mut ItemHead;
+    if !p.is_null() && (*head).magic == ITEM_MAGIC {
+        ((*head).drop)(head);
+    }
 }
 
-/// Takes the value of an item pointer we own again (the box is freed).
-unsafe fn unbox<T>(p: *mut c_void) -> Option<T> {
-    if p.is_null() {
-        None
-    } else {
-        *Box::from_raw(p as *mut Item<T>)
+fn boxed<T: 'static>(item: T) -> *mut c_void {
+    let head = ItemHead { magic: ITEM_MAGIC, type_id: TypeId::of::<T>(), drop: drop_item::<T> };
+    Box::into_raw(Box::new(Item { head, value: Some(item) })) as *mut c_void
+}
+
+/// The item box at `p`, a pointer C handed back, if it is one of ours
+/// holding a `T`; else `ETYPE`.
+unsafe fn item_of<'a, T: 'static>(p: *mut c_void) -> Result<&'a mut Item<T>> {
+    let head = p as *const ItemHead;
+    if p.is_null() || (*head).magic != ITEM_MAGIC {
+        return Err(Error::with_message(e::WEFT_ETYPE, "not a queue item of the Rust binding"));
     }
+    if (*head).type_id != TypeId::of::<T>() {
+        let msg = format!("a queue item that is not a {}", std::any::type_name::<T>());
+        return Err(Error::with_message(e::WEFT_ETYPE, &msg));
+    }
+    Ok(&mut *(p as *mut Item<T>))
+}
+
+/// Takes the value of an item pointer that is ours again (the box is
+/// freed).  One of another type is dropped as what it is: `ETYPE`.
+unsafe fn unbox<T: 'static>(p: *mut c_void) -> Result<Option<T>> {
+    if p.is_null() {
+        return Ok(None);
+    }
+    if let Err(err) = item_of::<T>(p) {
+        release_item(p);
+        return Err(err);
+    }
+    Ok(Box::from_raw(p as *mut Item<T>).value)
+}
+
+/// `unbox` of a box we made ourselves.
+unsafe fn unbox_own<T: 'static>(p: *mut c_void) -> Option<T> {
+    unbox::<T>(p).ok().flatten()
 }
 
 /// A put that did not happen: the error, and the item, which stays yours.
@@ -164,16 +218,18 @@ impl<T: 'static> Queue<T> {
             QueueKind::Lifo => k::WEFT_QUEUE_LIFO,
             QueueKind::Priority => k::WEFT_QUEUE_PRIORITY,
         } as c_int;
-        // SAFETY: live loop; the queue drops its items with release_item::<T>
-        let p = unsafe { sys::weft_queue_new(lp.as_ptr(), kind, maxsize, Some(release_item::<T>)) };
+        // SAFETY: live loop; the queue drops its items with release_item
+        let p = unsafe { sys::weft_queue_new(lp.as_ptr(), kind, maxsize, Some(release_item)) };
         match NonNull::new(p) {
             Some(raw) => Ok(Queue { raw, _t: PhantomData }),
             None => Err(Error::last()),
         }
     }
 
-    /// The C pointer (borrowed).  Its items are `Box<Option<T>>` pointers:
-    /// C code must not put or get on it.
+    /// The C pointer (borrowed).  Its items are the crate's item boxes (see
+    /// the module documentation): C code must not put or get on it (a get
+    /// of a foreign pointer reads its header, so only an item box of this
+    /// crate is caught as `ETYPE`).
     pub fn as_ptr(&self) -> *mut sys::weft_queue_t {
         self.raw.as_ptr()
     }
@@ -206,7 +262,7 @@ impl<T: 'static> Queue<T> {
         if f.is_null() {
             let err = Error::last();
             // SAFETY: on NULL the item was not taken
-            let item = unsafe { unbox::<T>(p) };
+            let item = unsafe { unbox_own::<T>(p) };
             return Put { op: Op::broken(err), item: null_mut(), back: item };
         }
         Put { op: Op::new(f), item: p, back: None }
@@ -237,7 +293,7 @@ impl<T: 'static> Queue<T> {
             return Ok(());
         }
         // SAFETY: on error the item was not taken
-        let item = unsafe { unbox::<T>(p) }.expect("the item we boxed");
+        let item = unsafe { unbox_own::<T>(p) }.expect("the item we boxed");
         Err(PutError { error: Error::from_code(rc), item })
     }
 
@@ -259,7 +315,7 @@ impl<T: 'static> Queue<T> {
         let mut p: *mut c_void = null_mut();
         // SAFETY: live queue; the item is ours on success
         check(unsafe { sys::weft_queue_get_nowait(self.raw.as_ptr(), &mut p) })?;
-        unsafe { unbox::<T>(p) }.ok_or_else(|| Error::from_code(e::WEFT_ESTATE))
+        unsafe { unbox::<T>(p) }?.ok_or_else(|| Error::from_code(e::WEFT_ESTATE))
     }
 
     /// asyncio `task_done`: an item got earlier is fully processed.
@@ -359,7 +415,7 @@ impl<T: 'static> StdFuture for Put<T> {
             Ok(()) => Poll::Ready(Ok(())), // the queue owns the item
             Err(error) => {
                 // SAFETY: a put that failed did not take the item
-                let item = self.back.take().or_else(|| unsafe { unbox::<T>(p) });
+                let item = self.back.take().or_else(|| unsafe { unbox_own::<T>(p) });
                 match item {
                     Some(item) => Poll::Ready(Err(PutError { error, item })),
                     None => panic!("weft: Put polled after it completed"),
@@ -379,7 +435,7 @@ impl<T: 'static> Drop for Put<T> {
         self.op.abandon(Some(Box::new(move |st| {
             if st != State::Result {
                 // SAFETY: not taken
-                drop(unsafe { unbox::<T>(p) });
+                drop(unsafe { unbox_own::<T>(p) });
             }
         })));
     }
@@ -411,7 +467,11 @@ impl<T: 'static> StdFuture for Get<T> {
                 if rc != 0 || p.is_null() {
                     return Poll::Ready(Err(Error::from_code(if rc < 0 { rc } else { e::WEFT_ETYPE })));
                 }
-                let v = unsafe { (*(p as *mut Item<T>)).take() };
+                // (checked: only unsafe code can put a foreign pointer here)
+                let v = match unsafe { item_of::<T>(p) } {
+                    Ok(item) => item.value.take(),
+                    Err(err) => return Poll::Ready(Err(err)),
+                };
                 Poll::Ready(v.ok_or_else(|| Error::with_message(e::WEFT_ESTATE, "the item was taken already")))
             }
         }

@@ -775,6 +775,8 @@ impl<O: TaskOutput> JoinHandle<O> {
 
     /// The task's weft future, read as the weft value `T` the output
     /// published (for C-level combinators such as [`crate::wait_for`]).
+    /// Another `T` reads `ETYPE` (a [`crate::Local`] output is no value
+    /// there: only awaiting the handle gives it).
     pub fn future<T: Value>(&self) -> Future<T> {
         match self.future_raw() {
             // SAFETY: live future; Future takes its own reference
@@ -994,7 +996,11 @@ impl Task {
         check(unsafe { sys::weft_task_wake(self.raw.as_ptr()) }).map(drop)
     }
 
-    /// The future the task is suspended on (natively), if any.
+    /// The future the task is suspended on (natively), if any.  It may be
+    /// an operation's future (a connect, a file open, ...): completing it
+    /// early with a value makes that operation fail (`ETYPE`/`EINVAL`), and
+    /// a pointer result can only be set with the `unsafe`
+    /// [`Future::set_result_ptr`].
     pub fn awaiting(&self) -> Option<Future<AnyValue>> {
         // SAFETY: borrowed future
         unsafe { borrowed_any(sys::weft_task_awaiting(self.raw.as_ptr())) }

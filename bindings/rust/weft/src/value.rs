@@ -14,6 +14,10 @@
 //! | [`AnyValue`] | whatever it holds (read: whatever the future holds) |
 //!
 //! Reading a result of another type fails with `ETYPE`.
+//!
+//! Safe code never *writes* a pointer result ([`AnyValue::Ptr`] is refused
+//! with `ETYPE` by the safe setters) and reading never reinterprets one:
+//! see the crate's "Soundness" rule (lib.rs).
 use std::os::raw::{c_int, c_void};
 
 use weft_sys as sys;
@@ -35,6 +39,8 @@ pub trait Value: sealed::Sealed + Sized + 'static {
     unsafe fn read(raw: *mut sys::weft_future_t) -> Result<Self>;
     #[doc(hidden)]
     /// Sets it as the result of `raw`; returns the C status.
+    /// `ETYPE` means the value was refused (an [`AnyValue::Ptr`]): the C
+    /// setters never return it.
     unsafe fn write(&self, raw: *mut sys::weft_future_t) -> c_int;
     #[doc(hidden)]
     /// As `read`, or `None` while `raw` is pending: for a future that is
@@ -45,6 +51,26 @@ pub trait Value: sealed::Sealed + Sized + 'static {
         } else {
             Some(Self::read(raw))
         }
+    }
+}
+
+/// The status `Value::write` returns for a value safe code may not set.
+const REFUSED: c_int = e::WEFT_ETYPE;
+
+fn ptr_refused(what: &str) -> Error {
+    Error::with_message(
+        REFUSED,
+        &format!("{what} cannot be a pointer (AnyValue::Ptr) from safe code: see Future::set_result_ptr"),
+    )
+}
+
+/// Sets `value` as the result of `raw` (the safe setters): a refused
+/// pointer is an `ETYPE` error that says why.
+pub(crate) unsafe fn set_value<T: Value>(value: &T, raw: *mut sys::weft_future_t) -> Result<()> {
+    match value.write(raw) {
+        rc if rc >= 0 => Ok(()),
+        REFUSED => Err(ptr_refused("a future's result")),
+        rc => Err(Error::from_code(rc)),
     }
 }
 
@@ -199,8 +225,10 @@ pub enum AnyValue {
     /// Bytes (copied out of the future).
     Bytes(Vec<u8>),
     /// A pointer result (`WEFT_VALUE_PTR`), borrowed from the future that
-    /// owns it: valid while that future lives.  Writing one sets the pointer
-    /// with no release function (the future does not own it).
+    /// owns it: valid while that future lives.  Only `unsafe` code can
+    /// dereference it, and only `unsafe` code can set one
+    /// ([`crate::Future::set_result_ptr`]): the safe setters refuse it with
+    /// `ETYPE` (see [the rules](crate#rules)).
     Ptr(*mut c_void),
 }
 
@@ -229,7 +257,8 @@ impl Value for AnyValue {
             AnyValue::Int(v) => sys::weft_future_set_int64(raw, *v),
             AnyValue::Double(v) => sys::weft_future_set_double(raw, *v),
             AnyValue::Bytes(v) => v.write(raw),
-            AnyValue::Ptr(p) => sys::weft_future_set_ptr(raw, *p, None),
+            // its readers may dereference it: only the unsafe setter may
+            AnyValue::Ptr(_) => REFUSED,
         }
     }
 }
@@ -251,7 +280,17 @@ use publish::Publish;
 
 impl<T: Value> Publish for T {
     unsafe fn publish(&self, raw: *mut sys::weft_future_t) -> c_int {
-        self.write(raw)
+        match self.write(raw) {
+            REFUSED => {
+                // the task fails with a message that says why (C readers see
+                // it; the JoinHandle still gives the value back)
+                let m =
+                    std::ffi::CString::new(ptr_refused("a task's output").message().unwrap_or("")).unwrap_or_default();
+                sys::weft_future_set_error(raw, REFUSED, m.as_ptr());
+                REFUSED
+            }
+            rc => rc,
+        }
     }
 }
 impl<T: 'static> Publish for Local<T> {
@@ -264,6 +303,11 @@ impl<T: 'static> Publish for Local<T> {
 /// it as the task's result), a [`Local`] (only Rust reads it), or a
 /// `Result` of either with [`Error`]: `Err(Error::Cancelled(_))` ends the
 /// task cancelled, any other `Err` ends it failed with that code and message.
+///
+/// An output C cannot hold fails the task's C future while the
+/// [`crate::JoinHandle`] still gives the value back: an integer out of the
+/// `int64` range (`ERANGE`), an [`AnyValue::Ptr`] (`ETYPE`: safe code does
+/// not publish pointers, see [the rules](crate#rules)).
 pub trait TaskOutput: 'static {
     /// What awaiting the task's [`crate::JoinHandle`] gives on success.
     type Ok: 'static;

@@ -37,9 +37,12 @@ fn outputs_reach_rust_and_c() {
         static CELL: u8 = 3;
         let p = &CELL as *const u8 as *mut std::ffi::c_void;
         let addr = p as usize; // (a raw pointer is not Send; SendPtr is)
-        let d = weft::to_thread(move || SendPtr(addr as *mut std::ffi::c_void));
+        let d = weft::to_thread(move || {
+            // SAFETY: a static byte: every reader may read it, forever
+            unsafe { SendPtr::new(addr as *mut std::ffi::c_void) }
+        });
         let fd = d.future().clone();
-        assert_eq!(d.await, Ok(SendPtr(p)));
+        assert_eq!(d.await.map(SendPtr::as_ptr), Ok(p));
         assert_eq!(fd.result(), Ok(AnyValue::Ptr(p)));
         assert_eq!(weft::to_thread(|| ()).await, Ok(()));
         // a generic helper over what closures may return

@@ -30,9 +30,16 @@ fn set_and_read_every_value_type() {
         roundtrip!(AnyValue, AnyValue::Int(5));
         roundtrip!(AnyValue, AnyValue::Double(0.5));
         roundtrip!(AnyValue, AnyValue::Bytes(b"xy".to_vec()));
+        // a pointer: refused by the safe setter, set with the unsafe one
         let mut x = 5u8;
         let p = &mut x as *mut u8 as *mut std::os::raw::c_void;
-        roundtrip!(AnyValue, AnyValue::Ptr(p));
+        let f = weft::create_future::<AnyValue>();
+        assert_eq!(f.set_result(AnyValue::Ptr(p)).unwrap_err().code(), Code::TYPE);
+        assert!(!f.is_done());
+        // SAFETY: nobody dereferences it; x outlives the future; not owned
+        unsafe { f.set_result_ptr(p, None) }.unwrap();
+        assert_eq!(f.clone().await.unwrap(), AnyValue::Ptr(p));
+        assert_eq!(f.result().unwrap(), AnyValue::Ptr(p));
 
         // conversions that do not fit
         let f = weft::create_future::<u64>();
