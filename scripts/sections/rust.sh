@@ -153,7 +153,7 @@ section_rust() {
     else
       echo "rust.sh: SKIPPED rustfmt: cargo fmt is not installed"
     fi
-    rust_step "valgrind: task, future, toolbox and stream tests leak nothing" rust_valgrind
+    rust_step "valgrind: task, future, toolbox, stream and soundness tests leak nothing" rust_valgrind
     rust_step "a consumer crate outside the tree (path dependency, offline)" rust_consumer
     echo "$RUST_PASSED $RUST_FAILED" >"$WEFT_ROOT/build/rust/counts"
   )
