@@ -966,6 +966,19 @@ typedef struct {
   weft_future_t *drain;
 } raw_frame;
 
+/* A stream that failed with `code`: it is closing, and every later write,
+ * drain and read fails with that same code. */
+static void expect_failed(weft_stream_t *c, int code) {
+  TU_EQ(weft_stream_is_closing(c), 1);
+  TU_RC(weft_stream_write(c, "x", 1), code);
+  weft_future_t *f = weft_stream_drain(c);
+  TU_RC(weft_future_error(f), code);
+  weft_future_unref(f);
+  f = weft_stream_read(c, 1);
+  TU_RC(weft_future_error(f), code);
+  weft_future_unref(f);
+}
+
 static int reset_main(weft_task_t *task, void *ud) {
   raw_frame *f = ud;
   int rc;
@@ -991,14 +1004,7 @@ static int reset_main(weft_task_t *task, void *ud) {
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, WEFT_ECONNRESET);
   weft_future_unref(f->f);
-  TU_EQ(weft_stream_is_closing(f->c), 1);
-  TU_RC(weft_stream_write(f->c, "x", 1), WEFT_ECONNRESET);
-  f->f = weft_stream_drain(f->c);
-  TU_RC(weft_future_error(f->f), WEFT_ECONNRESET);
-  weft_future_unref(f->f);
-  f->f = weft_stream_read(f->c, 1);
-  TU_RC(weft_future_error(f->f), WEFT_ECONNRESET);
-  weft_future_unref(f->f);
+  expect_failed(f->c, WEFT_ECONNRESET);
   f->f = weft_stream_wait_closed(f->c);
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, 0);
@@ -1049,11 +1055,7 @@ static int peer_gone_main(weft_task_t *task, void *ud) {
     WEFT_YIELD(rc);
   }
   TU_OK(f->rc == WEFT_ECONNRESET || f->rc == WEFT_EPIPE);
-  TU_EQ(weft_stream_is_closing(f->c), 1);
-  TU_RC(weft_stream_write(f->c, "more", 4), f->rc); /* the same error from now on */
-  f->f = weft_stream_drain(f->c);
-  TU_RC(weft_future_error(f->f), f->rc);
-  weft_future_unref(f->f);
+  expect_failed(f->c, f->rc);
   f->f = weft_stream_wait_closed(f->c);
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, 0);
