@@ -321,6 +321,10 @@ static int weft__settle_owned(weft_future_t *f, int state, int vtype, int64_t i,
                               void *p, size_t len, weft_release_fn release, char *msg) {
   if (f->state != WEFT_FUTURE_PENDING)
     return WEFT_ESTATE;
+  /* A sleep completed by other means (a result set by hand, a cancel) must
+   * not leave its timer in the heap: the heap does not hold the future. */
+  if (f->flags & WEFT__F_SLEEP)
+    weft__timer_stop(f->loop, &((weft__sleep *)f)->timer);
   f->state = (uint8_t)state;
   f->vtype = (uint8_t)vtype;
   if (f->msg != NULL)
@@ -365,8 +369,6 @@ int weft__future_settle(weft_future_t *f, int state, int vtype, int64_t i, doubl
 int weft__future_cancel_plain(weft_future_t *f, const char *msg) {
   if (f->state != WEFT_FUTURE_PENDING)
     return 0;
-  if (f->flags & WEFT__F_SLEEP)
-    weft__timer_stop(f->loop, &((weft__sleep *)f)->timer);
   /* Out of memory for the message still cancels, without it. */
   weft__settle_owned(f, WEFT_FUTURE_CANCELLED, WEFT_VALUE_NONE, 0, 0, NULL, 0, NULL,
                      weft__strdup(msg));

@@ -1292,6 +1292,28 @@ static void test_sleep_future(void) {
   TU_EQ(r2.calls, 1);
   TU_EQ(r2.last_state, WEFT_FUTURE_CANCELLED);
 
+  /* completed by hand: its timer goes too (the heap does not hold the
+   * future, so a timer left behind would point at freed memory), and the
+   * sleeps after it still fire */
+  for (int how = 0; how < 3; how++) {
+    f = weft_sleep(loop, 30.0);
+    if (how == 0)
+      TU_RC(weft_future_set_none(f), 0);
+    else if (how == 1)
+      TU_RC(weft_future_set_int64(f, 5), 0);
+    else
+      TU_RC(weft_future_set_error(f, WEFT_EIO, "by hand"), 0);
+    TU_RC(weft_future_error(f), how == 2 ? WEFT_EIO : 0);
+    weft_future_unref(f);
+    t0 = tu_now();
+    tu_run(loop); /* nothing armed: returns at once */
+    TU_OK(tu_now() - t0 < 20.0);
+    f = weft_sleep(loop, 0.001);
+    TU_RC(weft_loop_run_until(loop, f), 0);
+    TU_EQ(weft_future_state(f), WEFT_FUTURE_RESULT);
+    weft_future_unref(f);
+  }
+
   tu_loop_close(loop);
 }
 

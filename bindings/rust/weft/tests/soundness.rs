@@ -271,19 +271,13 @@ fn smuggle_left(texts: &Queue<String>, bytes: &Queue<Vec<u8>>) {
     assert_eq!(bytes.qsize(), 1);
 }
 
-/// OPEN (core, not the binding): completing a sleep future by hand
-/// (`weft_future_set_*`, which safe code reaches through
-/// `Future::set_result` on `weft::sleep()` or `Task::awaiting`) leaves its
-/// timer in the loop's heap; once the future is freed, the heap points
-/// into freed memory and later sleeps hang or worse.  Cancelling stops the
-/// timer (`weft__future_cancel_plain`); settling does not.  The fix (tried:
-/// this test passes with it) is two lines at the top of
-/// `weft__settle_owned` in impl/future.c, after the pending check:
-/// `if (f->flags & WEFT__F_SLEEP) weft__timer_stop(f->loop, &((weft__sleep
-/// *)f)->timer);`.  Ignored until core has it: `cargo test --test soundness
-/// -- --ignored` shows it (a watchdog aborts instead of hanging).
+/// Completing a sleep future by hand (`weft_future_set_*`, which safe code
+/// reaches through `Future::set_result` on `weft::sleep()` or
+/// `Task::awaiting`) stops its timer, as cancelling does: a timer left in
+/// the loop's heap would point into the freed future and later sleeps would
+/// hang or worse (fixed in impl/future.c, `weft__settle_owned`; a watchdog
+/// aborts instead of hanging if it comes back).
 #[test]
-#[ignore]
 fn sleep_completed_by_hand_leaves_no_timer() {
     let _serial = io_util::serial();
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
