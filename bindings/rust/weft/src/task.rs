@@ -1,11 +1,14 @@
 //! Rust futures as weft tasks: the executor.
 //!
-//! [`crate::spawn`] creates a real weft task (`weft_task_spawn`) whose step
-//! polls the Rust future.  The future lives in the task's userdata, one
-//! allocation shared by the task and the [`JoinHandle`] (a [`Head`] of 40
-//! bytes, then one slot that holds the future while it runs and its output
-//! afterwards); it is dropped on the loop thread when the task finishes, or
-//! by the task's release when the loop closes before the first step.  What
+//! [`crate::spawn`] creates a real weft task (`weft_task_spawn_frame_ex`)
+//! whose step polls the Rust future.  The future lives in the task's frame,
+//! inside the task's own allocation, shared by the task and the
+//! [`JoinHandle`] (a [`Head`] of 40 bytes, then one slot that holds the
+//! future while it runs and its output afterwards); it is dropped on the
+//! loop thread when the task finishes, or by the frame's release when the
+//! loop closes before the first step.  A future aligned beyond the frame's
+//! 16 bytes, block_on's and a task group's child keep the cell in a
+//! separate allocation (`weft_task_spawn`'s userdata).  What
 //! a step learns during one poll (the weft futures polled pending) lives on
 //! the step's stack, in the [`TaskCore`] the polling waker points at.  When
 //! the future is pending, the step returns `WEFT_STEP_SUSPEND`:
@@ -226,6 +229,23 @@ impl<F: StdFuture> TaskCell<F> {
                 eprintln!("weft: a task's future panicked while being dropped");
             }
         }
+    }
+}
+
+/// Drops what a cell in a task's frame still owns, in place (the memory is
+/// the C task's).  The waker's core goes last: its task reference may be
+/// the last one, which frees the frame.
+unsafe fn destroy_in_frame<F: StdFuture>(head: *mut Head) {
+    let cell = &*(head as *const TaskCell<F>);
+    cell.drop_future();
+    if cell.head.take(OUT_SET) {
+        drop_quietly(ManuallyDrop::into_inner(std::ptr::read(&(*cell.slot.get()).out)));
+    }
+    cell.head.clear_registered();
+    drop(cell.head.cold.take());
+    let shared = cell.head.shared.swap(null_mut(), Ordering::AcqRel);
+    if !shared.is_null() {
+        drop(Arc::from_raw(shared));
     }
 }
 
@@ -642,13 +662,77 @@ unsafe fn start<F: StdFuture, K: Finish<F::Output>>(
     }
 }
 
+/// How `weft_task_spawn_frame_ex` aligns a frame (as malloc), and the
+/// largest frame it makes.
+const FRAME_ALIGN: usize = 16;
+const FRAME_MAX: usize = 1 << 20;
+
 pub(crate) fn spawn_on<F>(lp: *mut sys::weft_loop_t, name: Option<&str>, fut: F) -> JoinHandle<F::Output>
 where
     F: StdFuture + 'static,
     F::Output: TaskOutput,
 {
+    if std::mem::align_of::<TaskCell<F>>() <= FRAME_ALIGN && std::mem::size_of::<TaskCell<F>>() <= FRAME_MAX {
+        return spawn_in_frame(lp, name, fut);
+    }
     // SAFETY: lp is a live loop (or NULL: EINVAL)
     spawn_via(name, fut, &mut |n, step, ud, rel| unsafe { task_spawn(lp, n, step, ud, rel) })
+}
+
+/// Spawns `fut` with its cell in the task's own frame
+/// (`weft_task_spawn_frame_ex`): one allocation per task.  The frame's
+/// release is the cell's (it drops the future if it still runs and the
+/// C task's share of the cell); the cell's contents are dropped in place
+/// when its last owner goes, and the memory goes with the task's last
+/// reference (which the handle holds until then).
+fn spawn_in_frame<F>(lp: *mut sys::weft_loop_t, name: Option<&str>, fut: F) -> JoinHandle<F::Output>
+where
+    F: StdFuture + 'static,
+    F::Output: TaskOutput,
+{
+    let cname = cstring(name);
+    let mut frame = null_mut();
+    // SAFETY: lp is a live loop (or NULL: EINVAL); the step cannot run
+    // before this returns, so the frame is written before the step reads it
+    let t = unsafe {
+        sys::weft_task_spawn_frame_ex(
+            lp,
+            cptr(&cname),
+            Some(step::<F, Publish>),
+            std::mem::size_of::<TaskCell<F>>(),
+            Some(release::<F>),
+            &mut frame,
+        )
+    };
+    if t.is_null() {
+        let err = Error::last();
+        let cell = TaskCell::new(fut);
+        // SAFETY: the only owner; nothing polls it
+        unsafe {
+            cell.as_ref().drop_future();
+            cell.as_ref().head.with_cold(|cold| cold.error = Some(err));
+        }
+        return JoinHandle { head: TaskCell::head(cell), _o: PhantomData };
+    }
+    let cell = frame as *mut TaskCell<F>;
+    debug_assert!(cell.is_aligned());
+    // SAFETY: the frame is ours, large and aligned enough; two owners: the
+    // C task (its release) and the handle (with the task's reference)
+    unsafe {
+        cell.write(TaskCell {
+            head: Head {
+                refs: Cell::new(2),
+                flags: Cell::new(FUT_LIVE),
+                slot_offset: offset_of!(TaskCell<F>, slot) as u32,
+                raw: Cell::new(sys::weft_task_future(t)),
+                shared: AtomicPtr::new(null_mut()),
+                cold: Cell::new(None),
+                destroy: destroy_in_frame::<F>,
+            },
+            slot: UnsafeCell::new(Slot { fut: ManuallyDrop::new(fut) }),
+        });
+        JoinHandle { head: NonNull::new_unchecked(cell as *mut Head), _o: PhantomData }
+    }
 }
 
 /// Spawns `fut` as a Rust task created by `spawner` (which must create a
@@ -867,9 +951,12 @@ impl<O> Drop for JoinHandle<O> {
             if !raw.is_null() {
                 TaskCore::forget(raw);
                 head.if_cold(|c| c.reg.clear(raw));
+            }
+            // the cell first: in a task's frame, it lives while the task does
+            Head::unref(self.head);
+            if !raw.is_null() {
                 sys::weft_future_unref(raw);
             }
-            Head::unref(self.head);
         }
     }
 }

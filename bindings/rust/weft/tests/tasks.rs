@@ -400,6 +400,44 @@ fn outputs_are_dropped_once_whoever_is_last() {
 }
 
 #[test]
+fn frames_over_aligned_futures_and_outputs_holding_their_task() {
+    // a task's state lives in its frame (16-byte aligned); a future needing
+    // more alignment takes the other path, with the same semantics
+    #[repr(align(64))]
+    struct Wide(u8);
+    let lp = Loop::new_virtual().unwrap();
+    lp.block_on(async {
+        let w = Wide(5);
+        let h = weft::spawn(async move {
+            weft::sleep(0.1).await.unwrap();
+            i64::from(w.0)
+        });
+        assert_eq!(h.await, Ok(5));
+        let w = Wide(1);
+        let gone = weft::spawn(async move {
+            weft::sleep(1.0).await.unwrap();
+            i64::from(w.0)
+        });
+        assert!(gone.cancel());
+        assert!(gone.await.unwrap_err().is_cancelled());
+        // the output holds the task's last reference once the handle is
+        // gone: dropping it (in the frame) must not free the frame under it
+        let own = weft::spawn(async { Local(Task::current().unwrap()) });
+        weft::sleep(0.1).await.unwrap();
+        assert!(own.is_finished());
+        drop(own);
+        let early = weft::spawn(async { Local(Task::current().unwrap()) });
+        drop(early);
+        weft::sleep(0.1).await.unwrap();
+        let read = weft::spawn(async { Local(Task::current().unwrap()) });
+        let Local(t) = read.await.unwrap();
+        assert!(t.is_done());
+    })
+    .unwrap();
+    lp.close().unwrap();
+}
+
+#[test]
 fn foreign_executor_polls_weft_futures() {
     // a weft future polled with a waker that is not a weft task's (a
     // hand-rolled executor on the loop thread) registers a done callback
