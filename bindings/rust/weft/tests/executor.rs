@@ -99,15 +99,19 @@ fn cancel_a_queued_and_a_running_job() {
         let rx = Arc::new(std::sync::Mutex::new(rx));
         let started = Arc::new(AtomicUsize::new(0));
         let saw_cancel = Arc::new(AtomicBool::new(false));
+        // each job says when it has looked at its flag: the cancelled job's
+        // future is done at once, so awaiting it does not wait for the job
+        let (seen_tx, seen_rx) = mpsc::channel::<()>();
         let mut blockers = Vec::new();
         for _ in 0..n {
-            let (rx, started, saw) = (rx.clone(), started.clone(), saw_cancel.clone());
+            let (rx, started, saw, seen) = (rx.clone(), started.clone(), saw_cancel.clone(), seen_tx.clone());
             blockers.push(weft::to_thread(move || {
                 started.fetch_add(1, Ordering::SeqCst);
                 let _ = rx.lock().unwrap().recv();
                 if weft::work_cancelled() {
                     saw.store(true, Ordering::SeqCst);
                 }
+                let _ = seen.send(());
                 1i64
             }));
         }
@@ -123,18 +127,18 @@ fn cancel_a_queued_and_a_running_job() {
         // a running one cancelled: it sees work_cancelled, its output is dropped
         let first = blockers.remove(0);
         assert!(first.cancel());
-        // the cancellation reaches the job from the loop (its done callback
-        // sets the job's flag); a few rounds, not one, so the test does not
-        // depend on how many queue hops that takes
-        for _ in 0..10 {
-            weft::yield_now().await;
-        }
+        // the cancellation reaches the job from the loop: its done callback,
+        // queued before this task yields, sets the job's flag
+        weft::yield_now().await;
         for _ in 0..n {
             tx.send(()).unwrap();
         }
         assert!(first.await.unwrap_err().is_cancelled());
         for b in blockers {
             assert_eq!(b.await, Ok(1));
+        }
+        for _ in 0..n {
+            seen_rx.recv().unwrap(); // (the jobs need nothing from the loop to finish)
         }
         assert!(saw_cancel.load(Ordering::SeqCst));
         assert!(!ran.load(Ordering::SeqCst));
