@@ -8,10 +8,10 @@ WEFT_JOBS=${WEFT_JOBS:-2}
 # build/release, so neither forces the other to reconfigure and rebuild.
 WEFT_ASAN_DIR="$WEFT_ROOT/build/asan"
 WEFT_ASAN_OPTS=(-DCMAKE_BUILD_TYPE=Debug -DWEFT_WERROR=ON
-                -DWEFT_SANITIZE=address,undefined)
+                -DWEFT_SANITIZE=address,undefined -DWEFT_ABI_CHECK=ON)
 WEFT_RELEASE_DIR="$WEFT_ROOT/build/release"
 WEFT_RELEASE_OPTS=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEFT_WERROR=ON
-                   -DWEFT_SANITIZE=)
+                   -DWEFT_SANITIZE= -DWEFT_ABI_CHECK=ON)
 
 # weft_banner <text>: a visible section header.
 weft_banner() {

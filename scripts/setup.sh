@@ -8,8 +8,9 @@ set -euo pipefail
 # lists its own in scripts/packages/<part>.list (names separated by white
 # space, `#` starts a comment).
 WEFT_PACKAGES=(
-  # core: compiler, build, libuv, CUnit, test and consumer scripts
-  build-essential cmake pkg-config libuv1-dev libcunit1-dev python3 git
+  # core: compiler, build, libuv, CUnit, test and consumer scripts, abidiff
+  # (the abi_baseline test)
+  build-essential cmake pkg-config libuv1-dev libcunit1-dev python3 git abigail-tools
 )
 for list in "$(dirname "${BASH_SOURCE[0]}")"/packages/*.list; do
   [ -e "$list" ] || continue
