@@ -572,16 +572,31 @@ int weft__future_outcome(weft_future_t *f) {
   }
 }
 
-int weft_future_result_type(const weft_future_t *future) {
-  if (future == NULL)
+/* The getters' guard: 0, WEFT_EINVAL (NULL) or WEFT_ETHREAD.  Reading marks a
+ * failure observed, a write the loop's thread also makes; once the loop is
+ * closed nothing of it runs, and any thread may read what survived. */
+static int weft__getter_guard(const weft_future_t *f) {
+  if (f == NULL)
     return WEFT_EINVAL;
+  if (!weft__on_loop(f->loop) && !weft__is_closed(f->loop))
+    return WEFT_ETHREAD;
+  return 0;
+}
+
+int weft_future_result_type(const weft_future_t *future) {
+  int rc = weft__getter_guard(future);
+  if (rc != 0)
+    return rc;
   return future->state == WEFT_FUTURE_RESULT ? future->vtype : WEFT_VALUE_NONE;
 }
 
 static int weft__read(weft_future_t *f, const void *out, int vtype) {
-  if (f == NULL || out == NULL)
+  if (out == NULL)
     return WEFT_EINVAL;
-  int rc = weft__future_outcome(f);
+  int rc = weft__getter_guard(f);
+  if (rc != 0)
+    return rc;
+  rc = weft__future_outcome(f);
   if (rc != 0)
     return rc;
   return f->vtype == vtype ? 0 : WEFT_ETYPE;
@@ -620,14 +635,16 @@ int weft_future_result_ptr(weft_future_t *future, void **ptr) {
 }
 
 int weft_future_error(weft_future_t *future) {
-  if (future == NULL)
-    return WEFT_EINVAL;
+  int rc = weft__getter_guard(future);
+  if (rc != 0)
+    return rc;
   return weft__future_outcome(future);
 }
 
 const char *weft_future_error_message(const weft_future_t *future) {
-  if (future == NULL)
-    return NULL;
+  int rc = weft__getter_guard(future);
+  if (rc != 0)
+    WEFT__FAIL_NULL(rc);
   if (future->state == WEFT_FUTURE_ERROR || future->state == WEFT_FUTURE_CANCELLED)
     return future->msg;
   return NULL;

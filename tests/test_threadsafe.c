@@ -725,6 +725,77 @@ static void *wrong_thread_main(void *p) {
   return NULL;
 }
 
+/* The getters from another thread: refused while the loop is open (nothing
+ * read, the failure still unobserved), allowed once it is closed. */
+typedef struct {
+  weft_future_t *ok, *failed;
+  int type, i64, dbl, bytes, ptr, error, msg_err;
+  int msg_null;
+  int64_t v;
+  const char *msg;
+} getter_arg;
+
+static void *getters_main(void *p) {
+  getter_arg *a = p;
+  double d;
+  const void *data;
+  size_t len;
+  void *ptr;
+  a->type = weft_future_result_type(a->ok);
+  a->i64 = weft_future_result_int64(a->ok, &a->v);
+  a->dbl = weft_future_result_double(a->ok, &d);
+  a->bytes = weft_future_result_bytes(a->ok, &data, &len);
+  a->ptr = weft_future_result_ptr(a->ok, &ptr);
+  a->error = weft_future_error(a->failed);
+  a->msg = weft_future_error_message(a->failed);
+  a->msg_null = a->msg == NULL;
+  a->msg_err = weft_last_error();
+  return NULL;
+}
+
+static void test_wrong_thread_getters(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  getter_arg a;
+  memset(&a, 0, sizeof a);
+  a.ok = weft_future_new(loop);
+  a.failed = weft_future_new(loop);
+  TU_RC(weft_future_set_int64(a.ok, 42), 0);
+  TU_RC(weft_future_set_error(a.failed, WEFT_EPIPE, "gone"), 0);
+  pthread_t th;
+  TU_EQ(pthread_create(&th, NULL, getters_main, &a), 0);
+  pthread_join(th, NULL);
+  TU_RC(a.type, WEFT_ETHREAD);
+  TU_RC(a.i64, WEFT_ETHREAD);
+  TU_RC(a.dbl, WEFT_ETHREAD);
+  TU_RC(a.bytes, WEFT_ETHREAD);
+  TU_RC(a.ptr, WEFT_ETHREAD);
+  TU_RC(a.error, WEFT_ETHREAD);
+  TU_EQ(a.msg_null, 1);
+  TU_RC(a.msg_err, WEFT_ETHREAD);
+  /* nothing was marked: dropping the failure unread still reports it */
+  weft_future_t *failed = a.failed;
+  a.failed = NULL;
+  weft_future_unref(failed);
+  TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
+  TU_EQ(tu_exc.count, 1);
+  TU_RC(tu_exc.codes[0], WEFT_EPIPE);
+  /* after close, any thread reads what survived */
+  a.failed = weft_future_new(loop);
+  TU_RC(weft_future_set_error(a.failed, WEFT_EPIPE, "gone"), 0);
+  tu_loop_close(loop);
+  TU_EQ(pthread_create(&th, NULL, getters_main, &a), 0);
+  pthread_join(th, NULL);
+  TU_RC(a.type, WEFT_VALUE_INT64);
+  TU_RC(a.i64, 0);
+  TU_EQ(a.v, 42);
+  TU_RC(a.dbl, WEFT_ETYPE);
+  TU_RC(a.error, WEFT_EPIPE);
+  TU_STR(a.msg, "gone");
+  weft_future_unref(a.ok);
+  weft_future_unref(a.failed);
+}
+
 static void test_wrong_thread_future_task(void) {
   weft_loop_t *loop = tu_loop_new();
   if (!loop) return;
@@ -788,6 +859,7 @@ static const tu_test tests[] = {
     {"unref_from_thread_after_close", test_unref_from_thread_after_close},
     {"stop_from_thread", test_stop_from_thread},
     {"wrong_thread_future_task", test_wrong_thread_future_task},
+    {"wrong_thread_getters", test_wrong_thread_getters},
     {NULL, NULL},
 };
 

@@ -157,17 +157,21 @@ WEFT_API int weft_future_cancel(weft_future_t *future, const char *message);
 /* ---- reading ---------------------------------------------------------- */
 
 /*
- * The getters are for the owner thread.  Each returns 0 and stores the
- * value, or: WEFT_EINVAL (NULL future or out pointer), WEFT_EPENDING (not
- * done), WEFT_ECANCELED (cancelled), the future's error code (failed),
- * WEFT_ETYPE (the result is of another type; see weft_future_result_type).
+ * The getters are for the owner thread, or any thread once the loop is
+ * closed (reading marks a failure as observed, a write the loop's thread
+ * makes too).  Each returns 0 and stores the value, or: WEFT_EINVAL (NULL
+ * future or out pointer), WEFT_ETHREAD (another thread while the loop is
+ * open: nothing is read or marked), WEFT_EPENDING (not done),
+ * WEFT_ECANCELED (cancelled), the future's error code (failed), WEFT_ETYPE
+ * (the result is of another type; see weft_future_result_type).
  * Reading marks a failure as observed.  Borrowed outputs stay valid while
  * the caller holds a reference to the future.
  */
 
 /**
  * enum weft_value_type of the result (WEFT_VALUE_NONE unless it has a
- * result), or WEFT_EINVAL for NULL.  Owner thread.
+ * result), or WEFT_EINVAL for NULL, WEFT_ETHREAD from another thread while
+ * the loop is open.  Owner thread (any once the loop is closed).
  */
 WEFT_API int weft_future_result_type(const weft_future_t *future);
 
@@ -193,15 +197,19 @@ WEFT_API int weft_future_result_ptr(weft_future_t *future, void **ptr);
 /**
  * Checks the outcome without reading a value: 0 if the future has a result
  * (any type), WEFT_EPENDING, WEFT_ECANCELED, or its error code.  Marks a
- * failure as observed (asyncio Future.exception()).  WEFT_EINVAL for NULL.
- * Owner thread.
+ * failure as observed (asyncio Future.exception()).  WEFT_EINVAL for NULL,
+ * WEFT_ETHREAD from another thread while the loop is open (nothing
+ * marked).  Owner thread (any once the loop is closed).
  */
 WEFT_API int weft_future_error(weft_future_t *future);
 
 /**
  * The message of a failed future, or the cancel message of a cancelled one
- * (borrowed, valid while you hold a reference), or NULL if there is none,
- * the future is pending or has a result, or `future` is NULL.  Owner thread.
+ * (borrowed, valid while you hold a reference), or NULL if there is none or
+ * the future is pending or has a result.  Also NULL, with weft_last_error()
+ * set, for WEFT_EINVAL (`future` is NULL) and WEFT_ETHREAD (another thread
+ * while the loop is open); weft_last_error() is left alone otherwise.
+ * Owner thread (any once the loop is closed).
  */
 WEFT_API const char *weft_future_error_message(const weft_future_t *future);
 
