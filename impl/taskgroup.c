@@ -41,6 +41,7 @@ struct weft_taskgroup {
   weft_future_t *completion;   /* awaited by the exit, or NULL */
   group_error *errors;
   int nerrors, cap;
+  int dropped;                 /* errors that found no room (out of memory) */
   char *message;               /* the summary, once failed */
   int body_status;             /* what the first exit call was given */
   uint8_t state;               /* enum weft_taskgroup_state */
@@ -83,21 +84,34 @@ static void group_abort(weft_taskgroup_t *g) {
       (void)weft_task_cancel(n->task, NULL);
 }
 
-/* Appends an error; without memory for the entry the error still counts
- * (the group fails) but cannot be read: it is reported to the exception
- * handler instead. */
+/* Makes room for `n` error entries.  spawn reserves one per child (and one
+ * for the body) before the child exists, so recording a child's failure
+ * later never allocates and no failure can be lost for want of memory. */
+static int group_reserve(weft_taskgroup_t *g, int n) {
+  if (n <= g->cap)
+    return 0;
+  int cap = g->cap ? g->cap : 4;
+  while (cap < n)
+    cap *= 2;
+  group_error *grown = realloc(g->errors, (size_t)cap * sizeof *grown);
+  if (grown == NULL)
+    return WEFT_ENOMEM;
+  g->errors = grown;
+  g->cap = cap;
+  return 0;
+}
+
+/* Appends an error.  Only the body's error of a group that never spawned
+ * can find no room (nothing was reserved): it still counts (the exit gives
+ * WEFT_EGROUP) and is reported to the exception handler instead. */
 static void group_add_error(weft_taskgroup_t *g, int code, const char *message,
                             weft_task_t *task) {
-  if (g->nerrors == g->cap) {
-    int cap = g->cap ? 2 * g->cap : 4;
-    group_error *grown = realloc(g->errors, (size_t)cap * sizeof *grown);
-    if (grown == NULL) {
-      (void)weft_loop_call_exception_handler(
-          g->loop, code, "task group error dropped (out of memory)", weft_task_future(task));
-      return;
-    }
-    g->errors = grown;
-    g->cap = cap;
+  if (group_reserve(g, g->nerrors + 1) != 0) {
+    g->dropped++;
+    (void)weft_loop_call_exception_handler(
+        g->loop, code, "task group error dropped (out of memory)",
+        task != NULL ? weft_task_future(task) : NULL);
+    return;
   }
   group_error *e = &g->errors[g->nerrors++];
   e->code = code;
@@ -211,6 +225,10 @@ static int spawn_into(weft_taskgroup_t *g, weft_task_t **task_out, const char *n
   int rc = spawn_check(g, step);
   if (rc != 0)
     return rc;
+  /* an error slot for each child that may still fail, this one, the body */
+  rc = group_reserve(g, g->nerrors + g->nchildren + 2);
+  if (rc != 0)
+    return rc;
   child_node *n = malloc(sizeof *n);
   if (n == NULL)
     return WEFT_ENOMEM;
@@ -291,11 +309,11 @@ static int group_finish(weft_taskgroup_t *g, int body_status) {
     else if (!g->propagate_cancel)
       g->propagate_cancel = g->pending_cancel;
   }
-  if (g->propagate_cancel && g->nerrors == 0)
+  if (g->propagate_cancel && g->nerrors == 0 && g->dropped == 0)
     return WEFT_ECANCELED;
   if (body_status != 0 && body_status != WEFT_ECANCELED)
     group_add_error(g, body_status, NULL, NULL);
-  if (g->nerrors == 0)
+  if (g->nerrors == 0 && g->dropped == 0)
     return 0;
   if (weft_task_cancelling(g->parent) > 0) {
     /* cancelled from outside too: keep the count, re-arm the request */

@@ -161,6 +161,10 @@ WEFT_API int weft_taskgroup_size(const weft_taskgroup_t *group);
 /**
  * The number of errors collected so far (the entries of the error group
  * once the exit returned WEFT_EGROUP; cancellations are never counted).
+ * Every child's failure has its entry (spawning reserves it, and fails with
+ * WEFT_ENOMEM if it cannot); only the body's own error of a group that never
+ * spawned may find no memory for one: the exit still returns WEFT_EGROUP
+ * and that error goes to the loop's exception handler instead.
  * WEFT_EINVAL for NULL.  Owner thread.
  */
 WEFT_API int weft_taskgroup_error_count(const weft_taskgroup_t *group);
