@@ -31,13 +31,16 @@
  *   build/asan/bin/test_oom                 # every scenario
  *   build/asan/bin/test_oom tasks           # one scenario
  *   OOM_VERBOSE=1 build/asan/bin/test_oom   # the k of each failure injected
+ *   OOM_TRACE=1 build/asan/bin/test_oom tcp # where each first injected failure is
  */
 #define _GNU_SOURCE
 
 #include <errno.h>
+#include <execinfo.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -77,6 +80,7 @@ static atomic_long oom_fail_at;     /* the allocation that fails; 0: none */
 static atomic_bool oom_persist;     /* ... and every one after it */
 static atomic_long oom_injected;    /* failures injected this run */
 static atomic_bool oom_arm_all;     /* every thread is armed */
+static bool oom_trace;              /* OOM_TRACE: a backtrace per injected failure */
 static _Thread_local bool oom_armed; /* this thread is armed */
 
 static bool oom_fail_now(void) {
@@ -86,7 +90,12 @@ static bool oom_fail_now(void) {
   long at = atomic_load(&oom_fail_at);
   if (at <= 0 || n < at || (n > at && !atomic_load(&oom_persist)))
     return false;
-  atomic_fetch_add(&oom_injected, 1);
+  if (atomic_fetch_add(&oom_injected, 1) == 0 && oom_trace) {
+    void *frames[16];
+    int depth = backtrace(frames, 16);
+    fprintf(stderr, "--- allocation %ld fails:\n", n);
+    backtrace_symbols_fd(frames, depth, 2);
+  }
   return true;
 }
 
@@ -269,9 +278,15 @@ static void exc_handler(weft_loop_t *loop, int code, const char *message,
   for (int i = 0; i < 4; i++)
     ok |= exc.allowed[i] != 0 && exc.allowed[i] == code;
   if (!ok) {
-    char m[200];
-    snprintf(m, sizeof m, "exception handler got %s (%s)", weft_err_name(code),
-             message != NULL ? message : "no message");
+    char m[400], what[160] = "";
+    if (future != NULL)
+      (void)weft_future_describe(future, what, sizeof what);
+    if (oom_trace) {
+      void *frames[16];
+      backtrace_symbols_fd(frames, backtrace(frames, 16), 2);
+    }
+    snprintf(m, sizeof m, "exception handler got %s (%s) for %s", weft_err_name(code),
+             message != NULL ? message : "no message", what);
     check_(false, m, __LINE__);
   }
 }
@@ -769,7 +784,7 @@ static void run_main(unsigned flags, weft_step_fn step, size_t size, int want,
   weft_loop_t *loop = loop_new(flags);
   if (loop == NULL)
     return;
-  for (int i = 0; exc_allowed != NULL && exc_allowed[i] != 0 && i < 4; i++)
+  for (int i = 0; exc_allowed != NULL && i < 4 && exc_allowed[i] != 0; i++)
     exc.allowed[i] = exc_allowed[i];
   main_released = 0;
   base_frame *b = NULL;
@@ -1206,6 +1221,655 @@ static void sc_queues(void) {
 }
 
 /* ------------------------------------------------------------------ */
+/* scenario: calls from another thread                                 */
+/* ------------------------------------------------------------------ */
+
+typedef struct remote {
+  weft_loop_t *loop;
+  weft_future_t *set, *cancel; /* may be NULL */
+  cb_count calls[3];
+  int rc_call[3], rc_set, rc_cancel;
+} remote;
+
+/* Runs while the loop's thread waits in pthread_join: one thread allocates
+ * at a time, so it is armed too and the k-th allocation is always the same. */
+static void *remote_main(void *arg) {
+  remote *r = arg;
+  oom_armed = true;
+  for (int i = 0; i < 3; i++)
+    r->rc_call[i] = weft_loop_call_soon_threadsafe(r->loop, on_call, &r->calls[i]);
+  r->rc_set = r->set != NULL ? weft_future_set_int64(r->set, 99) : 0;
+  r->rc_cancel = r->cancel != NULL ? weft_future_cancel(r->cancel, "from a thread") : 1;
+  /* dropping a reference from another thread (the biased count's queue) */
+  weft_future_unref(r->set);
+  oom_armed = false;
+  return NULL;
+}
+
+static void sc_threadsafe(void) {
+  weft_loop_t *loop = loop_new(WEFT_LOOP_DEFAULT);
+  if (loop == NULL)
+    return;
+  remote r = {0};
+  r.loop = loop;
+  weft_future_t *set = weft_future_new(loop);
+  if (set == NULL)
+    CHECK_NULL_OOM();
+  r.set = set != NULL ? weft_future_ref(set) : NULL;
+  r.cancel = weft_future_new(loop);
+  if (r.cancel == NULL)
+    CHECK_NULL_OOM();
+  int done_set = 0, done_cancel = 0;
+  int rc_cb_set = set != NULL ? weft_future_add_done_callback(set, on_done, &done_set) : -1;
+  if (set != NULL)
+    CHECK_RC(rc_cb_set, 0);
+  int rc_cb_cancel =
+      r.cancel != NULL ? weft_future_add_done_callback(r.cancel, on_done, &done_cancel) : -1;
+  if (r.cancel != NULL)
+    CHECK_RC(rc_cb_cancel, 0);
+  pthread_t th;
+  CHECK(pthread_create(&th, NULL, remote_main, &r) == 0);
+  pthread_join(th, NULL);
+  loop_run(loop);
+  for (int i = 0; i < 3; i++) {
+    CHECK_RC(r.rc_call[i], 0);
+    CHECK(r.calls[i].calls == (r.rc_call[i] == 0) && r.calls[i].ok == r.calls[i].calls);
+  }
+  if (set != NULL) {
+    CHECK_RC(r.rc_set, 0);
+    if (r.rc_set == 0) {
+      int64_t v = 0;
+      CHECK(weft_future_result_int64(set, &v) == 0 && v == 99);
+      CHECK(done_set == (rc_cb_set == 0));
+    } else {
+      CHECK(weft_future_state(set) == WEFT_FUTURE_PENDING && done_set == 0);
+    }
+  }
+  if (r.cancel != NULL) {
+    CHECK_RC(r.rc_cancel, 1);
+    if (r.rc_cancel == 1) {
+      CHECK(weft_future_cancelled(r.cancel) == 1);
+      CHECK(done_cancel == (rc_cb_cancel == 0));
+    }
+  }
+  weft_future_unref(set);
+  weft_future_unref(r.cancel);
+  loop_finish(loop);
+  /* what was pending ran at close */
+  if (set != NULL)
+    CHECK(done_set == (rc_cb_set == 0));
+  if (r.cancel != NULL)
+    CHECK(done_cancel == (rc_cb_cancel == 0));
+  CHECK(exc.calls == exc.enomem);
+}
+
+/* ------------------------------------------------------------------ */
+/* scenario: weft_to_thread                                            */
+/* ------------------------------------------------------------------ */
+
+static int work_released;
+static void work_release(void *ud) {
+  (void)ud;
+  work_released++;
+}
+
+static int work_bytes(weft_work_t *job, void *ud) {
+  (void)ud;
+  return weft_work_set_bytes(job, "from the pool", 13);
+}
+
+static int work_fail(weft_work_t *job, void *ud) {
+  (void)ud;
+  int rc = weft_work_set_error(job, WEFT_EIO, "pool job failed");
+  return rc != 0 ? rc : WEFT_EIO;
+}
+
+typedef struct exec_frame {
+  base_frame b;
+  weft_future_t *job;
+} exec_frame;
+
+static int exec_step(weft_task_t *task, void *ud) {
+  exec_frame *f = ud;
+  base_frame *b = &f->b;
+  int rc;
+  WEFT_CORO_BEGIN(task, b);
+  /* the job and the loop's thread allocate in turn: arm both */
+  atomic_store(&oom_arm_all, true);
+  f->job = OWN_FUTURE(b, weft_to_thread(b->loop, work_bytes, NULL, work_release));
+  MUST_NEW(f->job);
+  WEFT_AWAIT(rc, f->job);
+  MUST(rc, 0);
+  {
+    const void *data = NULL;
+    size_t len = 0;
+    CHECK(weft_future_result_bytes(f->job, &data, &len) == 0 && len == 13 &&
+          memcmp(data, "from the pool", 13) == 0);
+  }
+  b->reached = 1;
+  f->job = OWN_FUTURE(b, weft_to_thread(b->loop, work_fail, NULL, work_release));
+  MUST_NEW(f->job);
+  WEFT_AWAIT(rc, f->job);
+  MUST(rc, WEFT_EIO);
+  {
+    const char *m = weft_future_error_message(f->job);
+    CHECK(m == NULL ? injected() : strcmp(m, "pool job failed") == 0);
+  }
+  b->reached = 2;
+  WEFT_CORO_RETURN();
+  WEFT_CORO_END();
+}
+
+static void sc_to_thread(void) {
+  work_released = 0;
+  run_main(WEFT_LOOP_DEFAULT, exec_step, sizeof(exec_frame), 2, NULL);
+  /* each job that was queued released its userdata once */
+  CHECK(work_released <= 2);
+}
+
+/* ------------------------------------------------------------------ */
+/* scenario: files                                                     */
+/* ------------------------------------------------------------------ */
+
+static char tmpdir[64];
+static void drop_file(void *p) { weft_file_unref(p); }
+
+typedef struct fs_frame {
+  base_frame b;
+  char path[128];
+  weft_future_t *op;
+  weft_file_t *file;
+} fs_frame;
+
+static int fs_step(weft_task_t *task, void *ud) {
+  fs_frame *f = ud;
+  base_frame *b = &f->b;
+  int rc;
+  WEFT_CORO_BEGIN(task, b);
+  atomic_store(&oom_arm_all, true); /* the pool thread allocates the read buffer */
+  snprintf(f->path, sizeof f->path, "%s/file", tmpdir);
+  f->op = OWN_FUTURE(b, weft_fs_write_file(b->loop, f->path, "0123456789", 10, 0600));
+  MUST_NEW(f->op);
+  WEFT_AWAIT(rc, f->op);
+  MUST(rc, 0);
+  CHECK(result_of(f->op) == 10);
+  f->op = OWN_FUTURE(b, weft_fs_read_file(b->loop, f->path));
+  MUST_NEW(f->op);
+  WEFT_AWAIT(rc, f->op);
+  MUST(rc, 0);
+  {
+    const void *data = NULL;
+    size_t len = 0;
+    CHECK(weft_future_result_bytes(f->op, &data, &len) == 0 && len == 10 &&
+          memcmp(data, "0123456789", 10) == 0);
+  }
+  b->reached = 1;
+  f->op = OWN_FUTURE(b, weft_fs_open(b->loop, f->path, WEFT_FS_READ | WEFT_FS_WRITE, 0));
+  MUST_NEW(f->op);
+  WEFT_AWAIT(rc, f->op);
+  MUST(rc, 0);
+  {
+    void *p = NULL;
+    CHECK(weft_future_result_ptr(f->op, &p) == 0 && p != NULL);
+    f->file = own_(&b->o, weft_file_ref(p), drop_file);
+  }
+  f->op = OWN_FUTURE(b, weft_file_write(f->file, 10, "ab", 2));
+  MUST_NEW(f->op);
+  WEFT_AWAIT(rc, f->op);
+  MUST(rc, 0);
+  f->op = OWN_FUTURE(b, weft_file_read(f->file, 8, 16));
+  MUST_NEW(f->op);
+  WEFT_AWAIT(rc, f->op);
+  MUST(rc, 0);
+  {
+    const void *data = NULL;
+    size_t len = 0;
+    CHECK(weft_future_result_bytes(f->op, &data, &len) == 0 && len == 4 &&
+          memcmp(data, "89ab", 4) == 0);
+  }
+  f->op = OWN_FUTURE(b, weft_file_close(f->file));
+  MUST_NEW(f->op);
+  WEFT_AWAIT(rc, f->op);
+  MUST(rc, 0);
+  b->reached = 2;
+  WEFT_CORO_RETURN();
+  WEFT_CORO_END();
+}
+
+static void sc_files(void) {
+  run_main(WEFT_LOOP_DEFAULT, fs_step, sizeof(fs_frame), 2, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* scenario: DNS                                                       */
+/* ------------------------------------------------------------------ */
+
+typedef struct dns_frame {
+  base_frame b;
+  weft_future_t *q;
+} dns_frame;
+
+static int dns_step(weft_task_t *task, void *ud) {
+  dns_frame *f = ud;
+  base_frame *b = &f->b;
+  int rc;
+  WEFT_CORO_BEGIN(task, b);
+  f->q = OWN_FUTURE(b, weft_dns_getaddrinfo(b->loop, "127.0.0.1", "80", WEFT_AF_INET,
+                                            WEFT_SOCK_STREAM,
+                                            WEFT_AI_NUMERICHOST | WEFT_AI_NUMERICSERV));
+  MUST_NEW(f->q);
+  WEFT_AWAIT(rc, f->q);
+  MUST(rc, 0);
+  {
+    void *p = NULL;
+    CHECK(weft_future_result_ptr(f->q, &p) == 0);
+    CHECK(weft_addrinfo_count(p) == 1);
+    const char *a = weft_addrinfo_address(p, 0);
+    CHECK(a != NULL && strcmp(a, "127.0.0.1") == 0);
+    CHECK(weft_addrinfo_port(p, 0) == 80);
+  }
+  b->reached = 1;
+  f->q = OWN_FUTURE(b, weft_dns_getaddrinfo(b->loop, "localhost", NULL, WEFT_AF_INET,
+                                            WEFT_SOCK_STREAM, 0));
+  MUST_NEW(f->q);
+  WEFT_AWAIT(rc, f->q);
+  MUST(rc, 0);
+  {
+    void *p = NULL;
+    CHECK(weft_future_result_ptr(f->q, &p) == 0);
+    CHECK(weft_addrinfo_count(p) >= 1);
+  }
+  b->reached = 2;
+  f->q = OWN_FUTURE(b, weft_dns_getnameinfo(b->loop, "127.0.0.1", 8080,
+                                            WEFT_NI_NUMERICHOST | WEFT_NI_NUMERICSERV));
+  MUST_NEW(f->q);
+  WEFT_AWAIT(rc, f->q);
+  MUST(rc, 0);
+  {
+    void *p = NULL;
+    CHECK(weft_future_result_ptr(f->q, &p) == 0);
+    const char *h = weft_nameinfo_host(p), *sv = weft_nameinfo_service(p);
+    CHECK(h != NULL && strcmp(h, "127.0.0.1") == 0);
+    CHECK(sv != NULL && strcmp(sv, "8080") == 0);
+  }
+  b->reached = 3;
+  WEFT_CORO_RETURN();
+  WEFT_CORO_END();
+}
+
+static void sc_dns(void) { run_main(WEFT_LOOP_DEFAULT, dns_step, sizeof(dns_frame), 3, NULL); }
+
+/* ------------------------------------------------------------------ */
+/* scenario: a subprocess and a signal                                 */
+/* ------------------------------------------------------------------ */
+
+static void drop_process(void *p) { weft_process_unref(p); }
+
+typedef struct proc_frame {
+  base_frame b;
+  weft_process_t *proc;
+  weft_future_t *w;
+} proc_frame;
+
+static int proc_step(weft_task_t *task, void *ud) {
+  proc_frame *f = ud;
+  base_frame *b = &f->b;
+  int rc;
+  WEFT_CORO_BEGIN(task, b);
+  {
+    static const char *const argv[] = {"sh", "-c", "exit 3", NULL};
+    f->proc = own_(&b->o,
+                   weft_process_spawn(b->loop, argv, NULL, NULL, WEFT_STDIO_DEVNULL,
+                                      WEFT_STDIO_DEVNULL, WEFT_STDIO_DEVNULL),
+                   drop_process);
+  }
+  MUST_NEW(f->proc);
+  f->w = OWN_FUTURE(b, weft_process_wait(f->proc));
+  MUST_NEW(f->w);
+  WEFT_AWAIT(rc, f->w);
+  MUST(rc, 0);
+  CHECK(result_of(f->w) == 3);
+  b->reached = 1;
+  /* a signal to ourselves */
+  f->w = OWN_FUTURE(b, weft_signal_wait(b->loop, SIGUSR2));
+  MUST_NEW(f->w);
+  CHECK(raise(SIGUSR2) == 0);
+  WEFT_AWAIT(rc, f->w);
+  MUST(rc, 0);
+  CHECK(result_of(f->w) == SIGUSR2);
+  b->reached = 2;
+  WEFT_CORO_RETURN();
+  WEFT_CORO_END();
+}
+
+static void sc_process(void) {
+  run_main(WEFT_LOOP_DEFAULT, proc_step, sizeof(proc_frame), 2, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* scenario: UDP over 127.0.0.1                                        */
+/* ------------------------------------------------------------------ */
+
+static void drop_udp(void *p) { weft_udp_unref(p); }
+
+typedef struct udp_frame {
+  base_frame b;
+  weft_udp_t *a, *c;
+  weft_future_t *send, *recv;
+} udp_frame;
+
+static int udp_step(weft_task_t *task, void *ud) {
+  udp_frame *f = ud;
+  base_frame *b = &f->b;
+  int rc;
+  WEFT_CORO_BEGIN(task, b);
+  f->a = own_(&b->o, weft_udp_open(b->loop, "127.0.0.1", 0, 0), drop_udp);
+  MUST_NEW(f->a);
+  f->c = own_(&b->o, weft_udp_open(b->loop, "127.0.0.1", 0, 0), drop_udp);
+  MUST_NEW(f->c);
+  f->recv = OWN_FUTURE(b, weft_udp_recv(f->c));
+  MUST_NEW(f->recv);
+  f->send = OWN_FUTURE(b, weft_udp_send(f->a, "ping", 4, "127.0.0.1", weft_udp_local_port(f->c)));
+  MUST_NEW(f->send);
+  WEFT_AWAIT(rc, f->send);
+  MUST(rc, 0);
+  /* Out of memory for the datagram, udp.c drops it (and counts it), as a
+   * full socket buffer would: poll until it is either received or dropped
+   * (loopback has it queued by now). */
+  while (!weft_future_done(f->recv) && weft_udp_dropped(f->c) == 0) {
+    WEFT_YIELD(rc);
+    MUST(rc, 0);
+  }
+  if (!weft_future_done(f->recv)) {
+    CHECK(injected());
+    WEFT_CORO_FAIL(WEFT_ENOMEM, NULL);
+  }
+  WEFT_AWAIT(rc, f->recv);
+  MUST(rc, 0);
+  {
+    void *p = NULL;
+    const void *data = NULL;
+    size_t len = 0;
+    CHECK(weft_future_result_ptr(f->recv, &p) == 0);
+    CHECK(weft_datagram_data(p, &data, &len) == 0 && len == 4 && memcmp(data, "ping", 4) == 0);
+    CHECK(weft_datagram_port(p) == weft_udp_local_port(f->a));
+  }
+  b->reached = 1;
+  WEFT_CORO_RETURN();
+  WEFT_CORO_END();
+}
+
+static void sc_udp(void) { run_main(WEFT_LOOP_DEFAULT, udp_step, sizeof(udp_frame), 1, NULL); }
+
+/* ------------------------------------------------------------------ */
+/* scenario: a TCP echo over 127.0.0.1                                 */
+/* ------------------------------------------------------------------ */
+
+/*
+ * KNOWN BUG (impl/stream.c, for its owner): out of memory for the read
+ * buffer (weft__stream_reserve, from weft__stream_recv or the alloc
+ * callback), weft__stream_read_cb passes UV_ENOBUFS to weft__stream_fail:
+ * the pending read fails with WEFT_ENOBUFS, which no read documents (they
+ * say WEFT_ENOMEM), and the connection is torn down for good (the peer then
+ * sees ECONNRESET), where a transient shortage should fail only that read
+ * with WEFT_ENOMEM and leave the stream usable.  Until it is fixed, a read
+ * in this scenario may end with those two codes after an injected failure;
+ * set STREAM_ENOBUFS_BUG to 0 to see it fail.
+ */
+#define STREAM_ENOBUFS_BUG 1
+
+/* What an I/O call of this scenario may end with after an injected failure
+ * besides WEFT_ENOMEM: the other side ran out of memory and dropped the
+ * connection (whether this side sees a reset or a broken pipe depends on
+ * timing), or the known bug above. */
+static bool io_tolerated(int rc) {
+  if (!injected())
+    return false;
+  if (rc == WEFT_ECONNRESET || rc == WEFT_EPIPE || rc == WEFT_ECONNABORTED)
+    return true;
+  return STREAM_ENOBUFS_BUG && rc == WEFT_ENOBUFS;
+}
+#define MUST_IO(rc, want)                                                           \
+  do {                                                                              \
+    int io_rc_ = (rc);                                                              \
+    if (io_tolerated(io_rc_))                                                       \
+      WEFT_CORO_FAIL(WEFT_ENOMEM, NULL);                                            \
+    MUST(io_rc_, (want));                                                           \
+  } while (0)
+
+static void drop_stream(void *p) { weft_stream_unref(p); }
+static void drop_server(void *p) { weft_server_unref(p); }
+
+/* The server's task per connection: echoes one line. */
+typedef struct echo_frame {
+  WEFT_CORO_STATE;
+  weft_stream_t *stream; /* set by the server */
+  weft_future_t *op;
+  int rc;
+} echo_frame;
+
+static int echo_step(weft_task_t *task, void *ud) {
+  echo_frame *f = ud;
+  int rc;
+  WEFT_CORO_BEGIN(task, f);
+  f->op = weft_stream_read_line(f->stream);
+  if (f->op == NULL) {
+    CHECK_NULL_OOM();
+    WEFT_CORO_FAIL(WEFT_ENOMEM, NULL);
+  }
+  WEFT_AWAIT(rc, f->op);
+  if (!io_tolerated(rc))
+    CHECK_RC(rc, 0);
+  if (rc == 0) {
+    const void *data = NULL;
+    size_t len = 0;
+    CHECK(weft_future_result_bytes(f->op, &data, &len) == 0);
+    rc = len > 0 ? weft_stream_write(f->stream, data, len) : 0;
+    if (!io_tolerated(rc))
+      CHECK_RC(rc, 0);
+  }
+  weft_future_unref(f->op);
+  f->op = NULL;
+  if (rc != 0)
+    WEFT_CORO_FAIL(rc, NULL);
+  f->op = weft_stream_drain(f->stream);
+  if (f->op == NULL) {
+    CHECK_NULL_OOM();
+    WEFT_CORO_FAIL(WEFT_ENOMEM, NULL);
+  }
+  WEFT_AWAIT(f->rc, f->op);
+  if (!io_tolerated(f->rc))
+    CHECK_RC(f->rc, 0);
+  weft_future_unref(f->op);
+  f->op = NULL;
+  if (f->rc != 0)
+    WEFT_CORO_FAIL(f->rc, NULL);
+  WEFT_CORO_RETURN();
+  WEFT_CORO_END();
+}
+
+typedef struct tcp_frame {
+  base_frame b;
+  weft_server_t *server;
+  weft_stream_t *client;
+  weft_future_t *op;
+  int port;
+} tcp_frame;
+
+static int tcp_step(weft_task_t *task, void *ud) {
+  tcp_frame *f = ud;
+  base_frame *b = &f->b;
+  int rc;
+  WEFT_CORO_BEGIN(task, b);
+  f->op = OWN_FUTURE(b, weft_server_listen_tcp(b->loop, "127.0.0.1", 0, 8));
+  MUST_NEW(f->op);
+  WEFT_AWAIT(rc, f->op);
+  MUST(rc, 0);
+  f->server = own_(&b->o, weft_server_from_future(f->op), drop_server);
+  MUST_NEW(f->server);
+  {
+    char addr[64];
+    CHECK(weft_server_address(f->server, addr, sizeof addr, &f->port) >= 0);
+    CHECK(f->port > 0);
+  }
+  rc = weft_server_serve_tasks(f->server, "echo", echo_step, sizeof(echo_frame),
+                               offsetof(echo_frame, stream));
+  MUST(rc, 0);
+  f->op = OWN_FUTURE(b, weft_stream_connect_tcp(b->loop, "127.0.0.1", f->port));
+  MUST_NEW(f->op);
+  WEFT_AWAIT(rc, f->op);
+  MUST(rc, 0);
+  f->client = own_(&b->o, weft_stream_from_future(f->op), drop_stream);
+  MUST_NEW(f->client);
+  MUST_IO(weft_stream_write(f->client, "hello\n", 6), 0);
+  f->op = OWN_FUTURE(b, weft_stream_read_line(f->client));
+  MUST_NEW(f->op);
+  WEFT_AWAIT(rc, f->op);
+  MUST_IO(rc, 0);
+  {
+    const void *data = NULL;
+    size_t len = 0;
+    CHECK(weft_future_result_bytes(f->op, &data, &len) == 0);
+    if (len == 0) { /* the echo task ran out of memory: the connection closed */
+      CHECK(injected());
+      WEFT_CORO_FAIL(WEFT_ENOMEM, NULL);
+    }
+    CHECK(len == 6 && memcmp(data, "hello\n", 6) == 0);
+  }
+  b->reached = 1;
+  MUST(weft_stream_close(f->client), 0);
+  MUST(weft_server_close(f->server), 0);
+  f->op = OWN_FUTURE(b, weft_server_wait_closed(f->server));
+  MUST_NEW(f->op);
+  WEFT_AWAIT(rc, f->op);
+  MUST(rc, 0);
+  b->reached = 2;
+  WEFT_CORO_RETURN();
+  WEFT_CORO_END();
+}
+
+static void sc_tcp(void) {
+  /* When the main task stops early (out of memory at its await of the
+   * connect), its release drops the server and the pending connect future;
+   * stream.c still holds the connect, which then fails with ECONNRESET (the
+   * listener closed) and, read by nobody, is reported, as asyncio would. */
+  static const int allowed[] = {WEFT_ECONNRESET, WEFT_EPIPE, WEFT_ECONNABORTED,
+                                STREAM_ENOBUFS_BUG ? WEFT_ENOBUFS : 0};
+  run_main(WEFT_LOOP_DEFAULT, tcp_step, sizeof(tcp_frame), 2, allowed);
+}
+
+/* ------------------------------------------------------------------ */
+/* scenario: closing a loop with everything pending                    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * KNOWN BUG (impl/timer.c, for the coordinator): weft__timer_start, out of
+ * memory to grow the deadline heap (weft__heap_reserve's realloc: the first
+ * timer of every loop, and each doubling), fires the timer at once instead
+ * of failing, and its callers (weft__schedule in handle.c, the sleeps of
+ * task.c) cannot report it: weft_loop_call_later/call_at return 0 and the
+ * callback runs with status 0 right away, a sleep ends at once, a wait_for
+ * or a timeout scope expires at once.  Until it is fixed, this scenario
+ * accepts those early expiries after an injected failure; set
+ * TIMER_HEAP_BUG to 0 to see it fail.
+ */
+#define TIMER_HEAP_BUG 1
+
+static void sc_close_pending(void) {
+  /* Real time, with deadlines far away: nothing is due before the close. */
+  weft_loop_t *loop = loop_new(WEFT_LOOP_DEFAULT);
+  if (loop == NULL)
+    return;
+  if (TIMER_HEAP_BUG)
+    exc.allowed[0] = WEFT_ETIMEDOUT; /* the wait_for expired at once */
+  enum { NT = 3 };
+  weft_future_t *kids[NT] = {0};
+  int rel[NT] = {0}, done[8] = {0}, reg[8] = {0};
+  weft_future_t *obs[8] = {0}; /* futures watched by a done callback */
+  int nobs = 0;
+  for (int i = 0; i < NT; i++) {
+    weft_task_t *t = spawn_child(loop, NULL, i, 1e6 + i, NULL, 0, &rel[i]);
+    kids[i] = t != NULL ? weft_task_future(t) : NULL;
+  }
+  bool all = kids[0] != NULL && kids[1] != NULL && kids[2] != NULL;
+  if (all) {
+    obs[nobs] = weft_gather(loop, kids, NT, 0);
+    if (obs[nobs] == NULL)
+      CHECK_NULL_OOM();
+    nobs++;
+    obs[nobs] = weft_wait_for(loop, kids[0], 5e5);
+    if (obs[nobs] == NULL)
+      CHECK_NULL_OOM();
+    nobs++;
+    obs[nobs] = weft_shield(loop, kids[1]);
+    if (obs[nobs] == NULL)
+      CHECK_NULL_OOM();
+    nobs++;
+  }
+  weft_lock_t *lock = weft_lock_new(loop);
+  if (lock == NULL) {
+    CHECK_NULL_OOM();
+  } else {
+    weft_future_t *held = weft_lock_acquire(lock);
+    if (held == NULL)
+      CHECK_NULL_OOM();
+    obs[nobs] = held != NULL ? weft_lock_acquire(lock) : NULL; /* waits */
+    if (held != NULL && obs[nobs] == NULL)
+      CHECK_NULL_OOM();
+    nobs++;
+    weft_future_unref(held);
+    weft_lock_unref(lock);
+  }
+  weft_queue_t *q = weft_queue_new(loop, WEFT_QUEUE_FIFO, 0, NULL);
+  if (q == NULL) {
+    CHECK_NULL_OOM();
+  } else {
+    obs[nobs] = weft_queue_get(q);
+    if (obs[nobs] == NULL)
+      CHECK_NULL_OOM();
+    nobs++;
+    weft_queue_unref(q);
+  }
+  obs[nobs++] = weft_sleep(loop, 3e5);
+  if (obs[nobs - 1] == NULL)
+    CHECK_NULL_OOM();
+  for (int i = 0; i < nobs; i++) {
+    if (obs[i] == NULL)
+      continue;
+    int rc = weft_future_add_done_callback(obs[i], on_done, &done[i]);
+    CHECK_RC(rc, 0);
+    reg[i] = rc == 0;
+  }
+  cb_count later = {0};
+  int rc_later = weft_loop_call_later(loop, 1e5, NULL, on_call, &later);
+  CHECK_RC(rc_later, 0);
+  /* let the tasks start their sleeps, then close with it all pending */
+  int rc = weft_loop_run(loop, WEFT_RUN_NOWAIT);
+  CHECK_RC(rc, 0);
+  loop_finish(loop);
+  for (int i = 0; i < nobs; i++) {
+    if (obs[i] != NULL) {
+      bool early = TIMER_HEAP_BUG && injected() &&
+                   weft_future_state(obs[i]) != WEFT_FUTURE_CANCELLED;
+      CHECK(weft_future_cancelled(obs[i]) == 1 || early);
+    }
+    CHECK(done[i] == reg[i]);
+    weft_future_unref(obs[i]);
+  }
+  for (int i = 0; i < NT; i++) {
+    if (kids[i] == NULL)
+      continue;
+    /* (a sleep that ended at once under TIMER_HEAP_BUG lets its task finish) */
+    CHECK(weft_future_cancelled(kids[i]) == 1 ||
+          (TIMER_HEAP_BUG && injected() && weft_future_state(kids[i]) == WEFT_FUTURE_RESULT));
+    CHECK(rel[i] == 1);
+    weft_future_unref(kids[i]);
+  }
+  CHECK(later.calls == (rc_later == 0));
+  CHECK(later.closed == later.calls || (TIMER_HEAP_BUG && injected() && later.ok == 1));
+}
+
+/* ------------------------------------------------------------------ */
 /* the sweep                                                           */
 /* ------------------------------------------------------------------ */
 
@@ -1280,6 +1944,14 @@ SCENARIO(combinators)
 SCENARIO(scopes)
 SCENARIO(sync)
 SCENARIO(queues)
+SCENARIO(close_pending)
+SCENARIO(threadsafe)
+SCENARIO(to_thread)
+SCENARIO(files)
+SCENARIO(dns)
+SCENARIO(process)
+SCENARIO(udp)
+SCENARIO(tcp)
 
 int main(int argc, char **argv) {
   /* before libuv allocates anything */
@@ -1289,6 +1961,12 @@ int main(int argc, char **argv) {
     return 2;
   }
   verbose = getenv("OOM_VERBOSE") != NULL;
+  oom_trace = getenv("OOM_TRACE") != NULL;
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/weft-oom-XXXXXX");
+  if (mkdtemp(tmpdir) == NULL) {
+    perror("mkdtemp");
+    return 2;
+  }
   static const tu_test tests[] = {
       {"loop", test_loop},
       {"futures", test_futures},
@@ -1297,7 +1975,20 @@ int main(int argc, char **argv) {
       {"scopes", test_scopes},
       {"sync", test_sync},
       {"queues", test_queues},
+      {"close_pending", test_close_pending},
+      {"threadsafe", test_threadsafe},
+      {"to_thread", test_to_thread},
+      {"files", test_files},
+      {"dns", test_dns},
+      {"process", test_process},
+      {"udp", test_udp},
+      {"tcp", test_tcp},
       {NULL, NULL},
   };
-  return tu_main("oom", tests, argc, argv);
+  int rc = tu_main("oom", tests, argc, argv);
+  char path[128];
+  snprintf(path, sizeof path, "%s/file", tmpdir);
+  unlink(path);
+  rmdir(tmpdir);
+  return rc;
 }
