@@ -92,7 +92,14 @@ enum {
 };
 
 /* The pending read's kind. */
-enum { WEFT__RD_SOME = 1, WEFT__RD_ALL, WEFT__RD_EXACT, WEFT__RD_UNTIL, WEFT__RD_LINE };
+enum {
+  WEFT__RD_SOME = 1,
+  WEFT__RD_ALL,
+  WEFT__RD_EXACT,
+  WEFT__RD_UNTIL,
+  WEFT__RD_LINE,
+  WEFT__RD_INTO /* into the caller's buffer rd.buf, up to rd.n bytes */
+};
 enum { WEFT__DELIM_MAX = 64 };
 
 struct weft_stream {
@@ -122,6 +129,7 @@ struct weft_stream {
     int kind;
     size_t n;
     size_t scan;              /* delimiter search resumes here */
+    char *buf;                /* RD_INTO: the caller's buffer */
     uint8_t dlen;
     char delim[WEFT__DELIM_MAX];
   } rd;

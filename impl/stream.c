@@ -367,6 +367,16 @@ static void weft__stream_take(weft_stream_t *s, weft_future_t *f, size_t n) {
   weft__stream_consume(s, n);
 }
 
+/* Completes the pending read_into `f` with a copy of up to rd.n buffered
+ * bytes (0 at end of file) and consumes them. */
+static void weft__stream_take_into(weft_stream_t *s, weft_future_t *f, size_t avail) {
+  size_t n = avail < s->rd.n ? avail : s->rd.n;
+  if (n > 0)
+    memcpy(s->rd.buf, s->rbuf + s->rstart, n);
+  weft__future_settle(f, WEFT_FUTURE_RESULT, WEFT_VALUE_INT64, (int64_t)n, 0, NULL, 0, NULL, NULL);
+  weft__stream_consume(s, n);
+}
+
 /* Fails `f` (also when there is no memory for the message). */
 static void weft__stream_fail_read(weft_future_t *f, int code, const char *message) {
   if (weft_future_set_error(f, code, message) != 0)
@@ -403,6 +413,11 @@ static int weft__stream_try_read(weft_stream_t *s, weft_future_t *f) {
     if (avail == 0 && !eof)
       return 0;
     weft__stream_take(s, f, avail < s->rd.n ? avail : s->rd.n);
+    return 1;
+  case WEFT__RD_INTO:
+    if (avail == 0 && !eof)
+      return 0;
+    weft__stream_take_into(s, f, avail);
     return 1;
   case WEFT__RD_ALL:
     if (!eof)
@@ -490,18 +505,47 @@ static int weft__stream_reserve(weft_stream_t *s) {
 }
 
 /*
+ * A pending read_into with nothing buffered takes the socket's bytes
+ * straight into the caller's buffer: no copy.  Never once its future is
+ * done (a cancelled read_into's buffer is the caller's again).
+ */
+static bool weft__stream_direct(const weft_stream_t *s) {
+  return s->rd.f != NULL && s->rd.kind == WEFT__RD_INTO && s->rend == s->rstart &&
+         !weft_future_done(s->rd.f);
+}
+
+/* The direct read of `n` bytes into rd.buf completes the pending read_into. */
+static void weft__stream_direct_done(weft_stream_t *s, size_t n) {
+  weft_future_t *f = s->rd.f;
+  s->rd.f = NULL;
+  weft__future_settle(f, WEFT_FUTURE_RESULT, WEFT_VALUE_INT64, (int64_t)n, 0, NULL, 0, NULL, NULL);
+  weft_future_unref(f);
+}
+
+/*
  * A socket is read here rather than by libuv: its alloc callback gives libuv
  * an empty buffer, so libuv reads nothing and calls the read callback with
  * UV_ENOBUFS each time the socket is readable (documented for uv_alloc_cb),
  * and the read callback calls this.  Returns what libuv's read would give
- * the callback: a count, 0 (nothing yet), UV_EOF or an error.
+ * the callback: a count, 0 (nothing yet), UV_EOF or an error; `*direct`
+ * tells whether the bytes went to a read_into's buffer.
  */
-static ssize_t weft__stream_recv(weft_stream_t *s) {
-  if (weft__stream_reserve(s) != 0)
-    return UV_ENOBUFS;
+static ssize_t weft__stream_recv(weft_stream_t *s, bool *direct) {
+  char *p;
+  size_t room;
+  *direct = weft__stream_direct(s);
+  if (*direct) {
+    p = s->rd.buf;
+    room = s->rd.n;
+  } else {
+    if (weft__stream_reserve(s) != 0)
+      return UV_ENOBUFS;
+    p = s->rbuf + s->rend;
+    room = s->rcap - s->rend;
+  }
   ssize_t n;
   do
-    n = recv(s->fd, s->rbuf + s->rend, s->rcap - s->rend, MSG_DONTWAIT);
+    n = recv(s->fd, p, room, MSG_DONTWAIT);
   while (n < 0 && errno == EINTR);
   if (n > 0)
     return n;
@@ -523,8 +567,14 @@ static void weft__stream_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *bu
 static void weft__stream_read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
   (void)buf;
   weft_stream_t *s = h->data;
+  bool direct = false;
   if (nread == UV_ENOBUFS && (s->flags & WEFT__S_SOCK))
-    nread = weft__stream_recv(s);
+    nread = weft__stream_recv(s, &direct);
+  if (nread > 0 && direct) {
+    weft__stream_direct_done(s, (size_t)nread);
+    weft__stream_update_reading(s);
+    return;
+  }
   if (nread > 0) {
     s->rend += (size_t)nread;
     if (weft__stream_buffered(s) > 2 * s->limit)
@@ -543,7 +593,7 @@ static void weft__stream_read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *
 }
 
 static weft_future_t *weft__stream_read_op(weft_stream_t *s, int kind, size_t n,
-                                           const void *delim, size_t dlen) {
+                                           const void *delim, size_t dlen, void *buf) {
   if (s == NULL)
     WEFT__FAIL_NULL(WEFT_EINVAL);
   WEFT__IO_GUARD_NULL(s->loop);
@@ -563,6 +613,7 @@ static weft_future_t *weft__stream_read_op(weft_stream_t *s, int kind, size_t n,
   s->rd.kind = kind;
   s->rd.n = n;
   s->rd.scan = 0;
+  s->rd.buf = buf;
   s->rd.dlen = (uint8_t)dlen;
   if (dlen > 0)
     memcpy(s->rd.delim, delim, dlen);
@@ -586,23 +637,36 @@ weft_future_t *weft_stream_read(weft_stream_t *stream, int64_t n) {
     return f;
   }
   if (n < 0)
-    return weft__stream_read_op(stream, WEFT__RD_ALL, 0, NULL, 0);
+    return weft__stream_read_op(stream, WEFT__RD_ALL, 0, NULL, 0, NULL);
   return weft__stream_read_op(stream, WEFT__RD_SOME, (uint64_t)n > SIZE_MAX ? SIZE_MAX : (size_t)n,
-                              NULL, 0);
+                              NULL, 0, NULL);
 }
 
 weft_future_t *weft_stream_read_exactly(weft_stream_t *stream, size_t n) {
-  return weft__stream_read_op(stream, WEFT__RD_EXACT, n, NULL, 0);
+  return weft__stream_read_op(stream, WEFT__RD_EXACT, n, NULL, 0, NULL);
 }
 
 weft_future_t *weft_stream_read_until(weft_stream_t *stream, const void *delim, size_t len) {
   if (delim == NULL || len == 0 || len > WEFT__DELIM_MAX)
     WEFT__FAIL_NULL(WEFT_EINVAL);
-  return weft__stream_read_op(stream, WEFT__RD_UNTIL, 0, delim, len);
+  return weft__stream_read_op(stream, WEFT__RD_UNTIL, 0, delim, len, NULL);
 }
 
 weft_future_t *weft_stream_read_line(weft_stream_t *stream) {
-  return weft__stream_read_op(stream, WEFT__RD_LINE, 0, "\n", 1);
+  return weft__stream_read_op(stream, WEFT__RD_LINE, 0, "\n", 1, NULL);
+}
+
+weft_future_t *weft_stream_read_into(weft_stream_t *stream, void *buf, size_t len) {
+  if (stream == NULL || (buf == NULL && len > 0))
+    WEFT__FAIL_NULL(WEFT_EINVAL);
+  if (len == 0) {
+    WEFT__IO_GUARD_NULL(stream->loop);
+    weft_future_t *f = weft_future_new(stream->loop);
+    if (f != NULL)
+      weft_future_set_int64(f, 0);
+    return f;
+  }
+  return weft__stream_read_op(stream, WEFT__RD_INTO, len, NULL, 0, buf);
 }
 
 int weft_stream_at_eof(const weft_stream_t *stream) {

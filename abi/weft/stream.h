@@ -172,6 +172,26 @@ WEFT_API weft_future_t *weft_stream_read_until(weft_stream_t *stream, const void
 WEFT_API weft_future_t *weft_stream_read_line(weft_stream_t *stream);
 
 /**
+ * Reads up to `len` bytes into the caller's `buf` (asyncio's
+ * sock_recv_into, tokio's read(&mut buf)): the future completes with an
+ * int64 result (weft_future_result_int64), the number of bytes placed at
+ * the start of `buf` (1..`len`) as soon as any arrived, or 0 at end of file.
+ * Bytes the stream already buffered are copied in; when nothing is
+ * buffered, the socket's bytes are received straight into `buf` (no copy,
+ * no allocation besides the future).  `len` == 0 completes at once with 0,
+ * whatever the stream's state (as weft_stream_read(stream, 0)).
+ *
+ * Ownership: `buf` stays the caller's, but the caller keeps it valid and
+ * leaves it alone until the future is done; once the future is done,
+ * including cancelled (weft_future_cancel, a task's cancel, weft_wait_for
+ * timing out) or failed (weft_stream_close, weft_stream_abort, a reset, the
+ * loop closing), nothing is written to `buf` any more.  A cancelled
+ * read_into consumes nothing: later reads get the bytes.  Owner thread;
+ * errors as above (WEFT_EINVAL also for NULL `buf` with `len` > 0).
+ */
+WEFT_API weft_future_t *weft_stream_read_into(weft_stream_t *stream, void *buf, size_t len);
+
+/**
  * The bytes that the last read_exactly or read_until to fail with
  * WEFT_EINCOMPLETE received before the end of file (asyncio's
  * IncompleteReadError.partial), taken out of the stream's buffer:

@@ -85,6 +85,40 @@ func (s *Stream) ReadUntil(delim []byte) *Future[[]byte] {
 // ReadLine reads a line, "\n" included (asyncio readline).
 func (s *Stream) ReadLine() *Future[[]byte] { return s.future(c.StreamReadLine) }
 
+// ReadInto reads up to len(b) bytes into b (weft_stream_read_into,
+// asyncio's sock_recv_into): it waits until at least one byte came and
+// returns how many, or 0 at end of file.  If ctx ends first, the read is
+// cancelled, nothing is lost (the next read gets the bytes) and ctx.Err()
+// is returned.  cgo lets C keep no pointer into Go memory, so the bytes
+// land in C memory the read owns and are copied into b once.  An empty b
+// returns 0 at once.
+func (s *Stream) ReadInto(ctx context.Context, b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	buf := c.CMalloc(len(b))
+	if buf == 0 {
+		return 0, ErrNoMemory
+	}
+	f := fromC[int64](s.l, func() uintptr {
+		defer runtime.KeepAlive(s)
+		return c.StreamReadInto(s.ptr, buf, len(b))
+	}, nil)
+	n, err := f.Await(ctx)
+	if err != nil && ctx.Err() != nil {
+		f.Cancel("")
+		<-f.Done() // C writes nothing into buf once its future is done
+		if n, err = f.Result(); err != nil {
+			err = ctx.Err()
+		}
+	}
+	if err == nil {
+		c.CopyFromC(b, buf, int(n))
+	}
+	c.CFree(buf)
+	return int(n), err
+}
+
 func (s *Stream) do(fn func(p uintptr) int) error {
 	err := s.l.call(func() error { return errorOf(fn(s.ptr)) })
 	runtime.KeepAlive(s)

@@ -283,3 +283,74 @@ func TestManyConnectionsAndCloseWithPendingReads(t *testing.T) {
 	runtime.GC()
 	runtime.GC()
 }
+
+func TestReadInto(t *testing.T) {
+	l := testLoop(t)
+	ln, err := l.ListenTCP("127.0.0.1", 0, 0).Await(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	// an echo server written with ReadInto, one buffer per connection
+	if err := ln.Serve(func(ctx context.Context, s *Stream) error {
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := s.ReadInto(ctx, buf)
+			if err != nil || n == 0 {
+				return err
+			}
+			if err := s.WriteBytes(buf[:n]); err != nil {
+				return err
+			}
+			if _, err := s.Drain().Await(ctx); err != nil {
+				return err
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := l.DialTCP("127.0.0.1", ln.Port()).Await(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n, err := s.ReadInto(bg, nil); n != 0 || err != nil {
+		t.Fatal("empty buffer:", n, err)
+	}
+	// a read whose context is already cancelled gives up and loses nothing
+	ctx, cancel := context.WithCancel(bg)
+	cancel()
+	b := []byte("untouched")
+	if n, err := s.ReadInto(ctx, b); n != 0 || !errors.Is(err, context.Canceled) || string(b) != "untouched" {
+		t.Fatal("cancelled read:", n, err, string(b))
+	}
+	// round trips, read back in small pieces: at most len(b) each, in order
+	msg := strings.Repeat("0123456789", 50)
+	if err := s.WriteBytes([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	for len(got) < len(msg) {
+		b := make([]byte, 7)
+		n, err := s.ReadInto(bg, b)
+		if err != nil || n < 1 || n > len(b) {
+			t.Fatal(n, err)
+		}
+		got = append(got, b[:n]...)
+	}
+	if string(got) != msg {
+		t.Fatalf("%q", got)
+	}
+	// end of file: 0
+	s.WriteEOF()
+	if n, err := s.ReadInto(bg, make([]byte, 16)); n != 0 || err != nil {
+		t.Fatal("end of file:", n, err)
+	}
+	s.Close()
+	if _, err := s.WaitClosed().Await(bg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ReadInto(bg, make([]byte, 4)); !errors.Is(err, ErrObjClosed) {
+		t.Fatal("closed stream:", err)
+	}
+}

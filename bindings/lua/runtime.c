@@ -1526,6 +1526,78 @@ static int wl_udp_recv(lua_State *L) {
   return wl_await_then(L, t, f, wl_recv_k);
 }
 
+/* ---- byte buffers and stream:read_into --------------------------------------------- */
+
+/* A fixed-size mutable byte buffer (rt.buffer(n)): what stream:read_into
+ * fills, since Lua strings cannot be written into. */
+typedef struct wl_buffer {
+  size_t size;
+  char data[];
+} wl_buffer;
+
+static const char *const WL_BUFFER = "weft.buffer";
+
+/* rt.buffer(size): a new buffer of `size` bytes (zeroed). */
+static int wl_buffer_new(lua_State *L) {
+  lua_Integer n = luaL_checkinteger(L, 1);
+  luaL_argcheck(L, n >= 0 && (lua_Unsigned)n <= ((size_t)1 << 30), 1, "size out of range");
+  wl_buffer *b = lua_newuserdatauv(L, sizeof *b + (size_t)n, 0);
+  b->size = (size_t)n;
+  memset(b->data, 0, (size_t)n);
+  luaL_setmetatable(L, WL_BUFFER);
+  return 1;
+}
+
+static int wl_buffer_len(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)((wl_buffer *)luaL_checkudata(L, 1, WL_BUFFER))->size);
+  return 1;
+}
+
+/* buffer:tostring([i [, j]]): bytes i..j as a string (string.sub's rules). */
+static int wl_buffer_tostring(lua_State *L) {
+  wl_buffer *b = luaL_checkudata(L, 1, WL_BUFFER);
+  lua_Integer len = (lua_Integer)b->size;
+  lua_Integer i = luaL_optinteger(L, 2, 1), j = luaL_optinteger(L, 3, -1);
+  if (i < 0)
+    i = i < -len ? 1 : len + i + 1;
+  else if (i == 0)
+    i = 1;
+  if (j < 0)
+    j = len + j + 1;
+  else if (j > len)
+    j = len;
+  lua_pushlstring(L, i > j ? "" : b->data + i - 1, i > j ? 0 : (size_t)(j - i + 1));
+  return 1;
+}
+
+static int wl_read_into_k(lua_State *L, int status, lua_KContext ctx) {
+  wl_state *wl = wl_self(L);
+  weft_future_t *f = wl_k_outcome(L, wl, status, ctx);
+  int64_t n = 0;
+  weft_future_result_int64(f, &n);
+  lua_pushinteger(L, (lua_Integer)n);
+  return 1;
+}
+
+/* rt.stream_read_into(stream, buffer) inside a task: reads up to #buffer
+ * bytes into the buffer (weft_stream_read_into) and returns how many (0 at
+ * end of file).  The buffer stays on this coroutine's stack until the read
+ * is done (a cancelled await cancels the read first), so it cannot be
+ * collected while weft may write into it. */
+static int wl_stream_read_into(lua_State *L) {
+  wl_state *wl = wl_self(L);
+  weft_stream_t *s = NULL;
+  if (!SWIG_IsOK(SWIG_ConvertPtr(L, 1, (void **)&s, SWIGTYPE_p_weft_stream, 0)) || s == NULL)
+    return luaL_typeerror(L, 1, "weft stream");
+  wl_buffer *b = luaL_checkudata(L, 2, WL_BUFFER);
+  wl_task *t = wl_checkcurrent(L, wl, "stream:read_into");
+  weft_future_t *f = weft_stream_read_into(s, b->data, b->size);
+  if (f == NULL)
+    return wl_raise(L, wl, weft_last_error(), NULL);
+  wl_push_wrapper(L, wl->mt_future_ref, SWIGTYPE_p_weft_future, f);
+  return wl_await_then(L, t, f, wl_read_into_k);
+}
+
 /* rt.to_thread(work, userdata[, loop]): runs the C function `work` (a light
  * userdata: a weft_work_fn a C module hands out) with `userdata` (a light
  * userdata or nil) on libuv's thread pool; returns the future. */
@@ -2093,6 +2165,14 @@ static void wl_init(lua_State *L) {
   lua_pushvalue(L, -1);
   wl->mt_lfut_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   int lfut_mt = lua_gettop(L);
+  if (luaL_newmetatable(L, WL_BUFFER)) { /* byte buffers (rt.buffer) */
+    static const luaL_Reg bfns[] = {{"tostring", wl_buffer_tostring}, {NULL, NULL}};
+    lua_pushcfunction(L, wl_buffer_len);
+    lua_setfield(L, -2, "__len");
+    luaL_newlib(L, bfns);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
 
   /* the sentinel: its finalizer (last, at lua_close) retires the state */
   wl_state **pwl = lua_newuserdatauv(L, sizeof *pwl, 0);
@@ -2150,6 +2230,8 @@ static void wl_init(lua_State *L) {
       {"taskgroup_spawn", wl_taskgroup_spawn},
       {"taskgroup_exit", wl_taskgroup_exit},
       {"udp_recv", wl_udp_recv},
+      {"buffer", wl_buffer_new},
+      {"stream_read_into", wl_stream_read_into},
       {"to_thread", wl_to_thread},
       {"queue_put", wl_queue_put},
       {"queue_put_nowait", wl_queue_put_nowait},

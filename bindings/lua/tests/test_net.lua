@@ -183,6 +183,61 @@ T.realtime("UDP: send, recv, connected mode, limits", function()
   a:close()
 end)
 
+T.realtime("stream:read_into a weft.buffer", function()
+  -- an echo server that reads into one buffer per connection
+  local server = weft.start_server(function(s)
+    local buf = weft.buffer(65536)
+    while true do
+      local n = s:read_into(buf)
+      if n == 0 then break end
+      s:write(buf:tostring(1, n))
+      s:drain():await()
+    end
+    s:close()
+  end, "127.0.0.1", 0)
+  local _, port = server:address()
+  local c = weft.connect("127.0.0.1", port)
+  local b = weft.buffer(4)
+  T.eq(#b, 4)
+  T.eq(b:tostring(), "\0\0\0\0")
+  c:write("abcdefghij")
+  local got = {}
+  local total = 0
+  while total < 10 do -- at most #b bytes each, in order
+    local n = c:read_into(b)
+    T.eq(n >= 1 and n <= 4, true)
+    got[#got + 1] = b:tostring(1, n)
+    total = total + n
+  end
+  T.eq(table.concat(got), "abcdefghij")
+  b = weft.buffer(8)
+  c:write("xyz")
+  T.eq(c:read_exactly(1):await(), "x") -- mixed with the other reads
+  local n = c:read_into(b)
+  T.eq(b:tostring(1, n), ("yz"):sub(1, n))
+  if n == 1 then T.eq(c:read_exactly(1):await(), "z") end
+  T.eq(b:tostring(-2), "\0\0"); T.eq(b:tostring(5, 2), "")
+  -- a task cancelled in read_into: its buffer stays untouched, nothing is lost
+  local mine = weft.buffer(8)
+  local t = weft.spawn(function() return c:read_into(mine) end)
+  weft.yield() -- t runs first and waits in its read
+  T.raises_code(weft.EBUSY, c.read_into, c, weft.buffer(1)) -- one read at a time
+  t:cancel()
+  T.raises_code(weft.ECANCELED, t.await, t)
+  c:write("kept")
+  T.eq(c:read_exactly(4):await(), "kept")
+  T.eq(mine:tostring(), ("\0"):rep(8))
+  T.raises(c.read_into, c, "not a buffer")
+  T.raises(weft.buffer, -1)
+  c:write_eof()
+  T.eq(c:read_into(b), 0) -- end of file
+  c:close()
+  c:wait_closed():await()
+  T.raises_code(weft.EOBJCLOSED, c.read_into, c, b)
+  server:close()
+  server:wait_closed():await()
+end)
+
 T.realtime("the thread pool runs C work functions", function()
   local f = weft.to_thread(testc.work_sum(), testc.intptr(1000))
   T.eq(f:await(), 500500)

@@ -621,6 +621,10 @@ function St.read_exactly(self, n) return made(sw.read_exactly(self, n), "read_ex
 function St.read_until(self, delim) return made(sw.read_until(self, delim), "read_until") end
 --- stream:read_line(): a future of one line, "\n" included ("" at the end).
 function St.read_line(self) return made(sw.read_line(self), "read_line") end
+--- stream:read_into(buffer), inside a task: reads up to #buffer bytes into
+-- a weft.buffer (weft_stream_read_into: no intermediate string) and returns
+-- how many, 0 at end of file; buffer:tostring(1, n) reads them.
+function St.read_into(self, buffer) return rt.stream_read_into(self, buffer) end
 --- stream:write(data): queues data (what the kernel does not take at once
 -- is copied); raises on a closed or failed stream.
 function St.write(self, data) check(sw.write(self, data), "write") end
@@ -667,6 +671,10 @@ end
 St.peer_address = address(sw.peer_address, "peer_address")
 St.local_address = address(sw.local_address, "local_address")
 weft.Stream = St
+--- weft.buffer(size): a mutable buffer of size bytes for stream:read_into
+-- (#buffer is its size; buffer:tostring([i [, j]]) copies bytes out, with
+-- string.sub's rules).
+weft.buffer = rt.buffer
 
 local function await_stream(f)
   f:await()

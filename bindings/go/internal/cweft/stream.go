@@ -51,6 +51,20 @@ func StreamSetLimit(s uintptr, limit int) int {
 	return int(C.weft_stream_set_limit(st(s), C.size_t(limit)))
 }
 
+// StreamReadInto starts a read into the C memory p of n bytes
+// (weft_stream_read_into): p must stay allocated until the future is done.
+func StreamReadInto(s, p uintptr, n int) uintptr {
+	return up(unsafe.Pointer(C.weft_stream_read_into(st(s), ptr(p), C.size_t(n))))
+}
+
+// CMalloc is n bytes of C memory (CFree frees it), or 0.
+func CMalloc(n int) uintptr { return up(C.malloc(C.size_t(n))) }
+
+// CopyFromC copies the n bytes of C memory at p into b.
+func CopyFromC(b []byte, p uintptr, n int) int {
+	return copy(b, unsafe.Slice((*byte)(ptr(p)), n))
+}
+
 // StreamPartial copies the bytes the last read to fail with EINCOMPLETE
 // received (weft_stream_partial).
 func StreamPartial(s uintptr) []byte {

@@ -1142,6 +1142,13 @@ extern "C" {
     pub fn weft_stream_read_line(stream: *mut weft_stream_t) -> *mut weft_future_t;
 }
 extern "C" {
+    pub fn weft_stream_read_into(
+        stream: *mut weft_stream_t,
+        buf: *mut ::std::os::raw::c_void,
+        len: usize,
+    ) -> *mut weft_future_t;
+}
+extern "C" {
     pub fn weft_stream_partial(
         stream: *const weft_stream_t,
         data: *mut *const ::std::os::raw::c_void,

@@ -179,6 +179,45 @@ impl StdFuture for ReadExact {
     }
 }
 
+/// The future of [`Stream::read_into`]: the count of bytes placed at the
+/// start of the buffer (0 at end of file) or the read's error, and the
+/// buffer back in both cases.  Dropping it while pending cancels the read
+/// (nothing is consumed) before the buffer is freed.
+#[derive(Debug)]
+pub struct ReadInto {
+    op: Op<usize>,
+    buf: Option<Vec<u8>>,
+}
+
+impl ReadInto {
+    /// Abandons the read (nothing is consumed); true if it was pending.
+    /// Awaiting it then gives `ECANCELED` and the untouched buffer.
+    pub fn cancel(&self) -> bool {
+        self.op.cancel()
+    }
+}
+
+impl StdFuture for ReadInto {
+    type Output = (Result<usize>, Vec<u8>);
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match Pin::new(&mut self.op).poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(r) => Poll::Ready((r, self.buf.take().expect("ReadInto polled after it completed"))),
+        }
+    }
+}
+
+impl Drop for ReadInto {
+    fn drop(&mut self) {
+        // weft writes into the buffer until the read is over: end it first
+        self.op.cancel();
+        if !self.op.is_done() {
+            // cannot happen on the loop's thread; never free what C may write
+            std::mem::forget(self.buf.take());
+        }
+    }
+}
+
 thread_local! {
     /// The buffers of `write_owned` that weft holds: data pointer -> the
     /// `Box<Vec<u8>>` (as an address, so that a buffer weft never released
@@ -309,6 +348,49 @@ impl Stream {
     pub fn read_line(&self) -> Op<Bytes> {
         // SAFETY: live stream
         self.read_op(|s| unsafe { sys::weft_stream_read_line(s) })
+    }
+
+    /// Reads up to `buf.len()` bytes into `buf` itself
+    /// (`weft_stream_read_into`, asyncio `sock_recv_into`): bytes the stream
+    /// already buffered are copied in, otherwise the socket's bytes are
+    /// received straight into `buf` (no copy, no allocation).  The read
+    /// owns the buffer while it runs and gives it back with the count of
+    /// bytes placed at its start, 0 at end of file (an empty `buf` gives 0
+    /// at once).  Errors as [`Stream::read`].
+    ///
+    /// The buffer is moved in rather than borrowed, as completion-based
+    /// reads do (tokio-uring): weft writes into it from the loop, outside
+    /// any poll, and a borrow would end if the future were leaked
+    /// (`mem::forget`) while the read still targets it.  Dropping a
+    /// pending [`ReadInto`] cancels the read first (nothing is consumed,
+    /// nothing more is written) and then frees the buffer.
+    ///
+    /// ```
+    /// use weft::net::{Server, Stream};
+    ///
+    /// let n = weft::run(async {
+    ///     let server = Server::bind("127.0.0.1", 0).await?;
+    ///     let client = Stream::connect("127.0.0.1", server.local_addr()?.port()).await?;
+    ///     let conn = server.accept().await?;
+    ///     client.write(b"ping")?;
+    ///     let mut buf = vec![0u8; 65536]; // one buffer, reused read after read
+    ///     let mut got = 0;
+    ///     while got < 4 {
+    ///         let (n, b) = conn.read_into(buf).await;
+    ///         buf = b;
+    ///         got += n?;
+    ///     }
+    ///     Ok::<_, weft::Error>(got)
+    /// });
+    /// assert_eq!(n.unwrap().unwrap(), 4);
+    /// ```
+    pub fn read_into(&self, mut buf: Vec<u8>) -> ReadInto {
+        let (ptr, len) = (buf.as_mut_ptr() as *mut c_void, buf.len());
+        // SAFETY: live stream; the Vec's heap memory does not move while
+        // the ReadInto owns it, and the ReadInto ends the read before it
+        // lets go of it
+        let op = Op::value(nonnull(unsafe { sys::weft_stream_read_into(self.p(), ptr, len) }));
+        ReadInto { op, buf: Some(buf) }
     }
 
     /// True once the peer closed its side and every buffered byte was read

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use io_util::run;
-use weft::net::{ReadError, ReadExact, Server, Stream, StreamKind};
+use weft::net::{ReadError, ReadExact, ReadInto, Server, Stream, StreamKind};
 use weft::Op;
 use weft::{Bytes, Code, Error, Loop};
 
@@ -175,6 +175,70 @@ fn reads_of_every_kind() {
         assert!(e2.is_incomplete());
         assert!(e2.partial.is_empty());
         server.close().unwrap();
+    });
+}
+
+#[test]
+fn read_into_a_moved_buffer() {
+    run(async {
+        let (c, s, _server) = pair().await.unwrap();
+        // nothing there yet: the read waits, then fills the buffer's start
+        let read: ReadInto = c.read_into(vec![b'z'; 16]);
+        s.write(b"hello").unwrap();
+        let (n, buf) = read.await;
+        let n = n.unwrap();
+        assert!((1..=5).contains(&n));
+        assert!(b"hello".starts_with(&buf[..n]));
+        assert!(buf[n..].iter().all(|&b| b == b'z'), "nothing past the count");
+        let mut got = buf[..n].to_vec();
+        // small reads: at most the buffer's length each, in order
+        let mut buf = vec![0u8; 2];
+        while got.len() < 5 {
+            let (n, b) = c.read_into(buf).await;
+            let n = n.unwrap();
+            assert!((1..=2).contains(&n));
+            got.extend_from_slice(&b[..n]);
+            buf = b;
+        }
+        assert_eq!(got, b"hello");
+        // mixed with the other reads
+        s.write(b"line\nrest").unwrap();
+        assert_eq!(c.read_line().await.unwrap(), b"line\n");
+        let (n, buf) = c.read_into(vec![0; 64]).await;
+        let n = n.unwrap();
+        assert!(b"rest".starts_with(&buf[..n]) && n >= 1);
+        assert_eq!(c.read_exact(4 - n).await.unwrap(), &b"rest"[n..]);
+        // one read at a time
+        let pending = c.read_into(vec![0; 8]);
+        let (r, _) = c.read_into(vec![0; 8]).await;
+        assert_eq!(r.unwrap_err().code(), EBUSY);
+        assert_eq!(c.read(1).await.unwrap_err().code(), EBUSY);
+        // cancelled: the buffer comes back untouched, the bytes stay for the next read
+        assert!(pending.cancel());
+        let (r, buf) = pending.await;
+        assert!(r.unwrap_err().is_cancelled());
+        s.write(b"kept").unwrap();
+        assert_eq!(c.read_exact(4).await.unwrap(), b"kept");
+        assert!(buf.iter().all(|&b| b == 0));
+        // dropped while pending: cancelled before its buffer is freed
+        drop(c.read_into(vec![0; 8]));
+        s.write(b"again").unwrap();
+        assert_eq!(c.read_exact(5).await.unwrap(), b"again");
+        // a timeout around it (which drops it) loses nothing either
+        let r = weft::timeout(0.01, async { c.read_into(vec![0; 8]).await.0 }).await;
+        assert!(r.unwrap_err().is_timeout());
+        s.write(b"!").unwrap();
+        let (n, buf) = c.read_into(vec![0; 8]).await;
+        assert_eq!((n.unwrap(), buf[0]), (1, b'!'));
+        // an empty buffer: 0 at once; end of file: 0
+        let (n, buf) = c.read_into(Vec::new()).await;
+        assert_eq!((n.unwrap(), buf.len()), (0, 0));
+        s.write_eof().unwrap();
+        let (n, _) = c.read_into(vec![0; 8]).await;
+        assert_eq!(n.unwrap(), 0);
+        c.close().unwrap();
+        let (r, _) = c.read_into(vec![0; 8]).await;
+        assert_eq!(r.unwrap_err().code(), EOBJCLOSED);
     });
 }
 
