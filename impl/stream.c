@@ -310,13 +310,23 @@ weft_stream_t *weft_stream_from_future(weft_future_t *future) {
 
 static size_t weft__stream_buffered(const weft_stream_t *s) { return s->rend - s->rstart; }
 
-/* Reads from the socket while a read waits or the buffer is under its
- * limit; the handle keeps the loop running only while a read waits. */
-static void weft__stream_update_reading(weft_stream_t *s) {
+/* The handle keeps the loop running only while a read waits. */
+static void weft__stream_set_refed(weft_stream_t *s, bool waiting) {
+  if (waiting != ((s->flags & WEFT__S_REFED) != 0)) {
+    s->flags ^= WEFT__S_REFED;
+    if (waiting)
+      uv_ref(&s->h.handle);
+    else
+      uv_unref(&s->h.handle);
+  }
+}
+
+/* weft__stream_update_reading when reading may start or stop. */
+static __attribute__((noinline)) void weft__stream_update_reading_slow(weft_stream_t *s) {
   uint32_t fl = s->flags;
+  bool waiting = s->rd.f != NULL;
   if (fl & WEFT__S_HCLOSING)
     return;
-  bool waiting = s->rd.f != NULL;
   bool want = !(fl & (WEFT__S_EOF | WEFT__S_CLOSING | WEFT__S_NOREAD)) &&
               (waiting || !(fl & WEFT__S_PAUSED));
   if (want && !(fl & WEFT__S_READING)) {
@@ -330,13 +340,19 @@ static void weft__stream_update_reading(weft_stream_t *s) {
     uv_read_stop(&s->h.stream);
     s->flags &= ~WEFT__S_READING;
   }
-  if (waiting != ((fl & WEFT__S_REFED) != 0)) {
-    s->flags ^= WEFT__S_REFED;
-    if (waiting)
-      uv_ref(&s->h.handle);
-    else
-      uv_unref(&s->h.handle);
-  }
+  weft__stream_set_refed(s, waiting);
+}
+
+/* Reads from the socket while a read waits or the buffer is under its
+ * limit; the handle keeps the loop running only while a read waits. */
+static inline void weft__stream_update_reading(weft_stream_t *s) {
+  /* The usual case, twice per read: reading goes on, only the reference
+   * changes. */
+  if ((s->flags & (WEFT__S_HCLOSING | WEFT__S_EOF | WEFT__S_CLOSING | WEFT__S_NOREAD |
+                   WEFT__S_PAUSED | WEFT__S_READING)) == WEFT__S_READING)
+    weft__stream_set_refed(s, s->rd.f != NULL);
+  else
+    weft__stream_update_reading_slow(s);
 }
 
 static void weft__stream_consume(weft_stream_t *s, size_t n) {
