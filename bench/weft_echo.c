@@ -6,9 +6,10 @@
  *
  * Binds 127.0.0.1 on an ephemeral port, prints "port=<p>", and serves every
  * connection with its own task, written as a user would write it: await a
- * read of up to 64 KiB, write what came, await drain, until end of file
- * (the asyncio-streams peer's loop).  Exits once CONNS connections have been
- * accepted and closed again, or after MAX_SECONDS, and prints
+ * read of up to 64 KiB into the task's own buffer (weft_stream_read_into,
+ * tokio's read(&mut buf)), write what came, await drain, until end of file.
+ * Exits once CONNS connections have been accepted and closed again, or
+ * after MAX_SECONDS, and prints
  * "server_rss_kb=<VmHWM>" and "server_cpu_s=<process CPU seconds since the
  * listening socket was ready>".
  */
@@ -24,6 +25,7 @@ typedef struct {
   WEFT_CORO_STATE;
   weft_stream_t *stream; /* the server stores it; released when the task ends */
   weft_future_t *op;
+  char buf[65536];
 } conn_frame;
 
 static int echo_conn(weft_task_t *task, void *userdata) {
@@ -31,14 +33,13 @@ static int echo_conn(weft_task_t *task, void *userdata) {
   int rc;
   WEFT_CORO_BEGIN(task, f);
   for (;;) {
-    const void *data;
-    size_t len = 0;
-    f->op = weft_stream_read(f->stream, 65536);
+    int64_t len = 0;
+    f->op = weft_stream_read_into(f->stream, f->buf, sizeof f->buf);
     WEFT_AWAIT(rc, f->op);
     if (rc == 0)
-      weft_future_result_bytes(f->op, &data, &len);
+      weft_future_result_int64(f->op, &len);
     if (len > 0)
-      rc = weft_stream_write(f->stream, data, len);
+      rc = weft_stream_write(f->stream, f->buf, (size_t)len);
     weft_future_unref(f->op);
     if (len == 0 || rc != 0)
       break;
