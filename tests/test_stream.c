@@ -465,13 +465,19 @@ static int partial_bind_main(weft_task_t *task, void *ud) {
   TU_RC(rc, WEFT_EADDRINUSE);
   weft_future_unref(f->f);
   {
-    /* 0.0.0.0:P is free again */
+    /* 0.0.0.0:P is free again.  SO_REUSEADDR, as the server's own
+     * sockets: the kernel may have given [::1] a port that earlier
+     * connections on 127.0.0.1 left in TIME_WAIT, which blocks a plain
+     * bind; a listener left open still blocks this one. */
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    TU_RC(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), 0);
     struct sockaddr_in a;
     memset(&a, 0, sizeof a);
     a.sin_family = AF_INET;
     a.sin_port = htons((uint16_t)f->port[0]);
     TU_OK(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    TU_OK(listen(fd, 1) == 0);
     close(fd);
   }
   weft_server_unref(f->sv);
