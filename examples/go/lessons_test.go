@@ -122,6 +122,9 @@ func Example_09_future() {
 }
 
 // 10: call_soon, call_later, call_at run callbacks on the loop, in order.
+// On the virtual clock: each call is a round trip from the body's goroutine
+// to the loop, and on the wall clock a body stalled for 10 ms between them
+// (a loaded machine) saw call_at due before call_soon was even asked for.
 func Example_10_callbacks() {
 	weft.Run(func(ctx context.Context, l *weft.Loop) (any, error) {
 		done := weft.NewFuture[struct{}](l)
@@ -130,7 +133,7 @@ func Example_10_callbacks() {
 		l.CallSoon(func() { fmt.Println("call_soon") })
 		done.Await(ctx)
 		return nil, nil
-	})
+	}, weft.WithVirtualTime())
 	// Output:
 	// call_soon
 	// call_at
