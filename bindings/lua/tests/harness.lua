@@ -48,6 +48,18 @@ function T.contains(s, part)
   end
 end
 
+-- On a real-time loop: sleeps in small steps until cond() is true, and fails
+-- after 30 s of loop time.  For what happens outside the test's control (a
+-- connection accepted, a datagram read, a signal delivered): a fixed sleep
+-- is too short on a loaded machine or under valgrind.
+function T.wait_until(cond, what)
+  local deadline = weft.time() + 30
+  while not cond() do
+    if weft.time() > deadline then error("never happened: " .. what, 2) end
+    weft.sleep(0.005)
+  end
+end
+
 -- Collects until the binding's deferred releases are drained.  A chain of
 -- futures whose values hold the next future frees one link per cycle (each
 -- link is released by a finalizer), so this repeats until nothing changes.

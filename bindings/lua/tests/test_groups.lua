@@ -105,10 +105,7 @@ T.realtime("signals: wait for one, handle them", function()
   weft.add_signal_handler(weft.SIGUSR2, function(s, tag) seen[#seen + 1] = tag .. s end, "got")
   local keep = weft.sleep_future(10) -- the handler does not keep the loop running
   testc.raise(weft.SIGUSR2)
-  for _ = 1, 100 do
-    if #seen > 0 then break end
-    weft.sleep(0.01)
-  end
+  T.wait_until(function() return #seen > 0 end, "the SIGUSR2 handler ran")
   T.eq(seen[1], "got" .. weft.SIGUSR2)
   T.eq(weft.remove_signal_handler(weft.SIGUSR2), true)
   T.eq(weft.remove_signal_handler(weft.SIGUSR2), false)

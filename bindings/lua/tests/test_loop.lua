@@ -65,7 +65,7 @@ T.test("call_soon, call_later, call_at: order, arguments, handles", function()
   T.eq(status, weft.ECANCELED)
   local tsf
   T.eq(weft.get_running_loop():call_soon_threadsafe(function(s) tsf = s end), 0)
-  weft.sleep(0.01)
+  T.wait_until(function() return tsf ~= nil end, "the call_soon_threadsafe callback ran")
   T.eq(tsf, 0)
 end)
 

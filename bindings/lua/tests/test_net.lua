@@ -69,7 +69,7 @@ T.realtime("read errors: EINCOMPLETE, ELIMIT, EBUSY; abort; close_clients", func
   r:cancel()
   c:write("abc")
   c:write_eof()
-  weft.sleep(0.05)
+  T.wait_until(function() return held[1] ~= nil end, "the server accepted the connection")
   local s = held[1]
   T.raises_code(weft.EINCOMPLETE, function() return s:read_exactly(10):await() end)
   T.eq(s:partial(), "abc") -- the bytes that arrived travel with the failure
@@ -77,7 +77,7 @@ T.realtime("read errors: EINCOMPLETE, ELIMIT, EBUSY; abort; close_clients", func
   T.eq(server:close_clients(), 1)
   -- a line longer than the limit
   local c2 = weft.connect("127.0.0.1", port)
-  weft.sleep(0.05)
+  T.wait_until(function() return held[2] ~= nil end, "the server accepted the second connection")
   local s2 = held[2]
   s2:set_limit(4)
   c2:write("too long a line\n")
@@ -168,7 +168,7 @@ T.realtime("UDP: send, recv, connected mode, limits", function()
   b:set_queue_limit(1)
   a:send("1", "127.0.0.1", b:local_port()):await()
   a:send("2", "127.0.0.1", b:local_port()):await()
-  weft.sleep(0.05)
+  T.wait_until(function() return b:dropped() > 0 end, "b read the second datagram")
   T.eq(b:queued(), 1)
   T.eq(b:dropped(), 1)
   T.eq(math.type(b:dropped()), "integer")
