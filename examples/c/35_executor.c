@@ -61,12 +61,14 @@ static int blocking_io(weft_work_t *job, void *userdata) {
 
 typedef struct {
   atomic_long count;
+  atomic_int started;
   atomic_int stopped_early;
 } counter;
 
 /* Counts until its future is cancelled (or for about 10 s at most). */
 static int count_until_cancelled(weft_work_t *job, void *userdata) {
   counter *c = userdata;
+  atomic_store(&c->started, 1);
   for (int i = 0; i < 10000 && !weft_work_cancelled(job); i++) {
     atomic_fetch_add(&c->count, 1);
     sleep_s(0.001);
@@ -164,15 +166,21 @@ static int main_step(weft_task_t *task, void *userdata) {
 int main(void) {
   main_frame f = {0};
   int rc = weft_run(NULL, main_step, &f);
-  /* weft_run closed the loop, which waited for the counting job to stop */
-  printf("the counting job stopped early: %s\n",
-         atomic_load(&f.counter.stopped_early) ? "yes" : "no");
+  /* weft_run closed the loop, which waited for the counting job to stop.
+   * A job still queued when its future is cancelled never runs (a busy
+   * machine may not start it within the timeout): nothing to stop then. */
+  int started = atomic_load(&f.counter.started);
+  int stopped_early = atomic_load(&f.counter.stopped_early);
+  if (started)
+    printf("the counting job stopped early: %s\n", stopped_early ? "yes" : "no");
+  else
+    printf("the counting job was cancelled before a pool thread took it\n");
   if (rc != 0) {
     fprintf(stderr, "weft_run: %s\n", weft_strerror(rc));
     return 1;
   }
   if (f.results[0] != 30 || f.results[1] != 10 || f.results[2] != 20 || !f.timed_out ||
-      !atomic_load(&f.counter.stopped_early) || f.ticks < 2 || f.elapsed < 2.95 * SCALE) {
+      (started && !stopped_early) || f.ticks < 2 || f.elapsed < 2.95 * SCALE) {
     fprintf(stderr, "expected [30, 10, 20], ticks meanwhile, a timeout and an early stop\n");
     return 1;
   }
