@@ -28,6 +28,12 @@
 #define SCALE 0.1
 enum { N = 3 };
 
+/* The order in which the children finish: 1, 2, 3 shows that they waited
+ * together (one after the other they would finish 3, 1, 2), whatever the
+ * machine's load does to the durations. */
+static int64_t finished[N];
+static int nfinished;
+
 typedef struct {
   WEFT_CORO_STATE;
   int64_t seconds;
@@ -42,6 +48,8 @@ static int delay(weft_task_t *task, void *userdata) {
   if (rc != 0)
     WEFT_CORO_FAIL(rc, NULL);
   printf("done waiting %lld s\n", (long long)f->seconds);
+  if (nfinished < N)
+    finished[nfinished++] = f->seconds;
   WEFT_CORO_RETURN_INT64(f->seconds);
   WEFT_CORO_END();
 }
@@ -96,11 +104,13 @@ int main(void) {
     fprintf(stderr, "weft_run: %s\n", weft_strerror(rc));
     return 1;
   }
-  if (f.results[0] != 3 || f.results[1] != 1 || f.results[2] != 2 || f.elapsed < 2.95 * SCALE ||
-      f.elapsed >= 5 * SCALE) {
-    fprintf(stderr, "expected [3, 1, 2] after %.1f s; got [%lld, %lld, %lld] after %.3f s\n",
+  if (f.results[0] != 3 || f.results[1] != 1 || f.results[2] != 2 || nfinished != N ||
+      finished[0] != 1 || finished[1] != 2 || finished[2] != 3 || f.elapsed < 2.95 * SCALE) {
+    fprintf(stderr,
+            "expected [3, 1, 2], finished 1, 2, 3, after %.1f s or more; got [%lld, %lld, %lld], "
+            "%d finished, after %.3f s\n",
             3 * SCALE, (long long)f.results[0], (long long)f.results[1],
-            (long long)f.results[2], f.elapsed);
+            (long long)f.results[2], nfinished, f.elapsed);
     return 1;
   }
   return 0;
