@@ -27,8 +27,11 @@
  *       print(done)
  *
  * and then, as the lesson explains the sets, a wait with a timeout that only
- * one task beats (1 s and 10 s tasks, a 2 s timeout): the other is in the
- * pending set, still running, and is awaited afterwards.
+ * one task beats (1 s and 20 s tasks, a 10 s timeout): the other is in the
+ * pending set, still running, and is awaited afterwards.  (The timeout is
+ * far from the fast task's end: that end reaches the wait one loop round
+ * after the task's timer, so a machine stalled past both would otherwise
+ * see the timeout first.)
  */
 #include <math.h>
 #include <stdio.h>
@@ -175,16 +178,16 @@ static int main_step(weft_task_t *task, void *userdata) {
   weft_future_unref(f->w);
   drop_tasks(f);
 
-  /* a timeout of 2 s that only the 1 s task beats: a normal return */
+  /* a timeout of 10 s that only the 1 s task beats: a normal return */
   f->tasks[0] = create_task(loop, "fast", 1 * SCALE);
-  f->tasks[1] = create_task(loop, "slow", 10 * SCALE);
-  f->w = weft_wait(loop, f->tasks, 2, 2 * SCALE, WEFT_WAIT_ALL_COMPLETED);
+  f->tasks[1] = create_task(loop, "slow", 20 * SCALE);
+  f->w = weft_wait(loop, f->tasks, 2, 10 * SCALE, WEFT_WAIT_ALL_COMPLETED);
   if (f->w == NULL)
     WEFT_CORO_FAIL(weft_last_error(), "weft_wait failed");
   WEFT_AWAIT(rc, f->w);
   if (rc != 0)
     WEFT_CORO_FAIL(rc, NULL);
-  printf("after the 2 s timeout:\n");
+  printf("after the 10 s timeout:\n");
   print_set("done", f->w, 0);
   print_set("pending", f->w, 1);
   f->ndone[1] = weft_wait_done_count(f->w);

@@ -12,11 +12,11 @@
  *   async def main():
  *       for next in asyncio.as_completed([delay(3), delay(1), delay(2)]):
  *           print(await next)                  # 1, 2, 3: first done, first out
- *       for next in asyncio.as_completed([delay(1), delay(6)], timeout=4):
+ *       for next in asyncio.as_completed([delay(1), delay(30)], timeout=10):
  *           try:
  *               print(await next)              # 1
  *           except TimeoutError:
- *               print("timed out")             # delay(6) was too slow
+ *               print("timed out")             # delay(30) was too slow
  *
  * weft_as_completed_new gives an iterator; each weft_as_completed_next() is
  * a future that completes with the next result (asyncio 3.12: each item of
@@ -84,18 +84,21 @@ static void finish(main_frame *f) {
 }
 
 static int main_step(weft_task_t *task, void *userdata) {
-  static const int64_t first[3] = {3, 1, 2}, second[2] = {1, 6};
+  /* (the timeout is far from delay(1)'s end: that end reaches the iterator
+   * one loop round after the task's timer, so a machine stalled past both
+   * would otherwise see the timeout first) */
+  static const int64_t first[3] = {3, 1, 2}, second[2] = {1, 30};
   main_frame *f = userdata;
   weft_loop_t *loop = weft_loop_running();
   int rc;
   WEFT_CORO_BEGIN(task, f);
   for (f->round = 0; f->round < 2; f->round++) {
-    rc = f->round == 0 ? start(f, loop, first, 3, INFINITY) : start(f, loop, second, 2, 4 * SCALE);
+    rc = f->round == 0 ? start(f, loop, first, 3, INFINITY) : start(f, loop, second, 2, 10 * SCALE);
     if (rc != 0) {
       finish(f);
       WEFT_CORO_FAIL(rc, "cannot start");
     }
-    printf("as_completed round %d%s:\n", f->round + 1, f->round ? " (timeout 4 s)" : "");
+    printf("as_completed round %d%s:\n", f->round + 1, f->round ? " (timeout 10 s)" : "");
     while (weft_as_completed_remaining(f->it) > 0) {
       f->next = weft_as_completed_next(f->it);
       if (f->next == NULL)
