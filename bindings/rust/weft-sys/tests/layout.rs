@@ -46,7 +46,10 @@ fn constants_and_enum_layout_match_the_header() {
         }
     }
     c += "  return 0;\n}\n";
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("weft-sys-layout");
+    // one directory per process: a second run of this test at the same
+    // time (another cargo test, valgrind) must not exec the program while
+    // its compiler is writing it (ETXTBSY)
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("weft-sys-layout-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (csrc, exe) = (dir.join("layout.c"), dir.join("layout"));
     std::fs::write(&csrc, c).unwrap();
@@ -62,6 +65,7 @@ fn constants_and_enum_layout_match_the_header() {
     let out = Command::new(&exe).output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     for line in text.lines() {
         let mut it = line.splitn(3, ' ');
