@@ -88,7 +88,8 @@ enum {
   WEFT__S_NOREAD = 1u << 9,    /* not readable (a child's stdin) */
   WEFT__S_INIT = 1u << 10,     /* the libuv handle was initialised */
   WEFT__S_REFED = 1u << 11,    /* the handle keeps the loop running (a read waits) */
-  WEFT__S_SOCK = 1u << 12      /* `fd` is a socket: recv/send on it directly */
+  WEFT__S_SOCK = 1u << 12,     /* `fd` is a socket: recv/send on it directly */
+  WEFT__S_NOMEM = 1u << 13     /* no memory for the buffer: read only for a read */
 };
 
 /* The pending read's kind. */

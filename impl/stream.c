@@ -328,7 +328,7 @@ static __attribute__((noinline)) void weft__stream_update_reading_slow(weft_stre
   if (fl & WEFT__S_HCLOSING)
     return;
   bool want = !(fl & (WEFT__S_EOF | WEFT__S_CLOSING | WEFT__S_NOREAD)) &&
-              (waiting || !(fl & WEFT__S_PAUSED));
+              (waiting || !(fl & (WEFT__S_PAUSED | WEFT__S_NOMEM)));
   if (want && !(fl & WEFT__S_READING)) {
     int rc = uv_read_start(&s->h.stream, weft__stream_alloc_cb, weft__stream_read_cb);
     if (rc != 0) {
@@ -349,7 +349,7 @@ static inline void weft__stream_update_reading(weft_stream_t *s) {
   /* The usual case, twice per read: reading goes on, only the reference
    * changes. */
   if ((s->flags & (WEFT__S_HCLOSING | WEFT__S_EOF | WEFT__S_CLOSING | WEFT__S_NOREAD |
-                   WEFT__S_PAUSED | WEFT__S_READING)) == WEFT__S_READING)
+                   WEFT__S_PAUSED | WEFT__S_NOMEM | WEFT__S_READING)) == WEFT__S_READING)
     weft__stream_set_refed(s, s->rd.f != NULL);
   else
     weft__stream_update_reading_slow(s);
@@ -597,6 +597,14 @@ static void weft__stream_read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *
       s->flags |= WEFT__S_PAUSED;
   } else if (nread == UV_EOF) {
     s->flags |= WEFT__S_EOF; /* weft__stream_update_reading stops reading */
+  } else if (nread == UV_ENOBUFS) {
+    /* No memory for the read buffer: a shortage, not a broken connection.
+     * The pending read fails with WEFT_ENOMEM, the bytes stay in the
+     * socket, and reading waits for the next read (no busy poll). */
+    s->flags |= WEFT__S_NOMEM;
+    weft__stream_end_read(s, WEFT_ENOMEM, NULL);
+    weft__stream_update_reading(s);
+    return;
   } else if (nread < 0) {
     weft__stream_fail(s, (int)nread);
     return;
@@ -626,6 +634,7 @@ static weft_future_t *weft__stream_read_op(weft_stream_t *s, int kind, size_t n,
     weft_future_set_error(f, s->err != 0 ? s->err : WEFT_EOBJCLOSED, NULL);
     return f;
   }
+  s->flags &= ~WEFT__S_NOMEM; /* a new read tries again */
   s->rd.kind = kind;
   s->rd.n = n;
   s->rd.scan = 0;

@@ -1606,17 +1606,14 @@ static void sc_udp(void) { run_main(WEFT_LOOP_DEFAULT, udp_step, sizeof(udp_fram
 /* ------------------------------------------------------------------ */
 
 /*
- * KNOWN BUG (impl/stream.c, for its owner): out of memory for the read
- * buffer (weft__stream_reserve, from weft__stream_recv or the alloc
- * callback), weft__stream_read_cb passes UV_ENOBUFS to weft__stream_fail:
- * the pending read fails with WEFT_ENOBUFS, which no read documents (they
- * say WEFT_ENOMEM), and the connection is torn down for good (the peer then
- * sees ECONNRESET), where a transient shortage should fail only that read
- * with WEFT_ENOMEM and leave the stream usable.  Until it is fixed, a read
- * in this scenario may end with those two codes after an injected failure;
- * set STREAM_ENOBUFS_BUG to 0 to see it fail.
+ * FIXED (impl/stream.c): out of memory for the read buffer
+ * (weft__stream_reserve, from weft__stream_recv or the alloc callback) used
+ * to fail the pending read with WEFT_ENOBUFS, which no read documents, and
+ * tear the connection down (the peer then saw ECONNRESET).  Now only that
+ * read fails, with WEFT_ENOMEM, the bytes stay in the socket and the stream
+ * stays usable.  Set STREAM_ENOBUFS_BUG to 1 to tolerate the old behaviour.
  */
-#define STREAM_ENOBUFS_BUG 1
+#define STREAM_ENOBUFS_BUG 0
 
 /* What an I/O call of this scenario may end with after an injected failure
  * besides WEFT_ENOMEM: the other side ran out of memory and dropped the

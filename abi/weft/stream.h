@@ -124,7 +124,9 @@ WEFT_API int weft_stream_kind(const weft_stream_t *stream);
  * of a stream that failed or was closed returns a future that is already
  * failed (with the stream's error or WEFT_EOBJCLOSED); bytes buffered
  * before a connection failure are dropped, as asyncio does.  Cancelling a
- * pending read consumes nothing.  Owner thread.
+ * pending read consumes nothing.  A pending read fails with WEFT_ENOMEM
+ * when there is no memory to buffer what arrived; the bytes stay in the
+ * socket and the stream stays usable.  Owner thread.
  */
 
 /**
