@@ -19,8 +19,12 @@ import (
 // for the count to drop (or for work from other goroutines); a body blocked on something weft cannot see
 // (a plain channel) holds it back for clockPatience at most.
 
+// clockPatience is long because a body that runs but is not scheduled (a
+// loaded machine, the race detector, a GC) looks the same as one blocked on
+// a plain channel: at 1 s, a body starved between a Sleep and its Await saw
+// the clock jump and the sleep done.  No test relies on the patience.
 const (
-	clockPatience = time.Second
+	clockPatience = 10 * time.Second
 	clockNap      = 5 * time.Millisecond
 )
 
