@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"weft.local/weft/internal/ctest"
 )
 
 func TestTCPServeAndDial(t *testing.T) {
@@ -183,6 +185,12 @@ func TestProcess(t *testing.T) {
 	}
 	if p.Pid <= 0 || p.Stdin == nil || p.Stdout == nil || p.Stderr == nil || p.Stdout.Kind() != StreamPipe {
 		t.Fatal(p)
+	}
+	// libuv's SIGCHLD handler runs on the signal stack: without SA_ONSTACK
+	// the kernel writes the signal frame below the stack pointer of the Go
+	// code a thread runs, past the end of a small goroutine stack
+	if got := ctest.HandlerOnStack(int(syscall.SIGCHLD)); got != 1 {
+		t.Fatal("SIGCHLD handler with SA_ONSTACK:", got)
 	}
 	if _, _, err := p.ExitStatus(); err != nil && !errors.Is(err, ErrPending) {
 		t.Fatal(err)

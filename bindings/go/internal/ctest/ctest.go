@@ -70,6 +70,15 @@ package ctest
 // }
 //
 // static void task_unref(uintptr_t t) { weft_task_unref((weft_task_t *)t); }
+//
+// #include <signal.h>
+// // 1: signum's handler is installed with SA_ONSTACK, 0: without it, -1: none.
+// static int handler_onstack(int signum) {
+//   struct sigaction sa;
+//   if (sigaction(signum, NULL, &sa) != 0 || sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN)
+//     return -1;
+//   return (sa.sa_flags & SA_ONSTACK) != 0;
+// }
 import "C"
 
 // SpawnDoubler spawns a C task that sleeps delay seconds and returns 2*value.
@@ -86,3 +95,7 @@ func SpawnAwaiter(loop uintptr, future uintptr) uintptr {
 
 // TaskUnref drops a task reference (any thread).
 func TaskUnref(task uintptr) { C.task_unref(C.uintptr_t(task)) }
+
+// HandlerOnStack reports how signum's handler is installed (read only): 1
+// with SA_ONSTACK, 0 without it, -1 if it is SIG_DFL or SIG_IGN.  Any thread.
+func HandlerOnStack(signum int) int { return int(C.handler_onstack(C.int(signum))) }
