@@ -82,6 +82,34 @@ weft_future_t *weft_future_new(weft_loop_t *loop) {
   return f;
 }
 
+/*
+ * A done future that only the caller's one owner-thread reference still
+ * holds becomes pending again, as new (it keeps its place in the loop's
+ * live list): a stream recycles its read futures so, instead of freeing
+ * one and carving the next (the slab would hand back the same block).
+ * False, and nothing changed, while anyone else may still see it: another
+ * reference on any thread (a task's last await, a dispatch running), a
+ * callback not yet run, an unobserved failure, a pointer result with a
+ * release (that runs from the loop), an attachment, a task or a sleep.
+ * Owner thread.
+ */
+bool weft__future_recycle(weft_future_t *f) {
+  if (f->lrefs != 1 || f->merged || f->flags != 0 || f->cb0.fn != NULL ||
+      f->state == WEFT_FUTURE_PENDING ||
+      (f->vtype == WEFT_VALUE_PTR && f->aux.release != NULL) ||
+      atomic_load_explicit(&f->srefs, memory_order_acquire) != 0)
+    return false;
+  if (f->state == WEFT_FUTURE_RESULT && f->vtype == WEFT_VALUE_BYTES)
+    free(f->v.p);
+  free(f->msg);
+  f->msg = NULL;
+  f->state = WEFT_FUTURE_PENDING;
+  f->vtype = WEFT_VALUE_NONE;
+  f->v.i = 0;
+  f->aux.len = 0;
+  return true;
+}
+
 weft_future_t *weft_future_ref(weft_future_t *future) {
   if (future == NULL)
     return NULL;

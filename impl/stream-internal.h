@@ -134,6 +134,11 @@ struct weft_stream {
     uint8_t dlen;
     char delim[WEFT__DELIM_MAX];
   } rd;
+  /* Completed read futures kept for the next reads (referenced, or NULL):
+   * two, since the last one is still held (a task's last await, its
+   * dispatch) when the next read is asked for. */
+  weft_future_t *spare[2];
+  uint8_t spare_next;
 
   /* writer */
   size_t wq_bytes;            /* queued, not yet written */

@@ -134,6 +134,8 @@ static void weft__stream_free(weft__ioref *io) {
   free(s->drains.v);
   free(s->closed.v);
   weft_future_unref(s->rd.f);
+  weft_future_unref(s->spare[0]);
+  weft_future_unref(s->spare[1]);
   weft_future_unref(s->done);
   s->magic = 0;
   free(s);
@@ -145,6 +147,28 @@ static void weft__stream_orphan(weft__ioref *io) {
 }
 
 static const weft__ioref_ops weft__stream_ops = {weft__stream_orphan, weft__stream_free};
+
+/* The stream's reference to a read it no longer waits for: kept as a spare
+ * (the oldest spare goes) for weft__stream_new_read to recycle. */
+static void weft__stream_drop_read(weft_stream_t *s, weft_future_t *f) {
+  weft_future_t *old = s->spare[s->spare_next];
+  s->spare[s->spare_next] = f;
+  s->spare_next ^= 1;
+  weft_future_unref(old);
+}
+
+/* A future for a new read: a spare nobody else holds any more, or a new one. */
+static weft_future_t *weft__stream_new_read(weft_stream_t *s) {
+  for (int k = 0; k < 2; k++) {
+    int i = s->spare_next ^ k; /* the older first: the newer is often still held */
+    weft_future_t *f = s->spare[i];
+    if (f != NULL && weft__future_recycle(f)) {
+      s->spare[i] = NULL;
+      return f; /* the spare's reference is the caller's */
+    }
+  }
+  return weft_future_new(s->loop);
+}
 
 /* Fails (or, when the loop closes, cancels) the pending read. */
 static void weft__stream_end_read(weft_stream_t *s, int code, const char *message) {
@@ -496,7 +520,7 @@ static void weft__stream_fulfil(weft_stream_t *s) {
   weft_future_t *f = s->rd.f;
   if (weft_future_done(f) || weft__stream_try_read(s, f)) {
     s->rd.f = NULL; /* done, or cancelled by its owner */
-    weft_future_unref(f);
+    weft__stream_drop_read(s, f);
   }
 }
 
@@ -535,7 +559,7 @@ static void weft__stream_direct_done(weft_stream_t *s, size_t n) {
   weft_future_t *f = s->rd.f;
   s->rd.f = NULL;
   weft__future_settle(f, WEFT_FUTURE_RESULT, WEFT_VALUE_INT64, (int64_t)n, 0, NULL, 0, NULL, NULL);
-  weft_future_unref(f);
+  weft__stream_drop_read(s, f);
 }
 
 /*
@@ -624,10 +648,10 @@ static weft_future_t *weft__stream_read_op(weft_stream_t *s, int kind, size_t n,
   if (s->rd.f != NULL) {
     if (!weft_future_done(s->rd.f))
       WEFT__FAIL_NULL(WEFT_EBUSY);
-    weft_future_unref(s->rd.f); /* cancelled by its owner */
+    weft__stream_drop_read(s, s->rd.f); /* cancelled by its owner */
     s->rd.f = NULL;
   }
-  weft_future_t *f = weft_future_new(s->loop);
+  weft_future_t *f = weft__stream_new_read(s);
   if (f == NULL)
     return NULL;
   if (s->err != 0 || (s->flags & WEFT__S_CLOSING)) {

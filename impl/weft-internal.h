@@ -156,6 +156,7 @@ int weft__future_outcome(weft_future_t *f); /* marks observed */
 int weft__future_add_cb(weft_future_t *f, weft_future_fn fn, void *userdata);
 int weft__future_remove_cb(weft_future_t *f, weft_future_fn fn, void *userdata);
 void weft__future_free(weft_future_t *f);
+bool weft__future_recycle(weft_future_t *f);
 void weft__future_dying(weft_future_t *f);
 void weft__future_report_unobserved(weft_future_t *f);
 /* Releases what a WEFT__F_EXT future carries (combinators.c); called once,

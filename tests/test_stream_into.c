@@ -194,6 +194,58 @@ static void test_partial_reads(void) {
   io_task_test(partial_main, &f);
 }
 
+/* A stream recycles the read futures it completed once nobody else holds
+ * them: a read future the caller still holds keeps its own result whatever
+ * reads come after (bytes reads and read_into, held and dropped, mixed). */
+typedef struct {
+  raw_frame r; /* first: its coroutine state is the task's */
+  int i;
+  weft_future_t *ops[7];
+  char bufs[7][8];
+} recycle_frame;
+
+static int recycle_main(weft_task_t *task, void *ud) {
+  raw_frame *f = ud; /* RAW_CONNECT's name */
+  recycle_frame *x = ud;
+  int rc;
+  char one[2] = {0, 0};
+  WEFT_CORO_BEGIN(task, f);
+  RAW_CONNECT(rc, f, task);
+  for (x->i = 0; x->i < 7; x->i++) {
+    if (x->i % 3 == 0)
+      x->ops[x->i] = weft_stream_read(f->c, 64);
+    else
+      x->ops[x->i] = weft_stream_read_into(f->c, x->bufs[x->i], sizeof x->bufs[x->i]);
+    TU_OK(x->ops[x->i] != NULL && !weft_future_done(x->ops[x->i])); /* it waits */
+    one[0] = (char)('a' + x->i);
+    raw_send(f->peer, one);
+    WEFT_AWAIT(rc, x->ops[x->i]);
+    TU_RC(rc, 0);
+    if (x->i % 2 == 1) { /* dropped: the stream may reuse it */
+      weft_future_unref(x->ops[x->i]);
+      x->ops[x->i] = NULL;
+    }
+  }
+  for (x->i = 0; x->i < 7; x->i += 2) {
+    one[0] = (char)('a' + x->i);
+    TU_EQ(weft_future_done(x->ops[x->i]), 1);
+    if (x->i % 3 == 0) {
+      expect_bytes(x->ops[x->i], one);
+    } else {
+      TU_EQ(count_of(x->ops[x->i]), 1);
+      TU_EQ(x->bufs[x->i][0], one[0]);
+    }
+    weft_future_unref(x->ops[x->i]);
+  }
+  raw_done(f);
+  WEFT_CORO_END();
+}
+
+static void test_recycled_reads(void) {
+  recycle_frame f = {0};
+  io_task_test(recycle_main, &f);
+}
+
 /* ------------------------------------------------------------------ */
 /* end of file                                                         */
 /* ------------------------------------------------------------------ */
@@ -676,6 +728,7 @@ static void test_arguments(void) {
 }
 
 static const tu_test tests[] = {
+    {"recycled_reads", test_recycled_reads},
     {"buffered_then_direct", test_buffered_then_direct},
     {"partial_reads", test_partial_reads},
     {"eof", test_eof},
