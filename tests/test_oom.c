@@ -53,6 +53,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -1679,6 +1682,32 @@ static bool io_tolerated(int rc) {
   } while (0)
 
 static void drop_stream(void *p) { weft_stream_unref(p); }
+
+/*
+ * Makes the close of `stream`'s socket a reset (SO_LINGER 0), so that this
+ * scenario's few hundred connections leave no TIME_WAIT behind: a port in
+ * TIME_WAIT on 127.0.0.1 cannot be bound on 0.0.0.0 by a test that runs
+ * beside this one.  The socket is found by its two ports (best effort: a
+ * stream whose addresses cannot be read is left as it is).
+ */
+static void no_time_wait(weft_stream_t *stream) {
+  char buf[64];
+  int lport = -1, pport = -1;
+  if (weft_stream_local_address(stream, buf, sizeof buf, &lport) < 0 ||
+      weft_stream_peer_address(stream, buf, sizeof buf, &pport) < 0)
+    return;
+  for (int fd = 0; fd < 1024; fd++) {
+    struct sockaddr_in a, b;
+    socklen_t la = sizeof a, lb = sizeof b;
+    if (getsockname(fd, (struct sockaddr *)&a, &la) != 0 || a.sin_family != AF_INET ||
+        ntohs(a.sin_port) != lport || getpeername(fd, (struct sockaddr *)&b, &lb) != 0 ||
+        ntohs(b.sin_port) != pport)
+      continue;
+    struct linger lg = {1, 0};
+    (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    return;
+  }
+}
 static void drop_server(void *p) { weft_server_unref(p); }
 
 /* The server's task per connection: echoes one line. */
@@ -1725,6 +1754,20 @@ static int echo_step(weft_task_t *task, void *ud) {
   f->op = NULL;
   if (f->rc != 0)
     WEFT_CORO_FAIL(f->rc, NULL);
+  /* The client closes first (with a reset, see no_time_wait): wait for it,
+   * so that this side never closes a live connection (no TIME_WAIT). */
+  no_time_wait(f->stream);
+  f->op = weft_stream_read(f->stream, -1);
+  if (f->op == NULL) {
+    CHECK_NULL_OOM();
+    WEFT_CORO_FAIL(WEFT_ENOMEM, NULL);
+  }
+  WEFT_AWAIT(f->rc, f->op);
+  weft_future_unref(f->op);
+  f->op = NULL;
+  /* the client's reset, or its end; or out of memory on this side */
+  if (f->rc != 0 && f->rc != WEFT_ECONNRESET && !io_tolerated(f->rc))
+    CHECK_RC(f->rc, 0);
   WEFT_CORO_RETURN();
   WEFT_CORO_END();
 }
@@ -1778,6 +1821,7 @@ static int tcp_step(weft_task_t *task, void *ud) {
     CHECK(len == 6 && memcmp(data, "hello\n", 6) == 0);
   }
   b->reached = 1;
+  no_time_wait(f->client);
   MUST(weft_stream_close(f->client), 0);
   MUST(weft_server_close(f->server), 0);
   f->op = OWN_FUTURE(b, weft_server_wait_closed(f->server));
