@@ -68,6 +68,8 @@ static int weft__schedule(weft_loop_t *loop, bool timed, uint64_t when, double w
   if (fn == NULL)
     return WEFT_EINVAL;
   int rc = weft__loop_guard(loop);
+  if (rc == 0 && timed)
+    rc = weft__timer_reserve(loop);
   if (rc != 0)
     return rc;
   weft_handle_t *h = weft__handle_alloc(loop);

@@ -285,6 +285,9 @@ int weft_task_sleep(weft_task_t *task, double delay) {
   if (!(delay > 0))
     return weft_task_yield(task);
   weft_loop_t *loop = task->f.loop;
+  rc = weft__timer_reserve(loop);
+  if (rc != 0)
+    return rc;
   weft__timer_start(loop, &task->timer, weft__delay_to_when(loop, delay));
   task->wait = WEFT__WAIT_SLEEP;
   return WEFT_STEP_SUSPEND;
@@ -492,6 +495,8 @@ void weft__sleep_expire(weft__timer *timer, weft_loop_t *loop) {
 
 weft_future_t *weft_sleep(weft_loop_t *loop, double delay) {
   int rc = isnan(delay) ? WEFT_EINVAL : weft__loop_guard(loop);
+  if (rc == 0)
+    rc = weft__timer_reserve(loop);
   if (rc != 0)
     WEFT__FAIL_NULL(rc);
   uint8_t sclass;

@@ -85,8 +85,7 @@ uint64_t weft__time_to_when(weft_loop_t *loop, double when) {
   return (uint64_t)ns;
 }
 
-/* Growing the heap may fail; the caller has nowhere to report it, so the
- * entry then waits in an overflow-free way: we retry with a smaller step. */
+/* Room for one more entry: grows the heap (doubling) when it is full. */
 static bool weft__heap_reserve(weft_loop_t *loop) {
   if (loop->heap_len < loop->heap_cap)
     return true;
@@ -101,11 +100,16 @@ static bool weft__heap_reserve(weft_loop_t *loop) {
   return true;
 }
 
+int weft__timer_reserve(weft_loop_t *loop) {
+  return weft__heap_reserve(loop) ? 0 : WEFT_ENOMEM;
+}
+
 void weft__timer_start(weft_loop_t *loop, weft__timer *timer, uint64_t when) {
   if (timer->slot != 0)
     weft__timer_stop(loop, timer);
   if (!weft__heap_reserve(loop)) {
-    /* Out of memory for the heap: expire at once rather than never. */
+    /* Not reached: every caller reserved room first (weft__timer_reserve)
+     * and could still fail.  Expiring at once beats never. */
     timer->when = loop->now;
     weft__timer_fire(timer, loop);
     return;

@@ -68,6 +68,10 @@ void weft__task_timer_expire(weft__timer *timer, weft_loop_t *loop);
 void weft__sleep_expire(weft__timer *timer, weft_loop_t *loop);
 void weft__handle_expire(weft__timer *timer, weft_loop_t *loop);
 
+/* Room in the deadline heap for one more timer: 0 or WEFT_ENOMEM.  Every
+ * weft__timer_start is preceded by it, before anything is committed, so
+ * that running out of memory is an error the caller returns. */
+int weft__timer_reserve(weft_loop_t *loop);
 void weft__timer_start(weft_loop_t *loop, weft__timer *timer, uint64_t when);
 void weft__timer_stop(weft_loop_t *loop, weft__timer *timer);
 void weft__timers_expire(weft_loop_t *loop);

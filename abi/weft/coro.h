@@ -95,7 +95,8 @@
 /** `rc = await future`: 0, the future's error code, or WEFT_ECANCELED. */
 #define WEFT_AWAIT(rc, future) WEFT__CORO_SUSPEND(rc, weft_task_await(weft_coro_task_, (future)))
 
-/** `rc = await asyncio.sleep(seconds)`: 0 or WEFT_ECANCELED. */
+/** `rc = await asyncio.sleep(seconds)`: 0 or WEFT_ECANCELED (or, without
+ * suspending, an error of weft_task_sleep such as WEFT_ENOMEM). */
 #define WEFT_AWAIT_SLEEP(rc, seconds) WEFT__CORO_SUSPEND(rc, weft_task_sleep(weft_coro_task_, (seconds)))
 
 /** `await asyncio.sleep(0)`: lets the other ready callbacks run first. */

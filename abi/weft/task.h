@@ -145,8 +145,10 @@ WEFT_API int weft_task_await(weft_task_t *task, weft_future_t *future);
  * future: the timer lives in the task.  `delay` <= 0 yields for one round.
  * Returns WEFT_STEP_SUSPEND.  On resume the status is 0, or WEFT_ECANCELED
  * if the task was cancelled meanwhile (the timer is then stopped).
- * Owner thread, from the task's own step.  Errors: WEFT_EINVAL (NULL, NaN),
- * WEFT_ESTATE (not in this task's step, or the step already suspended).
+ * Owner thread, from the task's own step.  Errors (the task does not
+ * suspend): WEFT_EINVAL (NULL, NaN), WEFT_ESTATE (not in this task's step,
+ * or the step already suspended), WEFT_ENOMEM (no memory for the loop's
+ * timer heap to grow).
  */
 WEFT_API int weft_task_sleep(weft_task_t *task, double delay);
 
