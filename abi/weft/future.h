@@ -149,8 +149,12 @@ WEFT_API int weft_future_set_error(weft_future_t *future, int code, const char *
  * are scheduled.  For a task this requests cancellation (weft_task_cancel).
  * Returns 1 if the future was pending (for a task: the request was made), 0
  * if it was already done (nothing changes).  From another thread the request
- * is queued and 1 is returned.  Any thread.  Errors: WEFT_EINVAL (NULL),
- * WEFT_ECLOSED, WEFT_ENOMEM.
+ * is queued and 1 is returned.  On the owner thread, out of memory for the
+ * copy of `message`, the future is cancelled all the same, without a
+ * message (a cancellation is never lost for want of its text).  Any
+ * thread.  Errors: WEFT_EINVAL (NULL), WEFT_ECLOSED, WEFT_ENOMEM (from
+ * another thread: no memory to queue the request or copy the message;
+ * nothing was requested).
  */
 WEFT_API int weft_future_cancel(weft_future_t *future, const char *message);
 

@@ -227,8 +227,9 @@ WEFT_API weft_task_t *weft_loop_current_task(weft_loop_t *loop);
 
 /**
  * The task's name (borrowed; valid until renamed or freed); a task never
- * named is "Task-N".  Owner thread.  NULL on error, with weft_last_error()
- * WEFT_EINVAL (NULL task) or WEFT_ETHREAD (another thread).
+ * named is "Task-N" (or "Task" while there is no memory to store "Task-N":
+ * the next call tries again).  Owner thread.  NULL on error, with
+ * weft_last_error() WEFT_EINVAL (NULL task) or WEFT_ETHREAD (another thread).
  */
 WEFT_API const char *weft_task_name(weft_task_t *task);
 
