@@ -27,9 +27,13 @@
 #ifndef WEFT_IO_TEST_UTIL_H
 #define WEFT_IO_TEST_UTIL_H
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -56,6 +60,22 @@ static inline int io_fd_count(void) {
 /* ---- a blocked thread pool ---------------------------------------------------- */
 
 enum { IO_POOL_SIZE = 2 };
+
+/* A plain listening socket on 127.0.0.1 and a kernel-chosen port (*port),
+ * for peers the tests drive by hand (misbehaving ones included). */
+static inline int io_raw_listen(int backlog, int *port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  TU_OK(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
+  TU_OK(listen(fd, backlog) == 0);
+  socklen_t len = sizeof a;
+  getsockname(fd, (struct sockaddr *)&a, &len);
+  *port = ntohs(a.sin_port);
+  return fd;
+}
 
 static inline void io_suite_init(void) {
   setenv("UV_THREADPOOL_SIZE", "2", 1);

@@ -109,20 +109,6 @@ static int server_port(weft_server_t *sv) {
 
 /* ---- raw sockets for misbehaving peers ------------------------------------ */
 
-static int raw_listen(int backlog, int *port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  TU_OK(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
-  TU_OK(listen(fd, backlog) == 0);
-  socklen_t len = sizeof a;
-  getsockname(fd, (struct sockaddr *)&a, &len);
-  *port = ntohs(a.sin_port);
-  return fd;
-}
-
 /* ------------------------------------------------------------------ */
 /* echo round trips                                                    */
 /* ------------------------------------------------------------------ */
@@ -810,7 +796,7 @@ static int backpressure_main(weft_task_t *task, void *ud) {
   int rc;
   static char chunk[65536];
   WEFT_CORO_BEGIN(task, f);
-  f->lfd = raw_listen(4, &f->port);
+  f->lfd = io_raw_listen(4, &f->port);
   f->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", f->port);
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, 0);
@@ -989,7 +975,7 @@ static int reset_main(weft_task_t *task, void *ud) {
   raw_frame *f = ud;
   int rc;
   WEFT_CORO_BEGIN(task, f);
-  f->lfd = raw_listen(4, &f->port);
+  f->lfd = io_raw_listen(4, &f->port);
   f->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", f->port);
   WEFT_AWAIT(rc, f->f);
   f->c = weft_stream_from_future(f->f);
@@ -1040,7 +1026,7 @@ static int peer_gone_main(weft_task_t *task, void *ud) {
   gone_frame *f = ud;
   int rc;
   WEFT_CORO_BEGIN(task, f);
-  f->lfd = raw_listen(4, &f->port);
+  f->lfd = io_raw_listen(4, &f->port);
   f->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", f->port);
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, 0);
@@ -1080,7 +1066,7 @@ static int refused_main(weft_task_t *task, void *ud) {
   raw_frame *f = ud;
   int rc;
   WEFT_CORO_BEGIN(task, f);
-  f->lfd = raw_listen(1, &f->port);
+  f->lfd = io_raw_listen(1, &f->port);
   close(f->lfd); /* nothing listens there any more */
   f->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", f->port);
   WEFT_AWAIT(rc, f->f);
@@ -1106,7 +1092,7 @@ static int timeout_main(weft_task_t *task, void *ud) {
   raw_frame *f = ud;
   int rc;
   WEFT_CORO_BEGIN(task, f);
-  f->lfd = raw_listen(0, &f->port);
+  f->lfd = io_raw_listen(0, &f->port);
   {
     struct sockaddr_in a;
     memset(&a, 0, sizeof a);
@@ -1235,7 +1221,7 @@ static int abort_main(weft_task_t *task, void *ud) {
   int rc;
   static char chunk[65536];
   WEFT_CORO_BEGIN(task, f);
-  f->lfd = raw_listen(4, &f->port);
+  f->lfd = io_raw_listen(4, &f->port);
   f->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", f->port);
   WEFT_AWAIT(rc, f->f);
   f->c = weft_stream_from_future(f->f);
@@ -1331,7 +1317,7 @@ static int loop_close_main(weft_task_t *task, void *ud) {
   WEFT_AWAIT_SLEEP(rc, 0.02); /* the echo task runs and waits again */
   f->read = weft_stream_read_exactly(f->c, 1000); /* waits forever */
   f->closed = weft_stream_wait_closed(f->c);
-  f->lfd = raw_listen(0, &f->port);
+  f->lfd = io_raw_listen(0, &f->port);
   {
     struct sockaddr_in a;
     memset(&a, 0, sizeof a);

@@ -49,20 +49,6 @@ static int all_are(const char *p, size_t n, char c) {
   return 1;
 }
 
-static int raw_listen(int *port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  TU_OK(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
-  TU_OK(listen(fd, 4) == 0);
-  socklen_t len = sizeof a;
-  getsockname(fd, (struct sockaddr *)&a, &len);
-  *port = ntohs(a.sin_port);
-  return fd;
-}
-
 static void raw_send(int fd, const char *text) {
   size_t n = strlen(text);
   TU_EQ(send(fd, text, n, MSG_NOSIGNAL), (long long)n);
@@ -86,7 +72,7 @@ typedef struct {
 /* Connects f->c to a raw listener and accepts the raw side as f->peer. */
 #define RAW_CONNECT(rc, f, task)                                               \
   do {                                                                         \
-    (f)->lfd = raw_listen(&(f)->port);                                         \
+    (f)->lfd = io_raw_listen(4, &(f)->port);                                   \
     (f)->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", (f)->port);   \
     WEFT_AWAIT(rc, (f)->f);                                                    \
     TU_RC(rc, 0);                                                              \
