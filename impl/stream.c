@@ -89,6 +89,8 @@ int weft__waiters_add(weft__waiters *w, weft_future_t *f) {
   return 0;
 }
 
+/* Completes `f` with `code` (0: no value), unless its owner cancelled it;
+ * out of memory for the message, without it (an outcome is never lost). */
 static void weft__future_finish(weft_future_t *f, int code, const char *message) {
   if (weft_future_done(f))
     return; /* cancelled by its owner */
@@ -96,8 +98,8 @@ static void weft__future_finish(weft_future_t *f, int code, const char *message)
     weft_future_set_none(f);
   else if (code == WEFT_ECANCELED)
     weft_future_cancel(f, message);
-  else
-    weft_future_set_error(f, code, message);
+  else if (weft_future_set_error(f, code, message) != 0)
+    weft_future_set_error(f, code, NULL);
 }
 
 void weft__waiters_finish(weft__waiters *w, int code, const char *message) {
@@ -417,12 +419,6 @@ static void weft__stream_take_into(weft_stream_t *s, weft_future_t *f, size_t av
   weft__stream_consume(s, n);
 }
 
-/* Fails `f` (also when there is no memory for the message). */
-static void weft__stream_fail_read(weft_future_t *f, int code, const char *message) {
-  if (weft_future_set_error(f, code, message) != 0)
-    weft_future_set_error(f, code, NULL);
-}
-
 /* The end of file came before a read_exactly / read_until was satisfied:
  * what is buffered moves out of the stream, to weft_stream_partial (asyncio's
  * IncompleteReadError.partial: a later read sees the end of file). */
@@ -430,7 +426,7 @@ static void weft__stream_incomplete(weft_stream_t *s, weft_future_t *f, const ch
   size_t n = weft__stream_buffered(s);
   char *p = malloc(n > 0 ? n : 1);
   if (p == NULL) {
-    weft__stream_fail_read(f, WEFT_ENOMEM, NULL); /* the bytes stay buffered */
+    weft__future_finish(f, WEFT_ENOMEM, NULL); /* the bytes stay buffered */
     return;
   }
   if (n > 0)
@@ -439,7 +435,7 @@ static void weft__stream_incomplete(weft_stream_t *s, weft_future_t *f, const ch
   s->partial = p;
   s->plen = n;
   weft__stream_consume(s, n);
-  weft__stream_fail_read(f, WEFT_EINCOMPLETE, message);
+  weft__future_finish(f, WEFT_EINCOMPLETE, message);
 }
 
 /* Tries to complete the read described by s->rd with what is buffered.
@@ -487,8 +483,8 @@ static int weft__stream_try_read(weft_stream_t *s, weft_future_t *f) {
       if (s->rd.scan > s->limit) {
         if (s->rd.kind == WEFT__RD_LINE)
           weft__stream_consume(s, avail); /* asyncio's readline drops it */
-        weft__stream_fail_read(f, WEFT_ELIMIT,
-                               "separator is not found, and chunk exceeds the limit");
+        weft__future_finish(f, WEFT_ELIMIT,
+                            "separator is not found, and chunk exceeds the limit");
         return 1;
       }
     }
@@ -498,7 +494,7 @@ static int weft__stream_try_read(weft_stream_t *s, weft_future_t *f) {
     if (isep > s->limit) {
       if (s->rd.kind == WEFT__RD_LINE)
         weft__stream_consume(s, isep + dlen);
-      weft__stream_fail_read(f, WEFT_ELIMIT, "separator is found, but chunk is longer than limit");
+      weft__future_finish(f, WEFT_ELIMIT, "separator is found, but chunk is longer than limit");
       return 1;
     }
     weft__stream_take(s, f, isep + dlen);

@@ -86,30 +86,26 @@ uint64_t weft__time_to_when(weft_loop_t *loop, double when) {
 }
 
 /* Room for one more entry: grows the heap (doubling) when it is full. */
-static bool weft__heap_reserve(weft_loop_t *loop) {
+int weft__timer_reserve(weft_loop_t *loop) {
   if (loop->heap_len < loop->heap_cap)
-    return true;
+    return 0;
   if (loop->heap_cap >= (1u << 23))
-    return false; /* 16M pending timers: the slot field's limit */
+    return WEFT_ENOMEM; /* 16M pending timers: the slot field's limit */
   uint32_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64;
   weft__timer **heap = realloc(loop->heap, (size_t)cap * sizeof *heap);
   if (heap == NULL)
-    return false;
+    return WEFT_ENOMEM;
   loop->heap = heap;
   loop->heap_cap = cap;
-  return true;
-}
-
-int weft__timer_reserve(weft_loop_t *loop) {
-  return weft__heap_reserve(loop) ? 0 : WEFT_ENOMEM;
+  return 0;
 }
 
 void weft__timer_start(weft_loop_t *loop, weft__timer *timer, uint64_t when) {
   if (timer->slot != 0)
     weft__timer_stop(loop, timer);
-  if (!weft__heap_reserve(loop)) {
-    /* Not reached: every caller reserved room first (weft__timer_reserve)
-     * and could still fail.  Expiring at once beats never. */
+  if (weft__timer_reserve(loop) != 0) {
+    /* Not reached: every caller reserved the slot first.  Should one not,
+     * expiring at once beats overrunning the heap. */
     timer->when = loop->now;
     weft__timer_fire(timer, loop);
     return;
