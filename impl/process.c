@@ -5,6 +5,7 @@
  * The libuv process handle stays open until the child exits (libuv reaps
  * it then); the exit callback completes the waits and closes the handle.
  */
+#include "sigstack.h"
 #include "stream-internal.h"
 
 #include <signal.h>
@@ -161,6 +162,7 @@ weft_process_t *weft_process_spawn(weft_loop_t *loop, const char *const *argv,
     weft_process_unref(p);
     WEFT__FAIL_NULL(rc);
   }
+  weft__signal_onstack(SIGCHLD); /* uv_spawn (re)installed libuv's handler */
   p->pid = p->proc.pid;
   for (int i = 0; i < 3; i++)
     if (p->stdio[i] != NULL)

@@ -14,8 +14,19 @@
  * close function), so the loop needs no field of ours.
  */
 #include "req-internal.h"
+#include "sigstack.h"
 
 #include <signal.h>
+
+/* libuv's handlers lack SA_ONSTACK; Go and sigaltstack hosts need it (sigstack.h). */
+void weft__signal_onstack(int signum) {
+  struct sigaction sa;
+  if (sigaction(signum, NULL, &sa) != 0 || sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN ||
+      (sa.sa_flags & SA_ONSTACK))
+    return;
+  sa.sa_flags |= SA_ONSTACK;
+  (void)sigaction(signum, &sa, NULL);
+}
 
 static int weft__signum_check(int signum) {
   if (signum <= 0 || signum >= NSIG || signum == SIGKILL || signum == SIGSTOP)
@@ -118,6 +129,7 @@ weft_future_t *weft_signal_wait(weft_loop_t *loop, int signum) {
     weft_future_unref(f);
     WEFT__FAIL_NULL(rc);
   }
+  weft__signal_onstack(signum);
   return f;
 }
 
@@ -212,6 +224,7 @@ int weft_signal_add(weft_loop_t *loop, int signum, weft_signal_fn fn, void *user
     return rc;
   }
   uv_unref((uv_handle_t *)&s->uv); /* a handler does not keep the loop running */
+  weft__signal_onstack(signum);
   /* The new watch starts before the old one stops: no moment without one. */
   weft__sighandler *old = weft__sighandler_find(loop, signum);
   s->fn = fn;

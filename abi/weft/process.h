@@ -14,6 +14,11 @@
  * a process that is still running (SIGKILL), reaps it, cancels its waits
  * and closes its pipes.
  *
+ * Children are reaped by libuv's SIGCHLD handler, which weft_process_spawn
+ * (re)installs process-wide.  libuv's handler is installed with SA_ONSTACK,
+ * so a host whose threads run on small stacks with an alternate signal stack
+ * (Go, anything using sigaltstack) takes the signal on that alternate stack.
+ *
  * Threads: ref/unref from any thread; everything else on the loop's owner
  * thread (WEFT_ETHREAD otherwise).
  */

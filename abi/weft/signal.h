@@ -23,6 +23,11 @@
  * while the loop runs for other reasons (WEFT_RUN_FOREVER, a pending
  * future, ...), and a loop with nothing else to do returns.
  *
+ * libuv's handler is installed with SA_ONSTACK (weft adds the flag once
+ * libuv has installed it), so a host whose threads run on small stacks with
+ * an alternate signal stack (Go, anything using sigaltstack) takes the
+ * signal on that alternate stack; without one the flag changes nothing.
+ *
  * All calls are for the loop's owner thread.
  */
 #ifndef WEFT_SIGNAL_H

@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"weft.local/weft/internal/ctest"
 )
 
 func TestDNS(t *testing.T) {
@@ -88,6 +90,10 @@ func TestSignals(t *testing.T) {
 	l := testLoop(t)
 	sig := l.WaitSignal(syscall.SIGUSR1)
 	Call(l, func() (int, error) { return 0, nil }) // the wait is registered
+	// libuv's handler runs on the signal stack, as Go requires of C handlers
+	if got := ctest.HandlerOnStack(int(syscall.SIGUSR1)); got != 1 {
+		t.Fatal("SIGUSR1 handler with SA_ONSTACK:", got)
+	}
 	syscall.Kill(os.Getpid(), syscall.SIGUSR1)
 	select {
 	case <-sig.Done():
@@ -100,6 +106,9 @@ func TestSignals(t *testing.T) {
 	got := make(chan syscall.Signal, 4)
 	if err := l.AddSignalHandler(syscall.SIGUSR2, func(s syscall.Signal) { got <- s }); err != nil {
 		t.Fatal(err)
+	}
+	if got := ctest.HandlerOnStack(int(syscall.SIGUSR2)); got != 1 {
+		t.Fatal("SIGUSR2 handler with SA_ONSTACK:", got)
 	}
 	syscall.Kill(os.Getpid(), syscall.SIGUSR2)
 	if s := <-got; s != syscall.SIGUSR2 {

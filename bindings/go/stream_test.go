@@ -186,9 +186,10 @@ func TestProcess(t *testing.T) {
 	if p.Pid <= 0 || p.Stdin == nil || p.Stdout == nil || p.Stderr == nil || p.Stdout.Kind() != StreamPipe {
 		t.Fatal(p)
 	}
-	// libuv's SIGCHLD handler runs on the signal stack: without SA_ONSTACK
-	// the kernel writes the signal frame below the stack pointer of the Go
-	// code a thread runs, past the end of a small goroutine stack
+	// libuv's SIGCHLD handler runs on the signal stack (weft_process_spawn
+	// adds SA_ONSTACK): without it the kernel writes the signal frame below
+	// the stack pointer of the Go code a thread runs, past the end of a
+	// small goroutine stack
 	if got := ctest.HandlerOnStack(int(syscall.SIGCHLD)); got != 1 {
 		t.Fatal("SIGCHLD handler with SA_ONSTACK:", got)
 	}

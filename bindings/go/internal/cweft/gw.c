@@ -382,44 +382,6 @@ int gw_stop(weft_loop_t *loop) {
 
 /* ---- signals -------------------------------------------------------------------- */
 
-#include <signal.h>
-
-/* libuv installs its signal handlers (SIGCHLD for processes included)
- * without SA_ONSTACK; a Go program needs it: without it the kernel pushes
- * the signal frame (about 3 KB with AVX-512 state) below the stack pointer
- * of whatever runs on the receiving thread, which, when it is Go code (the
- * loop thread runs Go callbacks), is a goroutine's stack of a few KB, so the
- * frame lands on a neighbouring goroutine's stack ("unknown caller pc",
- * zeroed return addresses).  It is added after libuv installed the handler. */
-void gw_signal_onstack(int signum) {
-  struct sigaction sa;
-  if (sigaction(signum, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN &&
-      !(sa.sa_flags & SA_ONSTACK)) {
-    sa.sa_flags |= SA_ONSTACK;
-    sigaction(signum, &sa, NULL);
-  }
-}
-
-/* weft_process_spawn, then SA_ONSTACK on libuv's SIGCHLD handler, which
- * uv_spawn (re)installs whenever no process of any loop was running.  Until
- * the flag is added a SIGCHLD (a failed exec's child) goes, by the kernel's
- * preference for the forking thread, to the loop thread, which is then in
- * C (uv_spawn) on its large system stack. */
-weft_process_t *gw_process_spawn(weft_loop_t *loop, const char *const *argv,
-                                 const char *const *env, const char *cwd, int in, int out,
-                                 int err) {
-  weft_process_t *p = weft_process_spawn(loop, argv, env, cwd, in, out, err);
-  gw_signal_onstack(SIGCHLD);
-  return p;
-}
-
-weft_future_t *gw_signal_wait(weft_loop_t *loop, int signum) {
-  weft_future_t *f = weft_signal_wait(loop, signum);
-  if (f != NULL)
-    gw_signal_onstack(signum);
-  return f;
-}
-
 static void gw_signal_cb(weft_loop_t *loop, int signum, void *ud) {
   (void)loop;
   gw_push(GW_SIGNAL, (uint32_t)(uintptr_t)ud, 0, signum);
@@ -430,10 +392,7 @@ static void gw_release_cb(void *ud) {
 }
 
 int gw_signal_add(weft_loop_t *loop, int signum, uint32_t id) {
-  int rc = weft_signal_add(loop, signum, gw_signal_cb, (void *)(uintptr_t)id, gw_release_cb);
-  if (rc == 0)
-    gw_signal_onstack(signum);
-  return rc;
+  return weft_signal_add(loop, signum, gw_signal_cb, (void *)(uintptr_t)id, gw_release_cb);
 }
 
 /* ---- sync and queues ------------------------------------------------------------- */

@@ -94,18 +94,10 @@ void gw_task_follow(uintptr_t frame, int on);
  * body finished (returns the step result), else WEFT_STEP_SUSPEND. */
 int gw_task_settle(weft_task_t *task, uintptr_t frame);
 
-/* Loop thread: weft_signal_wait / weft_signal_add (events GW_SIGNAL(id),
- * then GW_RELEASE(id)), with SA_ONSTACK added to libuv's handler. */
-weft_future_t *gw_signal_wait(weft_loop_t *loop, int signum);
+/* Loop thread: weft_signal_add (events GW_SIGNAL(id), then GW_RELEASE(id)).
+ * The core installs libuv's handler with SA_ONSTACK, as Go requires of C
+ * handlers (weft/signal.h; weft/process.h for SIGCHLD). */
 int gw_signal_add(weft_loop_t *loop, int signum, uint32_t id);
-/* Any thread: adds SA_ONSTACK to the installed handler of signum if it is
- * not SIG_DFL/SIG_IGN. */
-void gw_signal_onstack(int signum);
-/* Loop thread: weft_process_spawn, then SA_ONSTACK on libuv's SIGCHLD
- * handler (gw_signal_onstack). */
-weft_process_t *gw_process_spawn(weft_loop_t *loop, const char *const *argv,
-                                 const char *const *env, const char *cwd, int in, int out,
-                                 int err);
 
 /* Loop thread: weft_condition_wait_for with a Go predicate (slot id;
  * weftGoPredicate), released with GW_RELEASE(id). */

@@ -128,7 +128,7 @@ const (
 // ---- signals ------------------------------------------------------------------
 
 func SignalWait(loop uintptr, signum int) uintptr {
-	return uintptr(unsafe.Pointer(C.gw_signal_wait((*C.weft_loop_t)(ptr(loop)), C.int(signum))))
+	return uintptr(unsafe.Pointer(C.weft_signal_wait((*C.weft_loop_t)(ptr(loop)), C.int(signum))))
 }
 
 // SignalAdd installs a handler that reports GW_SIGNAL(id) and, once

@@ -200,8 +200,8 @@ func ServerSocketAddress(s uintptr, i int) (addr string, port int, rc int) {
 
 // ---- processes ----------------------------------------------------------------------
 
-// ProcessSpawn starts argv (env nil: inherited; cwd "": the parent's), and
-// makes libuv's SIGCHLD handler run on the signal stack (gw_process_spawn).
+// ProcessSpawn starts argv (env nil: inherited; cwd "": the parent's).  The
+// core installs libuv's SIGCHLD handler with SA_ONSTACK, as Go requires.
 func ProcessSpawn(loop uintptr, argv, env []string, cwd string, in, out, errm int) uintptr {
 	cargv := cstrings(argv)
 	defer freeStrings(cargv)
@@ -213,7 +213,7 @@ func ProcessSpawn(loop uintptr, argv, env []string, cwd string, in, out, errm in
 	}
 	cd := cstrOrNil(cwd)
 	defer free(cd)
-	return up(unsafe.Pointer(C.gw_process_spawn((*C.weft_loop_t)(ptr(loop)), &cargv[0], cenv, cd,
+	return up(unsafe.Pointer(C.weft_process_spawn((*C.weft_loop_t)(ptr(loop)), &cargv[0], cenv, cd,
 		C.int(in), C.int(out), C.int(errm))))
 }
 
