@@ -78,8 +78,9 @@ static void weft__task_finish(weft_task_t *t) {
 }
 
 static const char *weft__task_cancel_text(weft_task_t *t) {
-  if (t->awaited != NULL && t->awaited->state == WEFT_FUTURE_CANCELLED && t->awaited->msg)
-    return t->awaited->msg;
+  weft_future_t *a = (t->tflags & WEFT__T_VIA_AWAIT) ? t->awaited : NULL;
+  if (a != NULL && a->state == WEFT_FUTURE_CANCELLED && a->msg != NULL)
+    return a->msg;
   return t->f.msg;
 }
 
@@ -126,6 +127,8 @@ static void weft__task_run(weft_task_t *t, int status) {
   if (t->f.state == WEFT_FUTURE_PENDING && rc == WEFT_STEP_SUSPEND) {
     uint16_t fl = t->tflags;
     t->tflags &= (uint16_t)~(WEFT__T_YIELD | WEFT__T_WOKEN);
+    if (t->wait != WEFT__WAIT_FUTURE) /* a sleep or a wake: not from `awaited` */
+      t->tflags &= (uint16_t)~WEFT__T_VIA_AWAIT;
     switch (t->wait) {
     case WEFT__WAIT_FUTURE:
       if ((fl & WEFT__T_MUST_CANCEL) && weft_future_cancel(t->awaited, t->f.msg) == 1)
@@ -267,6 +270,7 @@ int weft_task_await(weft_task_t *task, weft_future_t *future) {
   weft_future_ref(future);
   weft_future_unref(task->awaited);
   task->awaited = future;
+  task->tflags |= WEFT__T_VIA_AWAIT;
   if (future->state != WEFT_FUTURE_PENDING)
     return weft__future_outcome(future);
   rc = weft__future_add_cb(future, weft__task_wakeup, task);
@@ -305,6 +309,20 @@ int weft_task_resume_status(weft_task_t *task) {
   if (task == NULL)
     return WEFT_EINVAL;
   return task->resume_status;
+}
+
+const char *weft_task_resume_message(weft_task_t *task) {
+  if (task == NULL)
+    WEFT__FAIL_NULL(WEFT_EINVAL);
+  if (!weft__on_loop(task->f.loop) && !weft__is_closed(task->f.loop))
+    WEFT__FAIL_NULL(WEFT_ETHREAD);
+  int rc = task->resume_status;
+  if (rc == WEFT_ECANCELED)
+    return weft__task_cancel_text(task);
+  weft_future_t *a = task->awaited;
+  if (rc < 0 && a != NULL && a->state == WEFT_FUTURE_ERROR)
+    return a->msg;
+  return NULL;
 }
 
 weft_future_t *weft_task_awaited(weft_task_t *task) {

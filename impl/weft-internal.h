@@ -193,7 +193,8 @@ enum {
   WEFT__T_STARTED = 1 << 4,
   WEFT__T_YIELD = 1 << 5,     /* step asked to run again next round */
   WEFT__T_UD = 1 << 6,        /* a weft__task_ud follows the struct */
-  WEFT__T_REMOTE_WAKE = 1 << 7
+  WEFT__T_REMOTE_WAKE = 1 << 7,
+  WEFT__T_VIA_AWAIT = 1 << 8  /* `awaited` is what the step resumes from */
 };
 
 /* A task's memory: the struct, then (at WEFT__TASK_HEAD) a weft__task_ud

@@ -1592,11 +1592,128 @@ static void test_spawn_frame_ex_release(void) {
   weft_task_unref(t);
 }
 
+
+/* ---- the message that goes with a resume status ------------------------ */
+
+typedef struct msgrec {
+  int steps;
+  int status[8];
+  int isnull[8];
+  char msg[8][32];
+  weft_future_t *f, *g, *h;
+} msgrec;
+
+static int step_messages(weft_task_t *task, void *ud) {
+  msgrec *r = ud;
+  int i = r->steps++;
+  r->status[i] = weft_task_resume_status(task);
+  const char *m = weft_task_resume_message(task);
+  r->isnull[i] = m == NULL;
+  if (m != NULL)
+    snprintf(r->msg[i], sizeof r->msg[i], "%s", m);
+  if (i > 0 && i < 4)
+    (void)weft_task_uncancel(task); /* swallow it and carry on */
+  switch (i) {
+  case 0: return weft_task_await(task, r->f);  /* cancelled with it */
+  case 1: return weft_task_sleep(task, 60.0);  /* cancelled while asleep */
+  case 2: return weft_task_await(task, r->g);  /* done, then cancelled */
+  case 3: return weft_task_await(task, r->h);  /* fails */
+  default: return WEFT_STEP_DONE;
+  }
+}
+
+static void run_until_steps(weft_loop_t *loop, msgrec *r, int n) {
+  for (int k = 0; k < 20 && r->steps < n; k++)
+    TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
+}
+
+/* asyncio: CancelledError(msg) reaches the coroutine at the await that was
+ * pending, whatever it waited on; an exception carries its own message. */
+static void test_resume_message(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  msgrec r;
+  memset(&r, 0, sizeof r);
+  r.f = weft_future_new(loop);
+  r.g = weft_future_new(loop);
+  r.h = weft_future_new(loop);
+  weft_task_t *t = weft_task_spawn(loop, "msgs", step_messages, &r, NULL);
+  TU_OK(t != NULL);
+  if (t == NULL) return;
+  run_until_steps(loop, &r, 1);
+  TU_EQ(r.steps, 1);
+  TU_RC(r.status[0], 0);
+  TU_EQ(r.isnull[0], 1);
+  TU_EQ(weft_task_cancel(t, "one"), 1);
+  run_until_steps(loop, &r, 2);
+  TU_RC(r.status[1], WEFT_ECANCELED);
+  TU_STR(r.msg[1], "one");
+  TU_EQ(weft_future_cancelled(r.f), 1);
+  TU_EQ(weft_task_cancel(t, "two"), 1);
+  run_until_steps(loop, &r, 3);
+  TU_RC(r.status[2], WEFT_ECANCELED);
+  TU_STR(r.msg[2], "two");
+  /* the awaited future completes, then the request arrives before the step */
+  TU_RC(weft_future_set_int64(r.g, 7), 0);
+  TU_EQ(weft_task_cancel(t, "three"), 1);
+  run_until_steps(loop, &r, 4);
+  TU_RC(r.status[3], WEFT_ECANCELED);
+  TU_STR(r.msg[3], "three");
+  TU_EQ(weft_future_done(r.g), 1);
+  TU_EQ(weft_future_cancelled(r.g), 0);
+  TU_RC(weft_future_set_error(r.h, WEFT_EPIPE, "gone"), 0);
+  run_until_steps(loop, &r, 5);
+  TU_EQ(r.steps, 5);
+  TU_RC(r.status[4], WEFT_EPIPE);
+  TU_STR(r.msg[4], "gone");
+  TU_EQ(weft_future_state(weft_task_future(t)), WEFT_FUTURE_RESULT);
+  TU_OK(weft_task_resume_message(NULL) == NULL);
+  TU_RC(weft_last_error(), WEFT_EINVAL);
+  weft_task_unref(t);
+  weft_future_unref(r.f);
+  weft_future_unref(r.g);
+  weft_future_unref(r.h);
+  tu_loop_close(loop);
+}
+
+
+static int step_stale_message(weft_task_t *task, void *ud) {
+  msgrec *r = ud;
+  switch (r->steps++) {
+  case 0: return weft_task_await(task, r->f);
+  case 1: (void)weft_task_uncancel(task); return weft_task_sleep(task, 60.0);
+  default: return weft_task_resume_status(task); /* propagates */
+  }
+}
+
+/* A task cancelled while asleep ends with that request's message, not the
+ * one of a future it awaited (and swallowed the cancellation of) before. */
+static void test_cancel_message_not_stale(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  msgrec r;
+  memset(&r, 0, sizeof r);
+  r.f = weft_future_new(loop);
+  weft_task_t *t = weft_task_spawn(loop, "stale", step_stale_message, &r, NULL);
+  run_until_steps(loop, &r, 1);
+  TU_EQ(weft_task_cancel(t, "one"), 1);
+  run_until_steps(loop, &r, 2);
+  TU_EQ(weft_task_cancel(t, "two"), 1);
+  run_until_steps(loop, &r, 3);
+  TU_EQ(weft_future_cancelled(weft_task_future(t)), 1);
+  TU_STR(weft_future_error_message(weft_task_future(t)), "two");
+  weft_task_unref(t);
+  weft_future_unref(r.f);
+  tu_loop_close(loop);
+}
+
 static const tu_test tests[] = {
     {"spawn_and_result", test_spawn_and_result},
     {"spawn_errors", test_spawn_errors},
     {"spawn_frame_ex_release", test_spawn_frame_ex_release},
     {"null_task_arguments", test_null_task_arguments},
+    {"resume_message", test_resume_message},
+    {"cancel_message_not_stale", test_cancel_message_not_stale},
     {"step_failures", test_step_failures},
     {"unobserved_task_error", test_unobserved_task_error},
     {"task_future_setters_outside_step", test_task_future_setters_outside_step},

@@ -701,6 +701,7 @@ typedef struct {
   int add_cb, remove_cb, spawn_null, spawn_err, sleep_null, sleep_err, handle_cancel;
   int cancel_rc;
   int cancelling, uncancel, set_name, name_null, name_err, awaiting_null, current_null;
+  int resume_msg_null, resume_msg_err;
 } wt_arg;
 
 static void *wrong_thread_main(void *p) {
@@ -720,6 +721,8 @@ static void *wrong_thread_main(void *p) {
   a->name_null = weft_task_name(a->t) == NULL;
   a->name_err = weft_last_error();
   a->awaiting_null = weft_task_awaiting(a->t) == NULL;
+  a->resume_msg_null = weft_task_resume_message(a->t) == NULL;
+  a->resume_msg_err = weft_last_error();
   a->current_null = weft_loop_current_task(a->loop) == NULL;
   a->cancel_rc = weft_future_cancel(a->f, "remote"); /* any thread: queued */
   return NULL;
@@ -826,6 +829,8 @@ static void test_wrong_thread_future_task(void) {
   TU_EQ(a.name_null, 1);
   TU_RC(a.name_err, WEFT_ETHREAD);
   TU_EQ(a.awaiting_null, 1);
+  TU_EQ(a.resume_msg_null, 1);
+  TU_RC(a.resume_msg_err, WEFT_ETHREAD);
   TU_EQ(a.current_null, 1);
   /* nothing changed: the request is still there, the name is the owner's */
   TU_EQ(weft_task_cancelling(a.t), 1);

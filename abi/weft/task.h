@@ -170,6 +170,21 @@ WEFT_API int weft_task_yield(weft_task_t *task);
 WEFT_API int weft_task_resume_status(weft_task_t *task);
 
 /**
+ * The message that goes with weft_task_resume_status(), as asyncio's
+ * CancelledError and exceptions carry one: for WEFT_ECANCELED the cancel
+ * message (the awaited future's if it was cancelled with one, else the
+ * latest weft_task_cancel() message, as when the task was sleeping, waiting
+ * for a wake, or its awaited future had completed before the request);
+ * for an error code the awaited future's error message.  NULL when the
+ * status is 0 or there is no message (weft_last_error() left alone); also
+ * NULL, with weft_last_error() set, for WEFT_EINVAL (`task` is NULL) and
+ * WEFT_ETHREAD (another thread while the loop is open).  Borrowed from the
+ * task or its awaited future: valid until the step returns.  Owner thread
+ * (any once the loop is closed).
+ */
+WEFT_API const char *weft_task_resume_message(weft_task_t *task);
+
+/**
  * The future this task last awaited (borrowed; valid during the step that
  * follows), or NULL.  Use it to read the result after an await.  Owner
  * thread.

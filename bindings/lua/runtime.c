@@ -1198,6 +1198,8 @@ static int wl_await_k(lua_State *L, int status, lua_KContext ctx) {
   wl_state *wl = wl_self(L);
   wl_task *t = wl_current(wl, L);
   int rc = weft_task_resume_status(t->task);
+  if (rc != 0) /* the message of this resume: a cancel request's or the error's */
+    return wl_raise(L, wl, rc, weft_task_resume_message(t->task));
   return wl_outcome(L, wl, weft_task_awaited(t->task), rc);
 }
 
@@ -1211,8 +1213,7 @@ static int wl_await_lfut_k(lua_State *L, int status, lua_KContext ctx) {
   wl_lfut *lf = (wl_lfut *)ctx; /* at index 1, which keeps it */
   if (rc == 0 && lf->hdr.type == &wl_lfut_type && lf->state != WEFT_FUTURE_PENDING)
     return wl_lfut_outcome(L, wl, lf, 1);
-  weft_future_t *cf = weft_task_awaited(t->task);
-  const char *msg = rc != 0 && weft_future_cancelled(cf) ? weft_future_error_message(cf) : NULL;
+  const char *msg = rc != 0 ? weft_task_resume_message(t->task) : NULL;
   if (lf->hdr.type == &wl_lfut_type) {
     if (lf->state == WEFT_FUTURE_PENDING) { /* asyncio: the awaited future is cancelled */
       lf->state = WEFT_FUTURE_CANCELLED;
@@ -1307,7 +1308,7 @@ static int wl_sleep_k(lua_State *L, int status, lua_KContext ctx) {
   wl_task *t = wl_current(wl, L);
   int rc = weft_task_resume_status(t->task);
   if (rc != 0)
-    return wl_raise(L, wl, rc, NULL);
+    return wl_raise(L, wl, rc, weft_task_resume_message(t->task));
   /* asyncio.sleep(delay, result): the values after delay (none for yield) */
   return lua_gettop(L) > 1 ? lua_gettop(L) - 1 : 0;
 }
@@ -1340,7 +1341,9 @@ static weft_future_t *wl_k_outcome(lua_State *L, wl_state *wl, int status, lua_K
   int rc = status == LUA_YIELD ? weft_task_resume_status(t->task) : (int)ctx;
   weft_future_t *f = weft_task_awaited(t->task);
   if (rc != 0)
-    wl_raise(L, wl, rc, f != NULL ? weft_future_error_message(f) : NULL);
+    wl_raise(L, wl, rc,
+             status == LUA_YIELD ? weft_task_resume_message(t->task)
+                                 : f != NULL ? weft_future_error_message(f) : NULL);
   return f;
 }
 

@@ -88,6 +88,35 @@ T.test("cancel a sleeping task", function()
   T.eq(weft.time() < 100, true)
 end)
 
+T.test("cancel a sleeping task with a message: the sleep raises it", function()
+  local seen
+  local t = weft.spawn(function()
+    local ok, e = pcall(weft.sleep, 100)
+    seen = not ok and weft.is_cancelled(e) and e.message
+    error(e, 0)
+  end)
+  weft.yield()
+  T.eq(t:cancel("wake up"), true)
+  local e = T.raises_code(weft.ECANCELED, t.await, t)
+  T.eq(seen, "wake up")
+  T.eq(e.message, "wake up")
+end)
+
+T.test("cancelled after the awaited future completed: the message arrives at that await", function()
+  local seen
+  local f = weft.future()
+  local t = weft.spawn(function()
+    local ok, e = pcall(f.await, f)
+    seen = not ok and weft.is_cancelled(e) and e.message
+    return "swallowed"
+  end)
+  weft.yield()
+  f:set_result(1)
+  T.eq(t:cancel("too late"), true)
+  T.eq(t:await(), "swallowed")
+  T.eq(seen, "too late")
+end)
+
 T.test("cancel before the first step: the function never runs", function()
   local ran = false
   local t = weft.spawn(function() ran = true end)
