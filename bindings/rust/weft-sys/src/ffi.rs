@@ -560,6 +560,9 @@ extern "C" {
     pub fn weft_task_resume_status(task: *mut weft_task_t) -> ::std::os::raw::c_int;
 }
 extern "C" {
+    pub fn weft_task_resume_message(task: *mut weft_task_t) -> *const ::std::os::raw::c_char;
+}
+extern "C" {
     pub fn weft_task_awaited(task: *mut weft_task_t) -> *mut weft_future_t;
 }
 extern "C" {
