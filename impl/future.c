@@ -349,10 +349,11 @@ static int weft__settle_owned(weft_future_t *f, int state, int vtype, int64_t i,
                               void *p, size_t len, weft_release_fn release, char *msg) {
   if (f->state != WEFT_FUTURE_PENDING)
     return WEFT_ESTATE;
-  /* A sleep completed by other means (a result set by hand, a cancel) must
-   * not leave its timer in the heap: the heap does not hold the future. */
-  if (f->flags & WEFT__F_SLEEP)
-    weft__timer_stop(f->loop, &((weft__sleep *)f)->timer);
+  /* A sleep completed by other means (a result set by hand, a cancel), or a
+   * task that set its result after weft_task_sleep in the same step, must
+   * not leave its timer in the heap: the value overwrites it. */
+  if (f->flags & (WEFT__F_SLEEP | WEFT__F_TASK))
+    weft__future_unsleep(f);
   f->state = (uint8_t)state;
   f->vtype = (uint8_t)vtype;
   if (f->msg != NULL)
@@ -806,7 +807,7 @@ int weft__future_describe(const weft_future_t *f, char *buf, size_t size) {
     }
     if (f->flags & WEFT__F_SLEEP)
       return snprintf(buf, size, "<%s pending until=%.3f cb=%d>", kind,
-                      (double)((const weft__sleep *)f)->timer.when / 1e9, ncb);
+                      (double)f->timer.when / 1e9, ncb);
     return snprintf(buf, size, "<%s pending cb=%d>", kind, ncb);
   }
   case WEFT_FUTURE_RESULT:

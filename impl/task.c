@@ -46,7 +46,7 @@ static void weft__task_wakeup(weft_future_t *fut, void *userdata) {
 
 void weft__task_timer_expire(weft__timer *timer, weft_loop_t *loop) {
   (void)loop;
-  weft_task_t *t = WEFT__CONTAINER_OF(timer, weft_task_t, timer);
+  weft_task_t *t = WEFT__CONTAINER_OF(timer, weft_task_t, f.timer);
   t->wait = WEFT__WAIT_NONE;
   weft__task_schedule(t, 0);
 }
@@ -56,7 +56,7 @@ static void weft__task_drop_wait(weft_task_t *t) {
   if (t->wait == WEFT__WAIT_FUTURE && t->awaited != NULL)
     weft__future_remove_cb(t->awaited, weft__task_wakeup, t);
   else if (t->wait == WEFT__WAIT_SLEEP)
-    weft__timer_stop(t->f.loop, &t->timer);
+    weft__timer_stop(t->f.loop, &t->f.timer);
   t->wait = WEFT__WAIT_NONE;
 }
 
@@ -182,7 +182,7 @@ static weft_task_t *weft__task_create(weft_loop_t *loop, const char *name, weft_
   weft__future_init(&t->f, loop, WEFT__F_TASK);
   t->f.sclass = sclass;
   t->f.lrefs = 2; /* the caller's and the loop's */
-  t->timer = (weft__timer){.kind = WEFT__TIMER_TASK};
+  t->f.timer.kind = WEFT__TIMER_TASK;
   t->step = step;
   t->awaited = NULL;
   t->name = copy;
@@ -292,7 +292,7 @@ int weft_task_sleep(weft_task_t *task, double delay) {
   rc = weft__timer_reserve(loop);
   if (rc != 0)
     return rc;
-  weft__timer_start(loop, &task->timer, weft__delay_to_when(loop, delay));
+  weft__timer_start(loop, &task->f.timer, weft__delay_to_when(loop, delay));
   task->wait = WEFT__WAIT_SLEEP;
   return WEFT_STEP_SUSPEND;
 }
@@ -478,7 +478,7 @@ const char *weft__task_wait_text(weft_task_t *t, char *buf, size_t size) {
     weft__future_describe(t->awaited, inner, sizeof inner);
     snprintf(buf, size, "awaiting %s", inner);
   } else if (t->wait == WEFT__WAIT_SLEEP) {
-    snprintf(buf, size, "sleeping until %.3f", (double)t->timer.when / 1e9);
+    snprintf(buf, size, "sleeping until %.3f", (double)t->f.timer.when / 1e9);
   } else if (t->tflags & WEFT__T_RUNNING) {
     snprintf(buf, size, "running");
   } else if (t->tflags & WEFT__T_SCHEDULED) {
@@ -507,8 +507,8 @@ int weft__task_describe(weft_task_t *t, char *buf, size_t size) {
 
 void weft__sleep_expire(weft__timer *timer, weft_loop_t *loop) {
   (void)loop;
-  weft__sleep *s = WEFT__CONTAINER_OF(timer, weft__sleep, timer);
-  weft__future_settle(&s->f, WEFT_FUTURE_RESULT, WEFT_VALUE_NONE, 0, 0, NULL, 0, NULL, NULL);
+  weft_future_t *f = WEFT__CONTAINER_OF(timer, weft_future_t, timer);
+  weft__future_settle(f, WEFT_FUTURE_RESULT, WEFT_VALUE_NONE, 0, 0, NULL, 0, NULL, NULL);
 }
 
 weft_future_t *weft_sleep(weft_loop_t *loop, double delay) {
@@ -518,15 +518,14 @@ weft_future_t *weft_sleep(weft_loop_t *loop, double delay) {
   if (rc != 0)
     WEFT__FAIL_NULL(rc);
   uint8_t sclass;
-  weft__sleep *s = weft__slab_alloc(loop, sizeof *s, &sclass);
-  if (s == NULL)
+  weft_future_t *f = weft__slab_alloc(loop, sizeof *f, &sclass);
+  if (f == NULL)
     WEFT__FAIL_NULL(WEFT_ENOMEM);
-  weft__future_init(&s->f, loop, WEFT__F_SLEEP);
-  s->f.sclass = sclass;
-  memset(&s->timer, 0, sizeof s->timer);
-  s->timer.kind = WEFT__TIMER_SLEEP;
-  weft__timer_start(loop, &s->timer, weft__delay_to_when(loop, delay));
-  return &s->f;
+  weft__future_init(f, loop, WEFT__F_SLEEP);
+  f->sclass = sclass;
+  f->timer.kind = WEFT__TIMER_SLEEP;
+  weft__timer_start(loop, &f->timer, weft__delay_to_when(loop, delay));
+  return f;
 }
 
 int weft_run(weft_task_t **main_out, weft_step_fn step, void *userdata) {

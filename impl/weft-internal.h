@@ -98,7 +98,7 @@ enum {
   WEFT__F_TASK = 1 << 0,      /* is a struct weft_task */
   WEFT__F_UNOBSERVED = 1 << 1, /* failed and nobody read the error yet */
   WEFT__F_CB_SCHEDULED = 1 << 2,
-  WEFT__F_SLEEP = 1 << 3,     /* is a struct weft__sleep */
+  WEFT__F_SLEEP = 1 << 3,     /* is weft_sleep's: f.timer is its deadline */
   WEFT__F_MEMREF = 1 << 4,    /* survived close: holds the loop's memory, off the list */
   WEFT__F_EXT = 1 << 5        /* carries a combinator's attachment: weft__ext_fini on free */
 };
@@ -128,15 +128,22 @@ struct weft_future {
   uint8_t merged;            /* the owner's copy of WEFT__SREF_MERGED */
   uint8_t sclass;            /* slab size class; 0: malloc'd */
   union {
-    int64_t i;
-    double d;
-    void *p;
-    int code;                /* when state == ERROR */
-  } v;
-  union {
-    size_t len;              /* bytes */
-    weft_release_fn release; /* ptr */
-  } aux;
+    struct {
+      union {
+        int64_t i;
+        double d;
+        void *p;
+        int code;                /* when state == ERROR */
+      } v;
+      union {
+        size_t len;              /* bytes */
+        weft_release_fn release; /* ptr */
+      } aux;
+    };
+    /* A pending sleep's deadline, or a sleeping task's: the value comes
+     * only once it is done, and settling stops the timer first. */
+    weft__timer timer;
+  };
   char *msg;                 /* error or cancel message; a pending task's
                                 latest cancel request message */
   weft__cb0 cb0;             /* the first callback, or the list (future.c) */
@@ -171,11 +178,6 @@ int weft__future_describe(const weft_future_t *f, char *buf, size_t size);
  * future, which then holds NULL and releases nothing. */
 void *weft__future_take_ptr(weft_future_t *f);
 
-/* A sleep future keeps its timer inline. */
-typedef struct weft__sleep {
-  weft_future_t f;
-  weft__timer timer;
-} weft__sleep;
 
 /* ---- tasks -------------------------------------------------------------- */
 
@@ -201,8 +203,7 @@ enum {
  * (WEFT__T_UD: a userdata and its release; for a frame with a release, the
  * userdata is the frame), then the frame if there is one. */
 struct weft_task {
-  weft_future_t f;
-  weft__timer timer;
+  weft_future_t f;           /* f.timer: the sleep of weft_task_sleep */
   weft_step_fn step;
   weft_future_t *awaited;    /* referenced; the future of the last await */
   char *name;                /* NULL until asked for or set */
@@ -213,6 +214,17 @@ struct weft_task {
   uint8_t wait;              /* enum weft__wait */
   atomic_uchar remote_wake;  /* a cross-thread wake is queued */
 };
+
+/* Before a sleep future or a task settles: its timer shares the memory of
+ * the value about to be written, so it leaves the heap first. */
+static inline void weft__future_unsleep(weft_future_t *f) {
+  if (f->flags & WEFT__F_SLEEP) {
+    weft__timer_stop(f->loop, &f->timer);
+  } else if ((f->flags & WEFT__F_TASK) && ((weft_task_t *)f)->wait == WEFT__WAIT_SLEEP) {
+    weft__timer_stop(f->loop, &f->timer);
+    ((weft_task_t *)f)->wait = WEFT__WAIT_NONE;
+  }
+}
 
 typedef struct weft__task_ud {
   void *userdata;

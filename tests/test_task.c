@@ -1707,12 +1707,47 @@ static void test_cancel_message_not_stale(void) {
   tu_loop_close(loop);
 }
 
+
+static int step_sleep_then_set(weft_task_t *task, void *ud) {
+  trec *r = ud;
+  trec_enter(task, r);
+  r->rc[0] = weft_task_sleep(task, 3600.0);
+  r->rc[1] = weft_future_set_bytes(weft_task_future(task), "hello", 5);
+  return r->rc[0];
+}
+
+/* A step that sleeps and then sets its own result finishes at once: the
+ * timer leaves the heap before the value takes its place (they share the
+ * task's memory), and the heap still works for the sleepers after it. */
+static void test_sleep_then_set_result(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  trec r = {0}, r2 = {0};
+  weft_task_t *t = weft_task_spawn(loop, "set", step_sleep_then_set, &r, NULL);
+  weft_task_t *t2 = weft_task_spawn(loop, "sleeper", step_sleep_then_set, &r2, NULL);
+  TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
+  TU_RC(r.rc[0], WEFT_STEP_SUSPEND);
+  TU_RC(r.rc[1], 0);
+  const void *data = NULL;
+  size_t len = 0;
+  TU_RC(weft_future_result_bytes(weft_task_future(t), &data, &len), 0);
+  TU_EQ(len, 5);
+  weft_task_unref(t); /* frees it: the heap must not point into it */
+  weft_task_unref(t2);
+  weft_future_t *s = weft_sleep(loop, 0.001);
+  TU_RC(weft_loop_run_until(loop, s), 0);
+  TU_EQ(weft_future_done(s), 1);
+  weft_future_unref(s);
+  tu_loop_close(loop);
+}
+
 static const tu_test tests[] = {
     {"spawn_and_result", test_spawn_and_result},
     {"spawn_errors", test_spawn_errors},
     {"spawn_frame_ex_release", test_spawn_frame_ex_release},
     {"null_task_arguments", test_null_task_arguments},
     {"resume_message", test_resume_message},
+    {"sleep_then_set_result", test_sleep_then_set_result},
     {"cancel_message_not_stale", test_cancel_message_not_stale},
     {"step_failures", test_step_failures},
     {"unobserved_task_error", test_unobserved_task_error},
