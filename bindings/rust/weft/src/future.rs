@@ -399,11 +399,18 @@ impl<T: Value> std::future::Future for Future<T> {
         // SAFETY: live future, owner thread
         unsafe {
             if this.reg.was_pending() {
+                // a cancellation that came after it completed (task.rs)
+                if let Some(err) = crate::task::TaskCore::late_cancel(cx.waker(), raw) {
+                    return Poll::Ready(Err(err));
+                }
                 // woken: probably done, so read at once (one call)
                 if let Some(out) = T::try_read(raw) {
                     return Poll::Ready(out);
                 }
             } else if sys::weft_future_done(raw) != 0 {
+                if let Some(err) = crate::task::TaskCore::late_cancel(cx.waker(), raw) {
+                    return Poll::Ready(Err(err));
+                }
                 return Poll::Ready(T::read(raw));
             }
         }

@@ -6,15 +6,15 @@
 //! put's item queued.  When the task that started the operation awaits the
 //! future *natively* (`weft_task_await`) and is cancelled at that moment, C
 //! rolls the operation back although the future has a result, and tells the
-//! task by resuming it cancelled.  The Rust executor delivers such a
-//! cancellation at the next await instead, so it would read "granted" for
-//! an operation that C undid.  An [`Op`] therefore never lets its task
-//! await it natively: it waits with a done callback of its own (whose
-//! cloned waker keeps the step from awaiting natively), registered after
-//! the commit callback, and is ready only once that callback has run, so
-//! the commit has happened and is final.  A cancellation of the task is
-//! delivered by cancelling the pending operation (which then has no
-//! effect), as a native await would.
+//! task by resuming it cancelled.  An [`Op`] never lets its task await it
+//! natively: it waits with a done callback of its own (whose cloned waker
+//! keeps the step from awaiting natively), registered after the commit
+//! callback, and is ready only once that callback has run, so the commit
+//! has happened and is final, and `Ok` always means "granted".  A
+//! cancellation of the task while the operation is pending is delivered by
+//! cancelling it (it then has no effect), as a native await would; one that
+//! arrives after the commit, before the task ran, is delivered at the
+//! task's next await (the operation stays granted).
 //!
 //! Dropping an operation that is still pending cancels it.  One that
 //! succeeded but whose result nobody took is undone by the wrapper's

@@ -21,13 +21,21 @@
 //!   registered on the weft futures it waits for, or from its `Waker` (which
 //!   is `Send` and wakes from any thread).
 //!
-//! Cancellation (`weft_task_cancel`, from Rust, C or another binding) that
-//! does not arrive through a natively awaited future is delivered at the
-//! task's next await of a weft future: that future is cancelled (as asyncio
-//! cancels the future a task waits on) and the await returns
-//! [`Error::Cancelled`] once it is done.  A task whose future returns
-//! `Err(Error::Cancelled(_))` ends cancelled.  A panic is caught in the step
-//! and fails the task with `EUNHANDLED` ("panicked: <message>").
+//! Cancellation (`weft_task_cancel`, from Rust, C or another binding)
+//! follows asyncio.  A task awaiting a weft future natively sees that future
+//! cancelled and the await returns [`Error::Cancelled`].  If that future
+//! completed but the task was cancelled before it ran again, the
+//! cancellation is still thrown in at that await, as asyncio's `Task.__step`
+//! does (`_must_cancel`): the await returns [`Error::Cancelled`] with the
+//! request's message and the future keeps its outcome, unread (`TaskCore::late_cancel`; a body that
+//! does not poll that future again gets it at its next weft await).  A
+//! cancellation that arrives while the task waits some other way (several
+//! futures, a Rust future, its waker) is delivered at the task's next await
+//! of a weft future: that future is cancelled (as asyncio cancels the
+//! future a task waits on) and the await returns [`Error::Cancelled`] once
+//! it is done.  A task whose future returns `Err(Error::Cancelled(_))` ends
+//! cancelled.  A panic is caught in the step and fails the task with
+//! `EUNHANDLED` ("panicked: <message>").
 use std::any::Any;
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::ffi::CStr;
@@ -273,6 +281,12 @@ pub(crate) struct TaskCore {
     more: RefCell<Vec<*mut sys::weft_future_t>>,
     /// Woken through the polling waker during this poll.
     woken: AtomicBool,
+    /// The future the task awaited natively when it was resumed cancelled
+    /// although that future completed: its await returns Cancelled (the
+    /// delivery of `CANCEL_PENDING`), see [`TaskCore::late_cancel`].
+    late: Cell<*mut sys::weft_future_t>,
+    /// The cancel message for `late` (`weft_task_resume_message`).
+    late_message: Cell<Option<String>>,
 }
 
 // The waker handed to the task's future during a poll borrows its TaskCore.
@@ -390,6 +404,22 @@ impl TaskCore {
                 more.swap_remove(i);
             }
         }
+    }
+
+    /// The polled weft future `raw` is done: if it is the one the task
+    /// awaited natively when a cancellation came after its completion, the
+    /// cancellation is delivered here, at that await (asyncio throws it in
+    /// at the await that was pending), and `raw`'s outcome is left unread.
+    #[inline]
+    pub(crate) fn late_cancel(waker: &Waker, raw: *mut sys::weft_future_t) -> Option<Error> {
+        let core = TaskCore::polling(waker)?;
+        if core.late.get() != raw {
+            return None;
+        }
+        core.late.set(null_mut());
+        let message = core.late_message.take();
+        // (gone if something took it first: a timeout scope that withdrew it)
+        core.head().take(CANCEL_PENDING).then_some(Error::Cancelled(message))
     }
 
     /// Takes the cancellation waiting for the task's next weft await, for
@@ -550,11 +580,21 @@ impl<F: StdFuture> TaskCell<F> {
     unsafe fn step<K: Finish<F::Output>>(&self, task: *mut sys::weft_task_t) -> c_int {
         let head = &self.head;
         let native = head.take(NATIVE);
-        if sys::weft_task_resume_status(task) == e::WEFT_ECANCELED
-            && (!native || sys::weft_future_cancelled(sys::weft_task_awaited(task)) == 0)
-        {
-            // not delivered by the future it awaited: deliver at the next await
-            head.set(CANCEL_PENDING);
+        let mut late = null_mut();
+        let mut late_message = None;
+        if sys::weft_task_resume_status(task) == e::WEFT_ECANCELED {
+            let awaited = if native { sys::weft_task_awaited(task) } else { null_mut() };
+            if awaited.is_null() || sys::weft_future_cancelled(awaited) == 0 {
+                // not delivered by the future it awaited: deliver at the next
+                // await, which is that future's if it completed first
+                head.set(CANCEL_PENDING);
+                if !awaited.is_null() && sys::weft_future_done(awaited) != 0 {
+                    late = awaited;
+                    // the request's message (borrowed until the step returns)
+                    let m = sys::weft_task_resume_message(task);
+                    late_message = (!m.is_null()).then(|| CStr::from_ptr(m).to_string_lossy().into_owned());
+                }
+            }
         }
         if !head.has(FUT_LIVE) {
             // block_on gave up on this future: nothing left to run
@@ -566,6 +606,8 @@ impl<F: StdFuture> TaskCell<F> {
             first: Cell::new(null_mut()),
             more: RefCell::new(Vec::new()),
             woken: AtomicBool::new(false),
+            late: Cell::new(late),
+            late_message: Cell::new(late_message),
         };
         let waker = Waker::from_raw(RawWaker::new(&core as *const TaskCore as *const (), &POLL_VTABLE));
         let mut cx = Context::from_waker(&waker);
@@ -915,6 +957,9 @@ impl<O: TaskOutput> StdFuture for JoinHandle<O> {
             Err(err) => return Poll::Ready(Err(err)),
         };
         let head = this.h();
+        if let Some(err) = TaskCore::late_cancel(cx.waker(), raw) {
+            return Poll::Ready(Err(err)); // the output stays for a later await
+        }
         // SAFETY: live future and cell, owner thread
         unsafe {
             if !head.has(OUT_SET) && sys::weft_future_done(raw) == 0 {

@@ -136,6 +136,146 @@ fn swallow_and_uncancel() {
     assert_eq!(v, Ok(99));
 }
 
+/// A task awaiting `f` natively; `f` completes from one callback and the
+/// task is cancelled from the next, both before the task runs again.
+fn complete_then_cancel(f: &weft::Future<i64>, t: Task) {
+    let setter = f.clone();
+    weft::call_soon(move || setter.set_result(7).unwrap()).unwrap();
+    weft::call_soon(move || assert!(t.cancel_with_message(Some("late")))).unwrap();
+}
+
+#[test]
+fn late_cancel_is_thrown_in_at_the_pending_await() {
+    // asyncio: fut completes, then task.cancel() before the task's step;
+    // Task.__step throws CancelledError in at `await fut` (_must_cancel),
+    // and fut's result is not consumed by the task
+    let lp = Loop::new_virtual().unwrap();
+    lp.block_on(async {
+        let f = weft::create_future::<i64>();
+        let inner = f.clone();
+        let seen = Rc::new(RefCell::new(None));
+        let s2 = seen.clone();
+        let h = weft::spawn(async move {
+            let r = inner.await;
+            *s2.borrow_mut() = Some(r.clone());
+            r
+        });
+        weft::yield_now().await;
+        let t = h.task().unwrap();
+        assert!(t.awaiting().is_some()); // it awaits f natively
+        complete_then_cancel(&f, t.clone());
+        let late = Err(Error::Cancelled(Some("late".into())));
+        assert_eq!(h.await, late);
+        assert_eq!(seen.borrow().clone(), Some(late)); // at that await
+        assert_eq!(t.state(), State::Cancelled);
+        assert_eq!(f.result(), Ok(7)); // f keeps its result
+    })
+    .unwrap();
+}
+
+#[test]
+fn late_cancel_swallowed_then_the_task_carries_on() {
+    let lp = Loop::new_virtual().unwrap();
+    lp.block_on(async {
+        let f = weft::create_future::<i64>();
+        let inner = f.clone();
+        let h = weft::spawn(async move {
+            let me = Task::current().unwrap();
+            let r = inner.clone().await;
+            assert_eq!(r, Err(Error::Cancelled(Some("late".into()))));
+            assert_eq!(me.cancelling(), 1);
+            assert_eq!(me.uncancel(), 0);
+            weft::sleep(1.0).await?; // not cancelled again
+            let g = weft::create_future::<i64>();
+            let setter = g.clone();
+            weft::call_soon(move || setter.set_result(35).unwrap()).unwrap();
+            let v = g.await?; // a native await that works normally
+            Ok::<i64, Error>(v + inner.await?) // f's result is still there
+        });
+        weft::yield_now().await;
+        let t = h.task().unwrap();
+        assert!(t.awaiting().is_some());
+        complete_then_cancel(&f, t.clone());
+        assert_eq!(h.await, Ok(42));
+        assert_eq!(t.state(), State::Result);
+    })
+    .unwrap();
+}
+
+#[test]
+fn late_cancel_at_an_await_of_another_task() {
+    // A awaits B natively; B finishes and A is cancelled before A runs: A's
+    // await of B returns Cancelled and B's output stays in the handle
+    let lp = Loop::new_virtual().unwrap();
+    lp.block_on(async {
+        let waiter: Rc<RefCell<Option<Task>>> = Rc::default();
+        let w2 = waiter.clone();
+        let b = weft::spawn(async move {
+            weft::sleep(1.0).await?;
+            let a = w2.borrow_mut().take().unwrap();
+            weft::call_soon(move || assert!(a.cancel())).unwrap(); // runs once B is done
+            Ok::<i64, Error>(5)
+        });
+        let a = weft::spawn(async move {
+            let mut b = b;
+            let first = (&mut b).await;
+            assert_eq!(first, Err(Error::Cancelled(None))); // cancelled without a message
+            assert_eq!(Task::current().unwrap().uncancel(), 0);
+            (&mut b).await
+        });
+        *waiter.borrow_mut() = a.task();
+        assert_eq!(a.await, Ok(5));
+    })
+    .unwrap();
+}
+
+/// A pure Rust future, ready once its flag is set (woken by its waker).
+struct Flagged(Rc<Cell<bool>>, Rc<RefCell<Option<Waker>>>);
+impl StdFuture for Flagged {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0.get() {
+            return Poll::Ready(());
+        }
+        *self.1.borrow_mut() = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+#[test]
+fn cancel_while_not_awaiting_a_weft_future_reaches_the_next_weft_await() {
+    // the task waits for a Rust future; it is woken and cancelled in the same
+    // round: the Rust await completes, the next weft await returns Cancelled
+    let lp = Loop::new_virtual().unwrap();
+    lp.block_on(async {
+        let (flag, waker) = (Rc::new(Cell::new(false)), Rc::new(RefCell::new(None::<Waker>)));
+        let fl = Flagged(flag.clone(), waker.clone());
+        let reached = Rc::new(Cell::new(false));
+        let r2 = reached.clone();
+        let h = weft::spawn(async move {
+            fl.await;
+            r2.set(true);
+            weft::sleep(1.0).await?;
+            Ok::<i64, Error>(1)
+        });
+        weft::yield_now().await;
+        let t = h.task().unwrap();
+        assert!(t.awaiting().is_none()); // suspended with no future of its own
+        weft::call_soon(move || {
+            flag.set(true);
+            waker.borrow_mut().take().unwrap().wake();
+        })
+        .unwrap();
+        let t2 = t.clone();
+        weft::call_soon(move || assert!(t2.cancel())).unwrap();
+        let r = h.await;
+        assert!(r.as_ref().is_err_and(|e| e.is_cancelled()), "{r:?}");
+        assert!(reached.get());
+        assert_eq!(t.state(), State::Cancelled);
+    })
+    .unwrap();
+}
+
 #[test]
 fn cancel_before_first_step_drops_the_future() {
     let lp = Loop::new().unwrap();
