@@ -284,16 +284,6 @@ static void test_orphan(void) {
 
 /* ---- SA_ONSTACK on libuv's SIGCHLD handler --------------------------------------- */
 
-/* 1: SIGCHLD's handler has SA_ONSTACK, 0: it has not, -1: SIG_DFL / SIG_IGN. */
-static int sigchld_onstack(void) {
-  struct sigaction sa;
-  TU_RC(sigaction(SIGCHLD, NULL, &sa), 0);
-  if (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN)
-    return -1;
-  TU_OK(sa.sa_flags & SA_RESTART); /* libuv's own flags are kept */
-  return (sa.sa_flags & SA_ONSTACK) != 0;
-}
-
 /* uv_spawn installs its SIGCHLD handler when no child of the loop runs and
  * libuv takes it away when the last one is gone: each spawn leaves it with
  * SA_ONSTACK (a host on small stacks with sigaltstack takes it there). */
@@ -303,12 +293,12 @@ static void test_sigchld_handler_onstack(void) {
     return;
   const char *argv[] = {"sleep", "30", NULL};
   for (int i = 0; i < 2; i++) {
-    TU_EQ(sigchld_onstack(), -1); /* no child: libuv's handler is not there */
+    TU_EQ(tu_handler_onstack(SIGCHLD), -1); /* no child: libuv's handler is not there */
     weft_process_t *p = weft_process_spawn(loop, argv, NULL, NULL, 0, 0, 0);
     TU_OK(p != NULL);
     if (p == NULL)
       break;
-    TU_EQ(sigchld_onstack(), 1);
+    TU_EQ(tu_handler_onstack(SIGCHLD), 1);
     TU_RC(weft_process_send_signal(p, SIGKILL), 0);
     weft_future_t *w = weft_process_wait(p);
     TU_RC(io_wait_future(loop, w, 10), 0);

@@ -359,16 +359,6 @@ static void test_bad_input(void) {
 
 /* ---- SA_ONSTACK ------------------------------------------------------------------ */
 
-/* 1: signum's handler has SA_ONSTACK, 0: it has not, -1: SIG_DFL / SIG_IGN. */
-static int handler_onstack(int signum) {
-  struct sigaction sa;
-  TU_RC(sigaction(signum, NULL, &sa), 0);
-  if (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN)
-    return -1;
-  TU_OK(sa.sa_flags & SA_RESTART); /* libuv's own flags are kept */
-  return (sa.sa_flags & SA_ONSTACK) != 0;
-}
-
 /* libuv's handler runs on the alternate signal stack of a host that has one
  * (Go, sigaltstack users): a wait and a handler each get SA_ONSTACK, a
  * delivery still arrives, and the last watcher gone restores the default. */
@@ -376,24 +366,24 @@ static void test_handler_is_onstack(void) {
   IO_FDS_BEGIN();
   weft_loop_t *loop = tu_loop_new();
   if (!loop) return;
-  TU_EQ(handler_onstack(SIGUSR1), -1);
-  TU_EQ(handler_onstack(SIGUSR2), -1);
+  TU_EQ(tu_handler_onstack(SIGUSR1), -1);
+  TU_EQ(tu_handler_onstack(SIGUSR2), -1);
   weft_future_t *f = weft_signal_wait(loop, SIGUSR1);
   TU_OK(f != NULL);
-  TU_EQ(handler_onstack(SIGUSR1), 1);
+  TU_EQ(tu_handler_onstack(SIGUSR1), 1);
   send_self(SIGUSR1);
   TU_RC(io_wait_future(loop, f, 10), 0);
   TU_EQ(int_of(f), SIGUSR1);
   weft_future_unref(f);
   hrec r = {0};
   TU_RC(weft_signal_add(loop, SIGUSR2, handler, &r, hrec_release), 0);
-  TU_EQ(handler_onstack(SIGUSR2), 1);
+  TU_EQ(tu_handler_onstack(SIGUSR2), 1);
   deliver(loop, SIGUSR2, &r);
   TU_EQ(r.calls, 1);
   TU_RC(weft_signal_remove(loop, SIGUSR2), 1);
   tu_loop_close(loop);
-  TU_EQ(handler_onstack(SIGUSR1), -1);
-  TU_EQ(handler_onstack(SIGUSR2), -1);
+  TU_EQ(tu_handler_onstack(SIGUSR1), -1);
+  TU_EQ(tu_handler_onstack(SIGUSR2), -1);
   IO_FDS_END();
 }
 

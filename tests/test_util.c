@@ -2,6 +2,7 @@
  * test_util.c: helpers shared by the CUnit suites (see test_util.h).
  */
 #define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* SA_ONSTACK */
 
 #include "test_util.h"
 
@@ -280,4 +281,13 @@ int tu_main(const char *suite, const tu_test *tests, int argc, char **argv) {
   CU_ErrorCode err = CU_get_error();
   CU_cleanup_registry();
   return (failures || failed_tests || err != CUE_SUCCESS) ? 1 : 0;
+}
+
+int tu_handler_onstack(int signum) {
+  struct sigaction sa;
+  TU_RC(sigaction(signum, NULL, &sa), 0);
+  if (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN)
+    return -1;
+  TU_OK(sa.sa_flags & SA_RESTART); /* libuv's own flags are kept */
+  return (sa.sa_flags & SA_ONSTACK) != 0;
 }

@@ -173,6 +173,10 @@ typedef struct tu_test {
  * by {NULL, NULL}), runs it verbosely and returns 0 only if nothing failed.
  * Arms a watchdog (alarm) so a hung test fails the binary instead of hanging.
  */
+/* 1: signum's handler has SA_ONSTACK, 0: it has not, -1: SIG_DFL / SIG_IGN.
+ * Also checks that libuv's own SA_RESTART is kept. */
+int tu_handler_onstack(int signum);
+
 int tu_main(const char *suite, const tu_test *tests, int argc, char **argv);
 
 #endif /* WEFT_TEST_UTIL_H */
