@@ -115,8 +115,8 @@ impl Op {
             if sys::weft_future_done(raw) == 0 {
                 if let Some(core) = TaskCore::polling(cx.waker()) {
                     // the task was cancelled: cancel what it waits for
-                    if core.take_cancel() {
-                        sys::weft_future_cancel(raw, null());
+                    if let Some(message) = core.take_cancel() {
+                        sys::weft_future_cancel(raw, crate::future::cptr(&message));
                         if sys::weft_future_cancelled(raw) != 0 {
                             return Poll::Ready(crate::value::outcome(raw)); // no effect: nothing to commit
                         }

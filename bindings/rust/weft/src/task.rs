@@ -31,14 +31,19 @@
 //! does not poll that future again gets it at its next weft await).  A
 //! cancellation that arrives while the task waits some other way (several
 //! futures, a Rust future, its waker) is delivered at the task's next await
-//! of a weft future: that future is cancelled (as asyncio cancels the
-//! future a task waits on) and the await returns [`Error::Cancelled`] once
-//! it is done.  A task whose future returns `Err(Error::Cancelled(_))` ends
+//! of a weft future: that future is cancelled with the request's message
+//! (as asyncio cancels the future a task waits on) and the await returns
+//! [`Error::Cancelled`] with that message once it is done.  The step copies
+//! the message when it sees the request (`weft_task_resume_message` is
+//! borrowed only for that step) into the head's cold part
+//! (`Cold::cancel_message`, beside `CANCEL_PENDING`); a later request's
+//! replaces it (asyncio keeps the latest), and it is dropped when the
+//! delivery is taken, withdrawn (`drop_withdrawn_cancel`) or the task ends.  A task whose future returns `Err(Error::Cancelled(_))` ends
 //! cancelled.  A panic is caught in the step and fails the task with
 //! `EUNHANDLED` ("panicked: <message>").
 use std::any::Any;
 use std::cell::{Cell, RefCell, UnsafeCell};
-use std::ffi::CStr;
+use std::ffi::{CStr, CString};
 use std::fmt;
 use std::future::Future as StdFuture;
 use std::marker::PhantomData;
@@ -107,6 +112,9 @@ struct Cold {
     reg: Registration,
     /// Why spawning failed.
     error: Option<Error>,
+    /// The message of the cancellation in `CANCEL_PENDING` (copied from
+    /// `weft_task_resume_message`, which lasts only for its step).
+    cancel_message: Option<CString>,
 }
 
 impl Head {
@@ -141,6 +149,30 @@ impl Head {
             f(&mut cold);
             self.cold.set(Some(cold));
         }
+    }
+
+    /// Records a cancellation to deliver at the next weft await, with its
+    /// message (borrowed: copied here; the latest request's wins, as
+    /// asyncio's `_cancel_message`).
+    unsafe fn set_cancel(&self, message: *const std::os::raw::c_char) {
+        self.set(CANCEL_PENDING);
+        if message.is_null() {
+            self.if_cold(|cold| cold.cancel_message = None);
+        } else {
+            let m = CStr::from_ptr(message).to_owned();
+            self.with_cold(|cold| cold.cancel_message = Some(m));
+        }
+    }
+
+    /// Takes the cancellation waiting for the next weft await, if any, with
+    /// its message.
+    fn take_cancel(&self) -> Option<Option<CString>> {
+        if !self.take(CANCEL_PENDING) {
+            return None;
+        }
+        let mut message = None;
+        self.if_cold(|cold| message = cold.cancel_message.take());
+        Some(message)
     }
 
     /// Drops the references of the done callbacks the task registered.
@@ -285,8 +317,6 @@ pub(crate) struct TaskCore {
     /// although that future completed: its await returns Cancelled (the
     /// delivery of `CANCEL_PENDING`), see [`TaskCore::late_cancel`].
     late: Cell<*mut sys::weft_future_t>,
-    /// The cancel message for `late` (`weft_task_resume_message`).
-    late_message: Cell<Option<String>>,
 }
 
 // The waker handed to the task's future during a poll borrows its TaskCore.
@@ -373,8 +403,9 @@ impl TaskCore {
     pub(crate) fn await_candidate(&self, raw: *mut sys::weft_future_t) -> Poll<Result<()>> {
         // SAFETY: raw is live (the caller owns a reference); loop thread
         unsafe {
-            if self.head().take(CANCEL_PENDING) {
-                sys::weft_future_cancel(raw, null());
+            if let Some(message) = self.head().take_cancel() {
+                // (asyncio cancels the future a task waits on with its message)
+                sys::weft_future_cancel(raw, cptr(&message));
                 if sys::weft_future_done(raw) != 0 {
                     return Poll::Ready(Ok(()));
                 }
@@ -417,15 +448,16 @@ impl TaskCore {
             return None;
         }
         core.late.set(null_mut());
-        let message = core.late_message.take();
         // (gone if something took it first: a timeout scope that withdrew it)
-        core.head().take(CANCEL_PENDING).then_some(Error::Cancelled(message))
+        let message = core.head().take_cancel()?;
+        Some(Error::Cancelled(message.map(|m| m.to_string_lossy().into_owned())))
     }
 
-    /// Takes the cancellation waiting for the task's next weft await, for
-    /// awaits that deliver it themselves (task groups, sync primitives).
-    pub(crate) fn take_cancel(&self) -> bool {
-        self.head().take(CANCEL_PENDING)
+    /// Takes the cancellation waiting for the task's next weft await, with
+    /// its message, for awaits that deliver it themselves (task groups,
+    /// sync primitives).
+    pub(crate) fn take_cancel(&self) -> Option<Option<CString>> {
+        self.head().take_cancel()
     }
 
     /// After a timeout scope or a task group withdrew its cancellation of
@@ -439,7 +471,7 @@ impl TaskCore {
         // SAFETY: the core and its task live while the step polls
         let core = unsafe { &*p };
         if unsafe { sys::weft_task_cancelling(core.task) } == 0 {
-            core.head().take(CANCEL_PENDING);
+            drop(core.head().take_cancel()); // its message too
         }
     }
 
@@ -581,18 +613,15 @@ impl<F: StdFuture> TaskCell<F> {
         let head = &self.head;
         let native = head.take(NATIVE);
         let mut late = null_mut();
-        let mut late_message = None;
         if sys::weft_task_resume_status(task) == e::WEFT_ECANCELED {
             let awaited = if native { sys::weft_task_awaited(task) } else { null_mut() };
             if awaited.is_null() || sys::weft_future_cancelled(awaited) == 0 {
                 // not delivered by the future it awaited: deliver at the next
-                // await, which is that future's if it completed first
-                head.set(CANCEL_PENDING);
+                // await, which is that future's if it completed first, with
+                // the request's message (borrowed until the step returns)
+                head.set_cancel(sys::weft_task_resume_message(task));
                 if !awaited.is_null() && sys::weft_future_done(awaited) != 0 {
                     late = awaited;
-                    // the request's message (borrowed until the step returns)
-                    let m = sys::weft_task_resume_message(task);
-                    late_message = (!m.is_null()).then(|| CStr::from_ptr(m).to_string_lossy().into_owned());
                 }
             }
         }
@@ -607,7 +636,6 @@ impl<F: StdFuture> TaskCell<F> {
             more: RefCell::new(Vec::new()),
             woken: AtomicBool::new(false),
             late: Cell::new(late),
-            late_message: Cell::new(late_message),
         };
         let waker = Waker::from_raw(RawWaker::new(&core as *const TaskCore as *const (), &POLL_VTABLE));
         let mut cx = Context::from_waker(&waker);

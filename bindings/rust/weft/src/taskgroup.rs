@@ -16,7 +16,7 @@ use std::future::Future as StdFuture;
 use std::marker::PhantomData;
 use std::os::raw::c_int;
 use std::pin::Pin;
-use std::ptr::{null, null_mut, NonNull};
+use std::ptr::{null_mut, NonNull};
 use std::task::{Context, Poll};
 
 use weft_sys as sys;
@@ -171,7 +171,7 @@ impl TaskGroup {
             Ok(_) => 0,
             Err(err) => err.code().0,
         };
-        GroupExit { group: self.clone(), body: Some(body), status, started: false }
+        GroupExit { group: self.clone(), body: Some(body), status, started: false, cancel_message: None }
     }
 
     /// Aborts the group from inside (Python 3.15's `TaskGroup.cancel`):
@@ -274,9 +274,22 @@ pub struct GroupExit<T> {
     body: Option<Result<T>>,
     status: c_int,
     started: bool,
+    /// The message of the parent's cancellation seen while waiting (for
+    /// the `Cancelled` the exit ends with, as asyncio's __aexit__ re-raises
+    /// the CancelledError it caught).
+    cancel_message: Option<String>,
 }
 
 impl<T> Unpin for GroupExit<T> {}
+
+impl<T> GroupExit<T> {
+    /// Keeps the message of a cancellation of the parent (the latest one given).
+    fn note_cancel(&mut self, message: Option<&CStr>) {
+        if let Some(m) = message {
+            self.cancel_message = Some(m.to_string_lossy().into_owned());
+        }
+    }
+}
 
 impl<T> StdFuture for GroupExit<T> {
     type Output = Result<Option<T>>;
@@ -288,29 +301,40 @@ impl<T> StdFuture for GroupExit<T> {
         let core = TaskCore::polling(cx.waker());
         // The first call passes the body's outcome; later ones how the wait
         // ended: a cancellation the step saw is the executor's pending one.
+        // SAFETY: borrowed pointers of the running loop
+        let parent = current_task_ptr().unwrap_or(null_mut());
         let status = if !this.started {
             this.started = true;
             this.status
-        } else if core.is_some_and(|c| c.take_cancel()) {
+        } else if let Some(message) = core.and_then(|c| c.take_cancel()) {
+            this.note_cancel(message.as_deref());
             e::WEFT_ECANCELED
         } else {
+            // SAFETY: the parent's step; the message is borrowed until it returns
+            unsafe {
+                if !parent.is_null() && sys::weft_task_resume_status(parent) == e::WEFT_ECANCELED {
+                    // its wait on the group was cancelled (the request's message)
+                    this.note_cancel(
+                        NonNull::new(sys::weft_task_resume_message(parent).cast_mut())
+                            .map(|m| CStr::from_ptr(m.as_ptr())),
+                    );
+                }
+            }
             0
         };
         let g = this.group.raw.as_ptr();
         // SAFETY: live group; C checks that this is the parent's step
         let rc = unsafe { sys::weft_taskgroup_exit(g, status) };
-        // SAFETY: borrowed pointers of the running loop
-        let parent = current_task_ptr().unwrap_or(null_mut());
         if rc == SUSPEND {
             // The parent awaits the group's completion natively.  A
             // cancellation the body never saw is thrown into that wait, as
             // asyncio throws it into the exit's await.
-            if core.is_some_and(|c| c.take_cancel()) {
+            if let Some(message) = core.and_then(|c| c.take_cancel()) {
                 // SAFETY: the task's awaited future (borrowed)
                 unsafe {
                     let awaited = sys::weft_task_awaiting(parent);
                     if !awaited.is_null() {
-                        sys::weft_future_cancel(awaited, null());
+                        sys::weft_future_cancel(awaited, crate::future::cptr(&message));
                     }
                 }
             }
@@ -328,7 +352,8 @@ impl<T> StdFuture for GroupExit<T> {
             },
             e::WEFT_ECANCELED => match body {
                 Err(err @ Error::Cancelled(_)) => Err(err),
-                _ => Err(Error::Cancelled(None)),
+                // the cancellation delivered here, with its message
+                _ => Err(Error::Cancelled(this.cancel_message.take())),
             },
             e::WEFT_EGROUP => Err(Error::Failed { code: crate::Code::GROUP, message: this.group.message() }),
             rc => Err(Error::from_code(rc)),

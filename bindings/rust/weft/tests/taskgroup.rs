@@ -239,6 +239,34 @@ fn a_cancel_the_body_never_awaited_is_withdrawn() {
 }
 
 #[test]
+fn a_cancel_the_body_never_awaited_reaches_the_exit_with_its_message() {
+    // The parent is cancelled with "stop" while the body awaits pure Rust
+    // futures; the body returns, and the cancellation is thrown into the
+    // exit's wait for the children (asyncio's __aexit__), message included.
+    let lp = Loop::new_virtual().unwrap();
+    lp.block_on(async {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let l2 = log.clone();
+        let parent = weft::spawn(async move {
+            weft::task_group(|tg| async move {
+                tg.spawn(worker("a", 10.0, false, l2)).detach();
+                for _ in 0..3 {
+                    weft::yield_now().await;
+                }
+                Ok(1i64)
+            })
+            .await
+            .map(|v| v.unwrap_or(0))
+        });
+        weft::yield_now().await;
+        assert!(parent.cancel_with_message("stop"));
+        assert_eq!(parent.await, Err(Error::Cancelled(Some("stop".into()))));
+        assert_eq!(*log.borrow(), vec!["a cancelled".to_string()]);
+    })
+    .unwrap();
+}
+
+#[test]
 fn children_spawn_siblings() {
     let lp = Loop::new_virtual().unwrap();
     let n = lp

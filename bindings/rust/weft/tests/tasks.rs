@@ -276,6 +276,166 @@ fn cancel_while_not_awaiting_a_weft_future_reaches_the_next_weft_await() {
     .unwrap();
 }
 
+/// A task blocked on a [`Flagged`] Rust future: it is woken, then cancelled
+/// with each of `messages`, all before it runs again (so the cancellation
+/// does not come through a weft future it awaits).
+fn wake_then_cancel(
+    flag: Rc<Cell<bool>>,
+    waker: Rc<RefCell<Option<Waker>>>,
+    t: Task,
+    messages: &'static [&'static str],
+) {
+    weft::call_soon(move || {
+        flag.set(true);
+        waker.borrow_mut().take().unwrap().wake();
+    })
+    .unwrap();
+    weft::call_soon(move || {
+        for m in messages {
+            t.cancel_with_message(Some(m));
+        }
+    })
+    .unwrap();
+}
+
+type Flag = (Rc<Cell<bool>>, Rc<RefCell<Option<Waker>>>);
+
+fn flagged() -> (Flagged, Flag) {
+    let (flag, waker) = (Rc::new(Cell::new(false)), Rc::new(RefCell::new(None::<Waker>)));
+    (Flagged(flag.clone(), waker.clone()), (flag, waker))
+}
+
+#[test]
+fn cancel_message_reaches_the_next_weft_await() {
+    // asyncio: task.cancel("stop") while the task is not awaiting a future;
+    // the CancelledError at its next await carries "stop", and the future it
+    // awaited there is cancelled with "stop" too
+    let lp = Loop::new_virtual().unwrap();
+    lp.block_on(async {
+        let (fl, (flag, waker)) = flagged();
+        let g = weft::create_future::<i64>();
+        let inner = g.clone();
+        let seen = Rc::new(RefCell::new(None));
+        let s2 = seen.clone();
+        let h = weft::spawn(async move {
+            fl.await;
+            let r = inner.await;
+            *s2.borrow_mut() = Some(r.clone());
+            r
+        });
+        weft::yield_now().await;
+        let t = h.task().unwrap();
+        assert!(t.awaiting().is_none());
+        wake_then_cancel(flag, waker, t.clone(), &["stop"]);
+        let stop = Err(Error::Cancelled(Some("stop".into())));
+        assert_eq!(h.await, stop);
+        assert_eq!(seen.borrow().clone(), Some(stop)); // at that await
+        assert!(g.is_cancelled());
+        assert_eq!(g.error_message().as_deref(), Some("stop"));
+        assert_eq!(g.result(), Err(Error::Cancelled(Some("stop".into()))));
+        assert_eq!(t.state(), State::Cancelled);
+    })
+    .unwrap();
+}
+
+#[test]
+fn the_latest_cancel_message_is_delivered() {
+    // asyncio keeps the message of the latest cancel() (_cancel_message)
+    let lp = Loop::new_virtual().unwrap();
+    lp.block_on(async {
+        let (fl, (flag, waker)) = flagged();
+        let h = weft::spawn(async move {
+            fl.await;
+            weft::sleep(1.0).await
+        });
+        weft::yield_now().await;
+        wake_then_cancel(flag, waker, h.task().unwrap(), &["first", "second"]);
+        assert_eq!(h.await, Err(Error::Cancelled(Some("second".into()))));
+    })
+    .unwrap();
+}
+
+#[test]
+fn cancel_message_reaches_a_wait_on_several_futures() {
+    // no native await (two futures): the cancel comes as a wake-up and is
+    // delivered, message included, at the next poll of a weft future
+    let lp = Loop::new_virtual().unwrap();
+    lp.block_on(async {
+        let h = weft::spawn(async {
+            let (i, r, _rest) = weft::select(vec![weft::sleep(50.0), weft::sleep(60.0)]).await;
+            r.map(|_| i as i64)
+        });
+        weft::sleep(1.0).await.unwrap();
+        assert!(h.task().unwrap().awaiting().is_none());
+        assert!(h.cancel_with_message("stop"));
+        assert_eq!(h.await, Err(Error::Cancelled(Some("stop".into()))));
+    })
+    .unwrap();
+}
+
+#[test]
+fn cancel_message_reaches_a_lock_acquire() {
+    // an operation future (a contended lock) cancelled by the delivery ends
+    // Cancelled with the message; the lock is not taken
+    let lp = Loop::new_virtual().unwrap();
+    lp.block_on(async {
+        let lock = weft::Lock::new().unwrap();
+        let held = lock.acquire().await.unwrap();
+        let (fl, (flag, waker)) = flagged();
+        let l2 = lock.clone();
+        let h = weft::spawn(async move {
+            fl.await;
+            l2.acquire().await.map(drop)
+        });
+        weft::yield_now().await;
+        wake_then_cancel(flag, waker, h.task().unwrap(), &["stop"]);
+        assert_eq!(h.await, Err(Error::Cancelled(Some("stop".into()))));
+        drop(held);
+        assert!(!lock.locked());
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_pending_cancel_message_is_freed_without_another_await() {
+    // valgrind (scripts/sections/rust.sh) checks that the kept message is
+    // freed: when the task returns before any weft await, and when a
+    // timeout scope's exit drops the withdrawn delivery
+    let lp = Loop::new_virtual().unwrap();
+    lp.block_on(async {
+        // returns without another weft await
+        let (fl, (flag, waker)) = flagged();
+        let h = weft::spawn(async move {
+            fl.await;
+            7i64
+        });
+        weft::yield_now().await;
+        let t = h.task().unwrap();
+        wake_then_cancel(flag, waker, t.clone(), &["stop"]);
+        let r = h.await;
+        // (the output is published; asyncio's Task.__step would end the task
+        // cancelled, as _must_cancel is still set when the coroutine returns)
+        assert_eq!(r, Ok(7));
+
+        // uncancelled, then a scope's exit withdraws the delivery: the next
+        // await is not cancelled
+        let (fl, (flag, waker)) = flagged();
+        let h = weft::spawn(async move {
+            let scope = weft::Scope::enter(f64::INFINITY)?;
+            fl.await;
+            let me = Task::current().unwrap();
+            assert_eq!(me.uncancel(), 0);
+            scope.exit(Ok(()))?;
+            weft::sleep(1.0).await?;
+            Ok::<i64, Error>(8)
+        });
+        weft::yield_now().await;
+        wake_then_cancel(flag, waker, h.task().unwrap(), &["stop"]);
+        assert_eq!(h.await, Ok(8));
+    })
+    .unwrap();
+}
+
 #[test]
 fn cancel_before_first_step_drops_the_future() {
     let lp = Loop::new().unwrap();
