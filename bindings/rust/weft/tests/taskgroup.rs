@@ -239,34 +239,6 @@ fn a_cancel_the_body_never_awaited_is_withdrawn() {
 }
 
 #[test]
-fn a_cancel_the_body_never_awaited_reaches_the_exit_with_its_message() {
-    // The parent is cancelled with "stop" while the body awaits pure Rust
-    // futures; the body returns, and the cancellation is thrown into the
-    // exit's wait for the children (asyncio's __aexit__), message included.
-    let lp = Loop::new_virtual().unwrap();
-    lp.block_on(async {
-        let log = Rc::new(RefCell::new(Vec::new()));
-        let l2 = log.clone();
-        let parent = weft::spawn(async move {
-            weft::task_group(|tg| async move {
-                tg.spawn(worker("a", 10.0, false, l2)).detach();
-                for _ in 0..3 {
-                    weft::yield_now().await;
-                }
-                Ok(1i64)
-            })
-            .await
-            .map(|v| v.unwrap_or(0))
-        });
-        weft::yield_now().await;
-        assert!(parent.cancel_with_message("stop"));
-        assert_eq!(parent.await, Err(Error::Cancelled(Some("stop".into()))));
-        assert_eq!(*log.borrow(), vec!["a cancelled".to_string()]);
-    })
-    .unwrap();
-}
-
-#[test]
 fn children_spawn_siblings() {
     let lp = Loop::new_virtual().unwrap();
     let n = lp
@@ -394,12 +366,11 @@ fn loop_close_with_a_group_pending() {
     assert!(h.is_finished());
 }
 
-#[test]
-fn a_cancel_pending_at_the_exit_reaches_its_wait() {
-    // The parent is cancelled while its body awaits only pure Rust futures:
-    // the body ends normally, and the cancellation is thrown into the
-    // exit's wait (as asyncio throws it into __aexit__'s await), which
-    // cancels the children.
+/// The parent is cancelled (with `message`, if any) while its body awaits
+/// only pure Rust futures: the body ends normally, and the cancellation is
+/// thrown into the exit's wait (as asyncio throws it into __aexit__'s
+/// await), which cancels the children; the parent ends cancelled with it.
+fn cancel_pending_at_the_exit(message: Option<&str>) {
     let lp = Loop::new_virtual().unwrap();
     lp.block_on(async {
         let log = Rc::new(RefCell::new(Vec::new()));
@@ -416,12 +387,25 @@ fn a_cancel_pending_at_the_exit_reaches_its_wait() {
             .map(drop)
         });
         weft::yield_now().await;
-        assert!(parent.cancel());
-        assert_eq!(parent.await, Err(Error::Cancelled(None)));
+        match message {
+            Some(m) => assert!(parent.cancel_with_message(m)),
+            None => assert!(parent.cancel()),
+        }
+        assert_eq!(parent.await, Err(Error::Cancelled(message.map(String::from))));
         assert_eq!(*log.borrow(), vec!["slow cancelled"]);
         assert_eq!(lp_time(), 0.0);
     })
     .unwrap();
+}
+
+#[test]
+fn a_cancel_pending_at_the_exit_reaches_its_wait() {
+    cancel_pending_at_the_exit(None);
+}
+
+#[test]
+fn a_cancel_the_body_never_awaited_reaches_the_exit_with_its_message() {
+    cancel_pending_at_the_exit(Some("stop"));
 }
 
 fn lp_time() -> f64 {
