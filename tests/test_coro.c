@@ -9,8 +9,6 @@
 
 #include "test_util.h"
 
-static weft_loop_t *coro_loop(weft_task_t *t) { return weft_future_loop(weft_task_future(t)); }
-
 /* ---- a loop with several awaits ------------------------------------------- */
 
 typedef struct {
@@ -370,7 +368,7 @@ static int main_step(weft_task_t *task, void *ud) {
   WEFT_CORO_BEGIN(task, f);
   for (f->i = 0; f->i < 5; f->i++) {
     worker_frame *w = NULL;
-    f->t[f->i] = weft_task_spawn_frame(coro_loop(task), NULL, worker, sizeof *w, (void **)&w);
+    f->t[f->i] = weft_task_spawn_frame(tu_task_loop(task), NULL, worker, sizeof *w, (void **)&w);
     if (!f->t[f->i]) WEFT_CORO_FAIL(weft_last_error(), "spawn");
     w->id = f->i;
   }

@@ -16,18 +16,6 @@
 
 #include "io_test_util.h"
 
-static weft_loop_t *loop_of(weft_task_t *t) { return weft_future_loop(weft_task_future(t)); }
-
-static void expect_bytes(weft_future_t *f, const char *want) {
-  const void *d = NULL;
-  size_t n = 0;
-  TU_RC(weft_future_result_bytes(f, &d, &n), 0);
-  TU_EQ(n, strlen(want));
-  TU_OK(n == strlen(want) && memcmp(d, want, n) == 0);
-  if (n != strlen(want) || memcmp(d, want, n) != 0)
-    fprintf(stderr, "    got \"%.*s\"\n", (int)n, (const char *)d);
-}
-
 static int64_t int_of(weft_future_t *f) {
   int64_t v = -12345;
   TU_RC(weft_future_result_int64(f, &v), 0);
@@ -49,7 +37,7 @@ static int cat_main(weft_task_t *task, void *ud) {
   int rc;
   static const char *argv[] = {"cat", NULL};
   WEFT_CORO_BEGIN(task, f);
-  f->p = weft_process_spawn(loop_of(task), argv, NULL, NULL, WEFT_STDIO_PIPE, WEFT_STDIO_PIPE,
+  f->p = weft_process_spawn(tu_task_loop(task), argv, NULL, NULL, WEFT_STDIO_PIPE, WEFT_STDIO_PIPE,
                             WEFT_STDIO_INHERIT);
   TU_OK(f->p != NULL);
   if (f->p == NULL)
@@ -64,7 +52,7 @@ static int cat_main(weft_task_t *task, void *ud) {
     f->f = weft_stream_read_line(weft_process_stdout(f->p));
     WEFT_AWAIT(rc, f->f);
     TU_RC(rc, 0);
-    expect_bytes(f->f, "line\n");
+    tu_expect_bytes(f->f, "line\n");
     weft_future_unref(f->f);
   }
   /* cat waits for end of file on its stdin: it is still running */
@@ -73,7 +61,7 @@ static int cat_main(weft_task_t *task, void *ud) {
   TU_RC(weft_stream_write_eof(weft_process_stdin(f->p)), 0);
   f->f = weft_stream_read(weft_process_stdout(f->p), -1);
   WEFT_AWAIT(rc, f->f);
-  expect_bytes(f->f, "last");
+  tu_expect_bytes(f->f, "last");
   weft_future_unref(f->f);
   f->f = weft_process_wait(f->p);
   WEFT_AWAIT(rc, f->f);
@@ -104,7 +92,7 @@ static int exit3_main(weft_task_t *task, void *ud) {
   int rc;
   static const char *argv[] = {"sh", "-c", "echo oops >&2; exit 3", NULL};
   WEFT_CORO_BEGIN(task, f);
-  f->p = weft_process_spawn(loop_of(task), argv, NULL, NULL, WEFT_STDIO_DEVNULL,
+  f->p = weft_process_spawn(tu_task_loop(task), argv, NULL, NULL, WEFT_STDIO_DEVNULL,
                             WEFT_STDIO_DEVNULL, WEFT_STDIO_PIPE);
   f->f = weft_process_wait(f->p);
   f->g = weft_process_wait(f->p); /* two waits */
@@ -118,7 +106,7 @@ static int exit3_main(weft_task_t *task, void *ud) {
   TU_EQ(f->status, 3);
   f->f = weft_stream_read(weft_process_stderr(f->p), -1);
   WEFT_AWAIT(rc, f->f);
-  expect_bytes(f->f, "oops\n");
+  tu_expect_bytes(f->f, "oops\n");
   weft_future_unref(f->f);
   weft_process_unref(f->p);
   WEFT_CORO_END();
@@ -135,11 +123,11 @@ static int env_main(weft_task_t *task, void *ud) {
   static const char *argv[] = {"/bin/sh", "-c", "echo \"$WEFT_TEST_VAR\"; pwd", NULL};
   static const char *env[] = {"WEFT_TEST_VAR=forty two", "PATH=/usr/bin:/bin", NULL};
   WEFT_CORO_BEGIN(task, f);
-  f->p = weft_process_spawn(loop_of(task), argv, env, "/", WEFT_STDIO_DEVNULL, WEFT_STDIO_PIPE,
+  f->p = weft_process_spawn(tu_task_loop(task), argv, env, "/", WEFT_STDIO_DEVNULL, WEFT_STDIO_PIPE,
                             WEFT_STDIO_INHERIT);
   f->f = weft_stream_read(weft_process_stdout(f->p), -1);
   WEFT_AWAIT(rc, f->f);
-  expect_bytes(f->f, "forty two\n/\n");
+  tu_expect_bytes(f->f, "forty two\n/\n");
   weft_future_unref(f->f);
   f->f = weft_process_wait(f->p);
   WEFT_AWAIT(rc, f->f);
@@ -161,7 +149,7 @@ static int signal_main(weft_task_t *task, void *ud) {
   int rc;
   static const char *argv[] = {"sleep", "30", NULL};
   WEFT_CORO_BEGIN(task, f);
-  f->p = weft_process_spawn(loop_of(task), argv, NULL, NULL, 0, 0, 0);
+  f->p = weft_process_spawn(tu_task_loop(task), argv, NULL, NULL, 0, 0, 0);
   TU_RC(weft_process_send_signal(f->p, -1), WEFT_EINVAL);
   TU_RC(weft_process_send_signal(f->p, 0), 0); /* alive? */
   TU_RC(weft_process_send_signal(f->p, SIGTERM), 0);
@@ -187,9 +175,9 @@ static int kill_on_cancel_main(weft_task_t *task, void *ud) {
   int rc;
   static const char *argv[] = {"sleep", "30", NULL};
   WEFT_CORO_BEGIN(task, f);
-  f->p = weft_process_spawn(loop_of(task), argv, NULL, NULL, 0, WEFT_STDIO_PIPE, 0);
+  f->p = weft_process_spawn(tu_task_loop(task), argv, NULL, NULL, 0, WEFT_STDIO_PIPE, 0);
   f->g = weft_process_wait(f->p);
-  f->f = weft_wait_for(loop_of(task), f->g, 0.05);
+  f->f = weft_wait_for(tu_task_loop(task), f->g, 0.05);
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, WEFT_ETIMEDOUT);
   TU_EQ(weft_future_cancelled(f->g), 1);
@@ -202,7 +190,7 @@ static int kill_on_cancel_main(weft_task_t *task, void *ud) {
   /* its stdout ends when it dies */
   f->f = weft_stream_read(weft_process_stdout(f->p), -1);
   WEFT_AWAIT(rc, f->f);
-  expect_bytes(f->f, "");
+  tu_expect_bytes(f->f, "");
   weft_future_unref(f->f);
   weft_process_unref(f->p);
   WEFT_CORO_END();
@@ -260,14 +248,15 @@ static int orphan_main(weft_task_t *task, void *ud) {
   static const char *argv[] = {"sh", "-c", "sleep 0.05; echo done", NULL};
   WEFT_CORO_BEGIN(task, f);
   {
-    weft_process_t *p = weft_process_spawn(loop_of(task), argv, NULL, NULL, 0, WEFT_STDIO_PIPE, 0);
+    weft_process_t *p =
+        weft_process_spawn(tu_task_loop(task), argv, NULL, NULL, 0, WEFT_STDIO_PIPE, 0);
     f->out = weft_stream_ref(weft_process_stdout(p));
     weft_process_unref(p);
   }
   f->f = weft_stream_read(f->out, -1);
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, 0);
-  expect_bytes(f->f, "done\n"); /* it ran to the end */
+  tu_expect_bytes(f->f, "done\n"); /* it ran to the end */
   weft_future_unref(f->f);
   f->f = weft_stream_wait_closed(f->out);
   weft_stream_unref(f->out); /* the last reference closes it */

@@ -33,8 +33,6 @@
 /* fixtures                                                            */
 /* ------------------------------------------------------------------ */
 
-static weft_loop_t *loop_of(weft_task_t *t) { return weft_future_loop(weft_task_future(t)); }
-
 /* The bytes result of a done future (borrowed) and its length. */
 static size_t bytes_of(weft_future_t *f, const char **data) {
   const void *d = NULL;
@@ -42,14 +40,6 @@ static size_t bytes_of(weft_future_t *f, const char **data) {
   TU_RC(weft_future_result_bytes(f, &d, &n), 0);
   *data = d;
   return n;
-}
-
-/* Asserts that `f` holds exactly `want` (a string). */
-static void expect_bytes(weft_future_t *f, const char *want) {
-  const char *d;
-  size_t n = bytes_of(f, &d);
-  TU_EQ(n, strlen(want));
-  TU_OK(n == strlen(want) && memcmp(d, want, n) == 0);
 }
 
 /* ---- an echo connection task, used by the servers below ------------------ */
@@ -130,8 +120,8 @@ static int roundtrip_main(weft_task_t *task, void *ud) {
   rt_frame *f = ud;
   int rc;
   WEFT_CORO_BEGIN(task, f);
-  f->f = f->host ? weft_server_listen_tcp(loop_of(task), f->host, 0, 0)
-                 : weft_server_listen_unix(loop_of(task), f->path, 0);
+  f->f = f->host ? weft_server_listen_tcp(tu_task_loop(task), f->host, 0, 0)
+                 : weft_server_listen_unix(tu_task_loop(task), f->path, 0);
   WEFT_AWAIT(rc, f->f);
   if (rc == WEFT_EADDRNOTAVAIL || rc == WEFT_EAFNOSUPPORT) {
     f->skipped = 1; /* no IPv6 on this machine */
@@ -143,9 +133,9 @@ static int roundtrip_main(weft_task_t *task, void *ud) {
   if (f->sv == NULL)
     WEFT_CORO_FAIL(WEFT_EIO, "no server");
   if (f->host) {
-    f->f = weft_stream_connect_tcp(loop_of(task), f->host, server_port(f->sv));
+    f->f = weft_stream_connect_tcp(tu_task_loop(task), f->host, server_port(f->sv));
   } else {
-    f->f = weft_stream_connect_unix(loop_of(task), f->path);
+    f->f = weft_stream_connect_unix(tu_task_loop(task), f->path);
   }
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, 0);
@@ -232,11 +222,11 @@ static int connect_name_main(weft_task_t *task, void *ud) {
   name_frame *f = ud;
   int rc;
   WEFT_CORO_BEGIN(task, f);
-  f->f = weft_server_listen_tcp(loop_of(task), "127.0.0.1", 0, 0);
+  f->f = weft_server_listen_tcp(tu_task_loop(task), "127.0.0.1", 0, 0);
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, 0);
   f->sv = echo_server(f->f);
-  f->f = weft_stream_connect_tcp(loop_of(task), "localhost", server_port(f->sv));
+  f->f = weft_stream_connect_tcp(tu_task_loop(task), "localhost", server_port(f->sv));
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, 0);
   f->c = weft_stream_from_future(f->f);
@@ -256,7 +246,7 @@ static int connect_name_main(weft_task_t *task, void *ud) {
     weft_stream_unref(f->c); /* closes it */
   }
   /* a name that does not resolve */
-  f->f = weft_stream_connect_tcp(loop_of(task), "no-such-host.invalid", 80);
+  f->f = weft_stream_connect_tcp(tu_task_loop(task), "no-such-host.invalid", 80);
   WEFT_AWAIT(rc, f->f);
   TU_OK(rc <= -3000 && rc > -3100); /* a WEFT_EAI_* code */
   weft_future_unref(f->f);
@@ -350,7 +340,7 @@ static int every_address_main(weft_task_t *task, void *ud) {
   char buf[64];
   int port;
   WEFT_CORO_BEGIN(task, f);
-  f->f = weft_server_listen_tcp(loop_of(task), f->host, 0, 0);
+  f->f = weft_server_listen_tcp(tu_task_loop(task), f->host, 0, 0);
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, 0);
   f->sv = echo_server(f->f);
@@ -379,7 +369,7 @@ static int every_address_main(weft_task_t *task, void *ud) {
   for (f->i = 0; f->i < f->n; f->i++) {
     if (every_target(f->addr[f->i]) == NULL)
       continue;
-    f->f = weft_stream_connect_tcp(loop_of(task), every_target(f->addr[f->i]), f->port[f->i]);
+    f->f = weft_stream_connect_tcp(tu_task_loop(task), every_target(f->addr[f->i]), f->port[f->i]);
     WEFT_AWAIT(rc, f->f);
     TU_RC(rc, 0);
     f->c = weft_stream_from_future(f->f);
@@ -390,7 +380,7 @@ static int every_address_main(weft_task_t *task, void *ud) {
     f->f = weft_stream_read_exactly(f->c, 2);
     WEFT_AWAIT(rc, f->f);
     TU_RC(rc, 0);
-    expect_bytes(f->f, "hi");
+    tu_expect_bytes(f->f, "hi");
     weft_future_unref(f->f);
     f->reached++;
     weft_stream_unref(f->c);
@@ -408,7 +398,7 @@ static int every_address_main(weft_task_t *task, void *ud) {
   for (f->i = 0; f->i < f->n; f->i++) {
     if (every_target(f->addr[f->i]) == NULL)
       continue;
-    f->f = weft_stream_connect_tcp(loop_of(task), every_target(f->addr[f->i]), f->port[f->i]);
+    f->f = weft_stream_connect_tcp(tu_task_loop(task), every_target(f->addr[f->i]), f->port[f->i]);
     WEFT_AWAIT(rc, f->f);
     TU_RC(rc, WEFT_ECONNREFUSED);
     weft_future_unref(f->f);
@@ -440,13 +430,13 @@ static int partial_bind_main(weft_task_t *task, void *ud) {
   every_frame *f = ud;
   int rc;
   WEFT_CORO_BEGIN(task, f);
-  f->f = weft_server_listen_tcp(loop_of(task), "::1", 0, 0);
+  f->f = weft_server_listen_tcp(tu_task_loop(task), "::1", 0, 0);
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, 0);
   f->sv = weft_server_from_future(f->f);
   weft_future_unref(f->f);
   f->port[0] = server_port(f->sv);
-  f->f = weft_server_listen_tcp(loop_of(task), NULL, f->port[0], 0);
+  f->f = weft_server_listen_tcp(tu_task_loop(task), NULL, f->port[0], 0);
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, WEFT_EADDRINUSE);
   weft_future_unref(f->f);
@@ -531,9 +521,9 @@ static int framing_main(weft_task_t *task, void *ud) {
   client_frame *f = ud;
   int rc;
   WEFT_CORO_BEGIN(task, f);
-  f->sv = listen_serve(loop_of(task), trickle_conn, sizeof(trickle_frame),
+  f->sv = listen_serve(tu_task_loop(task), trickle_conn, sizeof(trickle_frame),
                        offsetof(trickle_frame, s));
-  f->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", server_port(f->sv));
+  f->f = weft_stream_connect_tcp(tu_task_loop(task), "127.0.0.1", server_port(f->sv));
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, 0);
   f->c = weft_stream_from_future(f->f);
@@ -541,33 +531,33 @@ static int framing_main(weft_task_t *task, void *ud) {
   f->f = weft_stream_read_line(f->c);
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, 0);
-  expect_bytes(f->f, "first line\n");
+  tu_expect_bytes(f->f, "first line\n");
   weft_future_unref(f->f);
   f->f = weft_stream_read_exactly(f->c, 7);
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, 0);
-  expect_bytes(f->f, "1234567");
+  tu_expect_bytes(f->f, "1234567");
   weft_future_unref(f->f);
   f->f = weft_stream_read_until(f->c, "\r\n", 2);
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, 0);
-  expect_bytes(f->f, "89 header\r\n");
+  tu_expect_bytes(f->f, "89 header\r\n");
   weft_future_unref(f->f);
   f->f = weft_stream_read_until(f->c, "END", 3);
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, 0);
-  expect_bytes(f->f, "body END"); /* the first occurrence */
+  tu_expect_bytes(f->f, "body END"); /* the first occurrence */
   weft_future_unref(f->f);
   /* the last line has no newline: read_line returns it at end of file */
   f->f = weft_stream_read_line(f->c);
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, 0);
-  expect_bytes(f->f, "ENDtail");
+  tu_expect_bytes(f->f, "ENDtail");
   weft_future_unref(f->f);
   TU_EQ(weft_stream_at_eof(f->c), 1);
   f->f = weft_stream_read_line(f->c);
   WEFT_AWAIT(rc, f->f);
-  expect_bytes(f->f, "");
+  tu_expect_bytes(f->f, "");
   weft_future_unref(f->f);
   weft_stream_unref(f->c);
   weft_server_unref(f->sv);
@@ -600,9 +590,9 @@ static int incomplete_main(weft_task_t *task, void *ud) {
   const void *d;
   size_t n;
   WEFT_CORO_BEGIN(task, f);
-  f->sv = listen_serve(loop_of(task), trickle_conn, sizeof(trickle_frame),
+  f->sv = listen_serve(tu_task_loop(task), trickle_conn, sizeof(trickle_frame),
                        offsetof(trickle_frame, s));
-  f->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", server_port(f->sv));
+  f->f = weft_stream_connect_tcp(tu_task_loop(task), "127.0.0.1", server_port(f->sv));
   WEFT_AWAIT(rc, f->f);
   f->c = weft_stream_from_future(f->f);
   weft_future_unref(f->f);
@@ -618,7 +608,7 @@ static int incomplete_main(weft_task_t *task, void *ud) {
   TU_EQ(weft_stream_at_eof(f->c), 1);
   f->f = weft_stream_read(f->c, 10);
   WEFT_AWAIT(rc, f->f);
-  expect_bytes(f->f, ""); /* end of file, as asyncio after IncompleteReadError */
+  tu_expect_bytes(f->f, ""); /* end of file, as asyncio after IncompleteReadError */
   weft_future_unref(f->f);
   expect_partial(f->c, "abcde"); /* a plain read does not replace it */
   f->f = weft_stream_read_until(f->c, "\n", 1);
@@ -629,7 +619,7 @@ static int incomplete_main(weft_task_t *task, void *ud) {
   expect_partial(f->c, ""); /* the latest failure's (asyncio: partial=b'') */
   f->f = weft_stream_read(f->c, 0);
   TU_EQ(weft_future_done(f->f), 1);
-  expect_bytes(f->f, "");
+  tu_expect_bytes(f->f, "");
   weft_future_unref(f->f);
   TU_RC(weft_stream_partial(NULL, &d, &n), WEFT_EINVAL);
   TU_RC(weft_stream_partial(f->c, NULL, &n), WEFT_EINVAL);
@@ -637,13 +627,13 @@ static int incomplete_main(weft_task_t *task, void *ud) {
   weft_stream_unref(f->c);
 
   /* read_until: the bytes after the last complete read are the partial. */
-  f->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", server_port(f->sv));
+  f->f = weft_stream_connect_tcp(tu_task_loop(task), "127.0.0.1", server_port(f->sv));
   WEFT_AWAIT(rc, f->f);
   f->c = weft_stream_from_future(f->f);
   weft_future_unref(f->f);
   f->f = weft_stream_read_exactly(f->c, 2);
   WEFT_AWAIT(rc, f->f);
-  expect_bytes(f->f, "ab");
+  tu_expect_bytes(f->f, "ab");
   weft_future_unref(f->f);
   f->f = weft_stream_read_until(f->c, "x", 1);
   WEFT_AWAIT(rc, f->f);
@@ -710,9 +700,9 @@ static int limit_main(weft_task_t *task, void *ud) {
   int rc;
   size_t n;
   WEFT_CORO_BEGIN(task, f);
-  f->sv = listen_serve(loop_of(task), flood_conn, sizeof(flood_frame),
+  f->sv = listen_serve(tu_task_loop(task), flood_conn, sizeof(flood_frame),
                        offsetof(flood_frame, s));
-  f->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", server_port(f->sv));
+  f->f = weft_stream_connect_tcp(tu_task_loop(task), "127.0.0.1", server_port(f->sv));
   WEFT_AWAIT(rc, f->f);
   f->c = weft_stream_from_future(f->f);
   weft_future_unref(f->f);
@@ -797,7 +787,7 @@ static int backpressure_main(weft_task_t *task, void *ud) {
   static char chunk[65536];
   WEFT_CORO_BEGIN(task, f);
   f->lfd = io_raw_listen(4, &f->port);
-  f->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", f->port);
+  f->f = weft_stream_connect_tcp(tu_task_loop(task), "127.0.0.1", f->port);
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, 0);
   f->c = weft_stream_from_future(f->f);
@@ -919,9 +909,9 @@ static int half_close_main(weft_task_t *task, void *ud) {
   client_frame *f = ud;
   int rc;
   WEFT_CORO_BEGIN(task, f);
-  f->sv = listen_serve(loop_of(task), count_conn, sizeof(count_frame),
+  f->sv = listen_serve(tu_task_loop(task), count_conn, sizeof(count_frame),
                        offsetof(count_frame, s));
-  f->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", server_port(f->sv));
+  f->f = weft_stream_connect_tcp(tu_task_loop(task), "127.0.0.1", server_port(f->sv));
   WEFT_AWAIT(rc, f->f);
   f->c = weft_stream_from_future(f->f);
   weft_future_unref(f->f);
@@ -933,7 +923,7 @@ static int half_close_main(weft_task_t *task, void *ud) {
   f->f = weft_stream_read(f->c, -1); /* we can still read */
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, 0);
-  expect_bytes(f->f, "got 11");
+  tu_expect_bytes(f->f, "got 11");
   weft_future_unref(f->f);
   TU_EQ(weft_stream_at_eof(f->c), 1);
   weft_stream_unref(f->c);
@@ -976,7 +966,7 @@ static int reset_main(weft_task_t *task, void *ud) {
   int rc;
   WEFT_CORO_BEGIN(task, f);
   f->lfd = io_raw_listen(4, &f->port);
-  f->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", f->port);
+  f->f = weft_stream_connect_tcp(tu_task_loop(task), "127.0.0.1", f->port);
   WEFT_AWAIT(rc, f->f);
   f->c = weft_stream_from_future(f->f);
   weft_future_unref(f->f);
@@ -985,7 +975,7 @@ static int reset_main(weft_task_t *task, void *ud) {
   TU_OK(write(f->peer, "partial", 7) == 7);
   f->f = weft_stream_read_exactly(f->c, 7);
   WEFT_AWAIT(rc, f->f);
-  expect_bytes(f->f, "partial");
+  tu_expect_bytes(f->f, "partial");
   weft_future_unref(f->f);
   f->f = weft_stream_read(f->c, 100); /* pending when the reset comes */
   {
@@ -1027,7 +1017,7 @@ static int peer_gone_main(weft_task_t *task, void *ud) {
   int rc;
   WEFT_CORO_BEGIN(task, f);
   f->lfd = io_raw_listen(4, &f->port);
-  f->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", f->port);
+  f->f = weft_stream_connect_tcp(tu_task_loop(task), "127.0.0.1", f->port);
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, 0);
   f->c = weft_stream_from_future(f->f);
@@ -1038,7 +1028,7 @@ static int peer_gone_main(weft_task_t *task, void *ud) {
   f->f = weft_stream_read(f->c, 10);
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, 0);
-  expect_bytes(f->f, ""); /* end of file */
+  tu_expect_bytes(f->f, ""); /* end of file */
   weft_future_unref(f->f);
   for (f->i = 0; f->i < 100; f->i++) {
     f->rc = weft_stream_write(f->c, "data", 4);
@@ -1068,13 +1058,13 @@ static int refused_main(weft_task_t *task, void *ud) {
   WEFT_CORO_BEGIN(task, f);
   f->lfd = io_raw_listen(1, &f->port);
   close(f->lfd); /* nothing listens there any more */
-  f->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", f->port);
+  f->f = weft_stream_connect_tcp(tu_task_loop(task), "127.0.0.1", f->port);
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, WEFT_ECONNREFUSED);
   TU_OK(weft_stream_from_future(f->f) == NULL);
   TU_RC(weft_last_error(), WEFT_ECONNREFUSED);
   weft_future_unref(f->f);
-  f->f = weft_stream_connect_unix(loop_of(task), "/tmp/weft-no-such-socket");
+  f->f = weft_stream_connect_unix(tu_task_loop(task), "/tmp/weft-no-such-socket");
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, WEFT_ENOENT);
   weft_future_unref(f->f);
@@ -1103,8 +1093,8 @@ static int timeout_main(weft_task_t *task, void *ud) {
     connect(f->peer, (struct sockaddr *)&a, sizeof a); /* fills the backlog */
   }
   WEFT_AWAIT_SLEEP(rc, 0.01);
-  f->drain = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", f->port);
-  f->f = weft_wait_for(loop_of(task), f->drain, 0.2);
+  f->drain = weft_stream_connect_tcp(tu_task_loop(task), "127.0.0.1", f->port);
+  f->f = weft_wait_for(tu_task_loop(task), f->drain, 0.2);
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, WEFT_ETIMEDOUT);
   TU_EQ(weft_future_cancelled(f->drain), 1);
@@ -1154,8 +1144,8 @@ static int close_pending_read_main(weft_task_t *task, void *ud) {
   pend_frame *f = ud;
   int rc;
   WEFT_CORO_BEGIN(task, f);
-  f->sv = listen_serve(loop_of(task), echo_conn, sizeof(echo_frame), offsetof(echo_frame, s));
-  f->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", server_port(f->sv));
+  f->sv = listen_serve(tu_task_loop(task), echo_conn, sizeof(echo_frame), offsetof(echo_frame, s));
+  f->f = weft_stream_connect_tcp(tu_task_loop(task), "127.0.0.1", server_port(f->sv));
   WEFT_AWAIT(rc, f->f);
   f->c = weft_stream_from_future(f->f);
   weft_future_unref(f->f);
@@ -1169,10 +1159,10 @@ static int close_pending_read_main(weft_task_t *task, void *ud) {
   TU_RC(weft_stream_write(f->c, "ping", 4), 0);
   f->f = weft_stream_read_exactly(f->c, 4);
   WEFT_AWAIT(rc, f->f);
-  expect_bytes(f->f, "ping");
+  tu_expect_bytes(f->f, "ping");
   weft_future_unref(f->f);
   /* another task closes the stream while this one waits in a read */
-  f->closer = weft_task_spawn_frame(loop_of(task), "closer", closer_step, sizeof *f->cf,
+  f->closer = weft_task_spawn_frame(tu_task_loop(task), "closer", closer_step, sizeof *f->cf,
                                     (void **)&f->cf);
   f->cf->s = f->c;
   f->f = weft_stream_read(f->c, 10);
@@ -1222,7 +1212,7 @@ static int abort_main(weft_task_t *task, void *ud) {
   static char chunk[65536];
   WEFT_CORO_BEGIN(task, f);
   f->lfd = io_raw_listen(4, &f->port);
-  f->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", f->port);
+  f->f = weft_stream_connect_tcp(tu_task_loop(task), "127.0.0.1", f->port);
   WEFT_AWAIT(rc, f->f);
   f->c = weft_stream_from_future(f->f);
   weft_future_unref(f->f);
@@ -1261,8 +1251,8 @@ static int owned_main(weft_task_t *task, void *ud) {
   client_frame *f = ud;
   int rc;
   WEFT_CORO_BEGIN(task, f);
-  f->sv = listen_serve(loop_of(task), echo_conn, sizeof(echo_frame), offsetof(echo_frame, s));
-  f->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", server_port(f->sv));
+  f->sv = listen_serve(tu_task_loop(task), echo_conn, sizeof(echo_frame), offsetof(echo_frame, s));
+  f->f = weft_stream_connect_tcp(tu_task_loop(task), "127.0.0.1", server_port(f->sv));
   WEFT_AWAIT(rc, f->f);
   f->c = weft_stream_from_future(f->f);
   weft_future_unref(f->f);
@@ -1278,7 +1268,7 @@ static int owned_main(weft_task_t *task, void *ud) {
   }
   f->f = weft_stream_read_exactly(f->c, 12);
   WEFT_AWAIT(rc, f->f);
-  expect_bytes(f->f, "owned!static");
+  tu_expect_bytes(f->f, "owned!static");
   weft_future_unref(f->f);
   TU_EQ(released_count, 1);
   weft_stream_unref(f->c);
@@ -1308,8 +1298,8 @@ static int loop_close_main(weft_task_t *task, void *ud) {
   lc_frame *f = ud;
   int rc;
   WEFT_CORO_BEGIN(task, f);
-  f->sv = listen_serve(loop_of(task), echo_conn, sizeof(echo_frame), offsetof(echo_frame, s));
-  f->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", server_port(f->sv));
+  f->sv = listen_serve(tu_task_loop(task), echo_conn, sizeof(echo_frame), offsetof(echo_frame, s));
+  f->f = weft_stream_connect_tcp(tu_task_loop(task), "127.0.0.1", server_port(f->sv));
   WEFT_AWAIT(rc, f->f);
   f->c = weft_stream_from_future(f->f);
   weft_future_unref(f->f);
@@ -1328,8 +1318,8 @@ static int loop_close_main(weft_task_t *task, void *ud) {
     connect(f->peer, (struct sockaddr *)&a, sizeof a);
   }
   WEFT_AWAIT_SLEEP(rc, 0.01);
-  f->conn = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", f->port); /* hangs */
-  f->f = weft_stream_connect_tcp(loop_of(task), "localhost", 1); /* may be resolving */
+  f->conn = weft_stream_connect_tcp(tu_task_loop(task), "127.0.0.1", f->port); /* hangs */
+  f->f = weft_stream_connect_tcp(tu_task_loop(task), "localhost", 1); /* may be resolving */
   WEFT_CORO_END();
 }
 
@@ -1402,14 +1392,14 @@ static int server_callback_main(weft_task_t *task, void *ud) {
   srvcb_frame *f = ud;
   int rc;
   WEFT_CORO_BEGIN(task, f);
-  f->f = weft_server_listen_tcp(loop_of(task), "127.0.0.1", 0, 0);
+  f->f = weft_server_listen_tcp(tu_task_loop(task), "127.0.0.1", 0, 0);
   f->rec.sv = weft_server_from_future(f->f);
   weft_future_unref(f->f);
   f->port = server_port(f->rec.sv);
   TU_RC(weft_server_serve(f->rec.sv, close_in_callback, &f->rec, cb_rec_release), 0);
   TU_RC(weft_server_serve(f->rec.sv, close_in_callback, &f->rec, NULL), WEFT_ESTATE);
   TU_EQ(weft_server_is_serving(f->rec.sv), 1);
-  f->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", f->port);
+  f->f = weft_stream_connect_tcp(tu_task_loop(task), "127.0.0.1", f->port);
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, 0);
   f->c = weft_stream_from_future(f->f);
@@ -1417,7 +1407,7 @@ static int server_callback_main(weft_task_t *task, void *ud) {
   /* the server closed the connection it did not keep */
   f->f = weft_stream_read(f->c, 10);
   WEFT_AWAIT(rc, f->f);
-  expect_bytes(f->f, "");
+  tu_expect_bytes(f->f, "");
   weft_future_unref(f->f);
   weft_stream_unref(f->c);
   TU_EQ(f->rec.n, 1);
@@ -1425,7 +1415,7 @@ static int server_callback_main(weft_task_t *task, void *ud) {
   WEFT_AWAIT_SLEEP(rc, 0.01);
   TU_EQ(f->rec.released, 1);
   /* nobody listens any more */
-  f->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", f->port);
+  f->f = weft_stream_connect_tcp(tu_task_loop(task), "127.0.0.1", f->port);
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, WEFT_ECONNREFUSED);
   weft_future_unref(f->f);
@@ -1450,12 +1440,12 @@ static int close_clients_main(weft_task_t *task, void *ud) {
   clients_frame *f = ud;
   int rc;
   WEFT_CORO_BEGIN(task, f);
-  f->f = weft_server_listen_tcp(loop_of(task), "127.0.0.1", 0, 5);
+  f->f = weft_server_listen_tcp(tu_task_loop(task), "127.0.0.1", 0, 5);
   f->rec.sv = weft_server_from_future(f->f);
   weft_future_unref(f->f);
   TU_RC(weft_server_serve(f->rec.sv, keep_conn, &f->rec, NULL), 0);
   for (f->i = 0; f->i < 3; f->i++) {
-    f->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", server_port(f->rec.sv));
+    f->f = weft_stream_connect_tcp(tu_task_loop(task), "127.0.0.1", server_port(f->rec.sv));
     WEFT_AWAIT(rc, f->f);
     f->c[f->i] = weft_stream_from_future(f->f);
     weft_future_unref(f->f);
@@ -1480,7 +1470,7 @@ static int close_clients_main(weft_task_t *task, void *ud) {
   for (f->i = 0; f->i < 3; f->i++) {
     f->f = weft_stream_read(f->c[f->i], 1);
     WEFT_AWAIT(rc, f->f);
-    expect_bytes(f->f, ""); /* the server side closed */
+    tu_expect_bytes(f->f, ""); /* the server side closed */
     weft_future_unref(f->f);
     weft_stream_unref(f->c[f->i]);
     weft_stream_unref(f->rec.kept[f->i]);
@@ -1510,7 +1500,7 @@ static int emfile_main(weft_task_t *task, void *ud) {
   int rc;
   WEFT_CORO_BEGIN(task, f);
   {
-    weft_future_t *lf = weft_server_listen_tcp(loop_of(task), "127.0.0.1", 0, 16);
+    weft_future_t *lf = weft_server_listen_tcp(tu_task_loop(task), "127.0.0.1", 0, 16);
     f->rec.sv = weft_server_from_future(lf);
     weft_future_unref(lf);
   }
@@ -1518,7 +1508,7 @@ static int emfile_main(weft_task_t *task, void *ud) {
   f->port = server_port(f->rec.sv);
   /* one connection first: libuv opens its per-loop reserve descriptor with
    * the first stream, and it must not count against the low limit */
-  f->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", f->port);
+  f->f = weft_stream_connect_tcp(tu_task_loop(task), "127.0.0.1", f->port);
   WEFT_AWAIT(rc, f->f);
   f->first = weft_stream_from_future(f->f);
   weft_future_unref(f->f);
@@ -1549,7 +1539,7 @@ static int emfile_main(weft_task_t *task, void *ud) {
   TU_OK(tu_exc.count < 30); /* a retry per 0.1 s, not a spin */
   TU_RC(tu_exc.codes[0], WEFT_EMFILE);
   /* a connect needs a descriptor too: it fails with the same code */
-  f->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", f->port);
+  f->f = weft_stream_connect_tcp(tu_task_loop(task), "127.0.0.1", f->port);
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, WEFT_EMFILE);
   weft_future_unref(f->f);
@@ -1609,8 +1599,8 @@ static int threads_main(weft_task_t *task, void *ud) {
   client_frame *f = ud;
   int rc;
   WEFT_CORO_BEGIN(task, f);
-  f->sv = listen_serve(loop_of(task), echo_conn, sizeof(echo_frame), offsetof(echo_frame, s));
-  f->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", server_port(f->sv));
+  f->sv = listen_serve(tu_task_loop(task), echo_conn, sizeof(echo_frame), offsetof(echo_frame, s));
+  f->f = weft_stream_connect_tcp(tu_task_loop(task), "127.0.0.1", server_port(f->sv));
   WEFT_AWAIT(rc, f->f);
   f->c = weft_stream_from_future(f->f);
   weft_future_unref(f->f);
@@ -1734,8 +1724,8 @@ static int args_main(weft_task_t *task, void *ud) {
   client_frame *f = ud;
   int rc;
   WEFT_CORO_BEGIN(task, f);
-  f->sv = listen_serve(loop_of(task), echo_conn, sizeof(echo_frame), offsetof(echo_frame, s));
-  f->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", server_port(f->sv));
+  f->sv = listen_serve(tu_task_loop(task), echo_conn, sizeof(echo_frame), offsetof(echo_frame, s));
+  f->f = weft_stream_connect_tcp(tu_task_loop(task), "127.0.0.1", server_port(f->sv));
   WEFT_AWAIT(rc, f->f);
   f->c = weft_stream_from_future(f->f);
   weft_future_unref(f->f);
@@ -1752,10 +1742,10 @@ static int args_main(weft_task_t *task, void *ud) {
   TU_RC(weft_stream_read_buffer_size(f->c, NULL), WEFT_EINVAL);
   TU_RC(weft_stream_peer_address(f->c, NULL, 3, NULL), WEFT_EINVAL);
   TU_EQ(weft_stream_peer_address(f->c, NULL, 0, NULL), 9); /* the length it needs */
-  TU_OK(weft_stream_loop(f->c) == loop_of(task));
+  TU_OK(weft_stream_loop(f->c) == tu_task_loop(task));
   f->f = weft_stream_read_exactly(f->c, 0); /* nothing buffered: done at once all the same */
   TU_EQ(weft_future_done(f->f), 1);
-  expect_bytes(f->f, "");
+  tu_expect_bytes(f->f, "");
   weft_future_unref(f->f);
   weft_stream_unref(f->c);
   weft_server_close_clients(f->sv);

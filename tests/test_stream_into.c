@@ -23,22 +23,11 @@
 
 #include "io_test_util.h"
 
-static weft_loop_t *loop_of(weft_task_t *t) { return weft_future_loop(weft_task_future(t)); }
-
 /* The int64 result of a done read_into (-1 if it has none). */
 static int64_t count_of(weft_future_t *f) {
   int64_t n = -1;
   TU_RC(weft_future_result_int64(f, &n), 0);
   return n;
-}
-
-/* Asserts that `f` (a bytes result) holds exactly `want`. */
-static void expect_bytes(weft_future_t *f, const char *want) {
-  const void *d = NULL;
-  size_t n = 0;
-  TU_RC(weft_future_result_bytes(f, &d, &n), 0);
-  TU_EQ(n, strlen(want));
-  TU_OK(n == strlen(want) && memcmp(d, want, n) == 0);
 }
 
 /* 1 if the `n` bytes at `p` are all `c`. */
@@ -73,7 +62,7 @@ typedef struct {
 #define RAW_CONNECT(rc, f, task)                                               \
   do {                                                                         \
     (f)->lfd = io_raw_listen(4, &(f)->port);                                   \
-    (f)->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", (f)->port);   \
+    (f)->f = weft_stream_connect_tcp(tu_task_loop(task), "127.0.0.1", (f)->port);   \
     WEFT_AWAIT(rc, (f)->f);                                                    \
     TU_RC(rc, 0);                                                              \
     (f)->c = weft_stream_from_future((f)->f);                                  \
@@ -216,7 +205,7 @@ static int recycle_main(weft_task_t *task, void *ud) {
     one[0] = (char)('a' + x->i);
     TU_EQ(weft_future_done(x->ops[x->i]), 1);
     if (x->i % 3 == 0) {
-      expect_bytes(x->ops[x->i], one);
+      tu_expect_bytes(x->ops[x->i], one);
     } else {
       TU_EQ(count_of(x->ops[x->i]), 1);
       TU_EQ(x->bufs[x->i][0], one[0]);
@@ -306,7 +295,7 @@ static int mixed_main(weft_task_t *task, void *ud) {
   f->f = weft_stream_read_line(f->c);
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, 0);
-  expect_bytes(f->f, "line one\n");
+  tu_expect_bytes(f->f, "line one\n");
   weft_future_unref(f->f);
   /* read_into three bytes (in as many reads as it takes) */
   for (f->len = 0; f->len < 3;) {
@@ -324,12 +313,12 @@ static int mixed_main(weft_task_t *task, void *ud) {
   f->f = weft_stream_read_exactly(f->c, 2);
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, 0);
-  expect_bytes(f->f, "DE");
+  tu_expect_bytes(f->f, "DE");
   weft_future_unref(f->f);
   f->f = weft_stream_read_until(f->c, "|", 1);
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, 0);
-  expect_bytes(f->f, "FG|");
+  tu_expect_bytes(f->f, "FG|");
   weft_future_unref(f->f);
   /* the rest, to end of file */
   for (f->len = 0;;) {
@@ -346,7 +335,7 @@ static int mixed_main(weft_task_t *task, void *ud) {
   f->f = weft_stream_read(f->c, 10); /* and the others see the end of file too */
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, 0);
-  expect_bytes(f->f, "");
+  tu_expect_bytes(f->f, "");
   weft_future_unref(f->f);
   raw_done(f);
   WEFT_CORO_END();
@@ -408,7 +397,7 @@ static int bulk_main(weft_task_t *task, void *ud) {
   int rc;
   WEFT_CORO_BEGIN(task, f);
   {
-    weft_future_t *lf = weft_server_listen_tcp(loop_of(task), "127.0.0.1", 0, 0);
+    weft_future_t *lf = weft_server_listen_tcp(tu_task_loop(task), "127.0.0.1", 0, 0);
     TU_RC(weft_future_error(lf), 0); /* a numeric address binds at once */
     f->sv = weft_server_from_future(lf);
     weft_future_unref(lf);
@@ -421,7 +410,7 @@ static int bulk_main(weft_task_t *task, void *ud) {
     char host[64];
     int port = 0;
     TU_OK(weft_server_address(f->sv, host, sizeof host, &port) > 0);
-    f->f = weft_stream_connect_tcp(loop_of(task), "127.0.0.1", port);
+    f->f = weft_stream_connect_tcp(tu_task_loop(task), "127.0.0.1", port);
   }
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, 0);
@@ -526,14 +515,14 @@ static int cancel_main(weft_task_t *task, void *ud) {
   raw_send(f->peer, "fresh");
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, 0);
-  expect_bytes(f->f, "fresh");
+  tu_expect_bytes(f->f, "fresh");
   weft_future_unref(f->f);
   TU_OK(all_are(f->buf, sizeof f->buf, 'Z'));
 
   /* a task cancelled while it awaits a read_into into its own frame: the
    * frame is freed with the task, and the bytes that come next go to the
    * next read (ASan would see a write into the freed frame) */
-  f->t = weft_task_spawn_frame(loop_of(task), "into", into_child, sizeof *cf, (void **)&cf);
+  f->t = weft_task_spawn_frame(tu_task_loop(task), "into", into_child, sizeof *cf, (void **)&cf);
   TU_OK(f->t != NULL);
   cf->s = f->c;
   WEFT_YIELD(rc); /* the child runs and waits */
@@ -546,7 +535,7 @@ static int cancel_main(weft_task_t *task, void *ud) {
   f->f = weft_stream_read_exactly(f->c, 5);
   WEFT_AWAIT(rc, f->f);
   TU_RC(rc, 0);
-  expect_bytes(f->f, "after");
+  tu_expect_bytes(f->f, "after");
   weft_future_unref(f->f);
   raw_done(f);
   WEFT_CORO_END();

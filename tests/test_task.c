@@ -42,8 +42,6 @@ static int trec_enter(weft_task_t *task, trec *r) {
   return i;
 }
 
-static weft_loop_t *task_loop(weft_task_t *t) { return weft_future_loop(weft_task_future(t)); }
-
 /* ---- spawn and finish ------------------------------------------------- */
 
 static int step_return_42(weft_task_t *task, void *ud) {
@@ -469,7 +467,8 @@ static void test_step_calls_outside_step(void) {
 static int step_yield_three(weft_task_t *task, void *ud) {
   trec *r = ud;
   int i = trec_enter(task, r);
-  if (i == 0) TU_RC(weft_loop_call_soon(task_loop(task), NULL, tu_cb_log, (void *)(intptr_t)7), 0);
+  if (i == 0)
+    TU_RC(weft_loop_call_soon(tu_task_loop(task), NULL, tu_cb_log, (void *)(intptr_t)7), 0);
   if (i < 3) return weft_task_yield(task);
   return WEFT_STEP_DONE;
 }

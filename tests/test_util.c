@@ -291,3 +291,15 @@ int tu_handler_onstack(int signum) {
   TU_OK(sa.sa_flags & SA_RESTART); /* libuv's own flags are kept */
   return (sa.sa_flags & SA_ONSTACK) != 0;
 }
+
+weft_loop_t *tu_task_loop(weft_task_t *t) { return weft_future_loop(weft_task_future(t)); }
+
+void tu_expect_bytes(weft_future_t *f, const char *want) {
+  const void *d = NULL;
+  size_t n = 0;
+  TU_RC(weft_future_result_bytes(f, &d, &n), 0);
+  TU_EQ(n, strlen(want));
+  TU_OK(n == strlen(want) && memcmp(d, want, n) == 0);
+  if (n != strlen(want) || memcmp(d, want, n) != 0)
+    fprintf(stderr, "    got \"%.*s\"\n", (int)n, (const char *)d);
+}

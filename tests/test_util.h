@@ -173,6 +173,13 @@ typedef struct tu_test {
  * by {NULL, NULL}), runs it verbosely and returns 0 only if nothing failed.
  * Arms a watchdog (alarm) so a hung test fails the binary instead of hanging.
  */
+/** The loop of task `t`. */
+weft_loop_t *tu_task_loop(weft_task_t *t);
+
+/** Asserts that the done future `f` holds the bytes of the string `want`
+ * (and prints what it holds instead, if not). */
+void tu_expect_bytes(weft_future_t *f, const char *want);
+
 /* 1: signum's handler has SA_ONSTACK, 0: it has not, -1: SIG_DFL / SIG_IGN.
  * Also checks that libuv's own SA_RESTART is kept. */
 int tu_handler_onstack(int signum);
