@@ -110,7 +110,7 @@ static void group_add_error(weft_taskgroup_t *g, int code, const char *message,
     g->dropped++;
     (void)weft_loop_call_exception_handler(
         g->loop, code, "task group error dropped (out of memory)",
-        task != NULL ? weft_task_future(task) : NULL);
+        weft_task_future(task));
     return;
   }
   group_error *e = &g->errors[g->nerrors++];

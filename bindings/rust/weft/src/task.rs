@@ -21,26 +21,27 @@
 //!   registered on the weft futures it waits for, or from its `Waker` (which
 //!   is `Send` and wakes from any thread).
 //!
-//! Cancellation (`weft_task_cancel`, from Rust, C or another binding)
-//! follows asyncio.  A task awaiting a weft future natively sees that future
-//! cancelled and the await returns [`Error::Cancelled`].  If that future
-//! completed but the task was cancelled before it ran again, the
-//! cancellation is still thrown in at that await, as asyncio's `Task.__step`
-//! does (`_must_cancel`): the await returns [`Error::Cancelled`] with the
-//! request's message and the future keeps its outcome, unread (`TaskCore::late_cancel`; a body that
-//! does not poll that future again gets it at its next weft await).  A
+//! Cancellation (`weft_task_cancel`, from Rust, C or another binding) follows
+//! asyncio. A task awaiting a weft future natively sees that future cancelled
+//! and the await returns [`Error::Cancelled`]. If that future completed but
+//! the task was cancelled before it ran again, the cancellation is still
+//! thrown in at that await, as asyncio's `Task.__step` does (`_must_cancel`):
+//! the await returns [`Error::Cancelled`] with the request's message and the
+//! future keeps its outcome, unread (`TaskCore::late_cancel`; a body that
+//! does not poll that future again gets it at its next weft await). A
 //! cancellation that arrives while the task waits some other way (several
 //! futures, a Rust future, its waker) is delivered at the task's next await
-//! of a weft future: that future is cancelled with the request's message
-//! (as asyncio cancels the future a task waits on) and the await returns
-//! [`Error::Cancelled`] with that message once it is done.  The step copies
+//! of a weft future: that future is cancelled with the request's message (as
+//! asyncio cancels the future a task waits on) and the await returns
+//! [`Error::Cancelled`] with that message once it is done. The step copies
 //! the message when it sees the request (`weft_task_resume_message` is
 //! borrowed only for that step) into the head's cold part
 //! (`Cold::cancel_message`, beside `CANCEL_PENDING`); a later request's
 //! replaces it (asyncio keeps the latest), and it is dropped when the
-//! delivery is taken, withdrawn (`drop_withdrawn_cancel`) or the task ends.  A task whose future returns `Err(Error::Cancelled(_))` ends
-//! cancelled.  A panic is caught in the step and fails the task with
-//! `EUNHANDLED` ("panicked: <message>").
+//! delivery is taken, withdrawn (`drop_withdrawn_cancel`) or the task ends. A
+//! task whose future returns `Err(Error::Cancelled(_))` ends cancelled. A
+//! panic is caught in the step and fails the task with `EUNHANDLED`
+//! (`"panicked: <message>"`).
 use std::any::Any;
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::ffi::{CStr, CString};
@@ -272,11 +273,10 @@ impl<F: StdFuture> TaskCell<F> {
     }
 }
 
-/// Drops what a cell in a task's frame still owns, in place (the memory is
-/// the C task's).  The waker's core goes last: its task reference may be
-/// the last one, which frees the frame.
-unsafe fn destroy_in_frame<F: StdFuture>(head: *mut Head) {
-    let cell = &*(head as *const TaskCell<F>);
+/// Drops what a cell still owns, in place.  The waker's core goes last:
+/// for a cell in a task's frame, its task reference may be the last one,
+/// which frees the frame.
+unsafe fn drop_contents<F: StdFuture>(cell: &TaskCell<F>) {
     cell.drop_future();
     if cell.head.take(OUT_SET) {
         drop_quietly(ManuallyDrop::into_inner(std::ptr::read(&(*cell.slot.get()).out)));
@@ -289,17 +289,15 @@ unsafe fn destroy_in_frame<F: StdFuture>(head: *mut Head) {
     }
 }
 
+/// A cell in a task's frame: the memory is the C task's.
+unsafe fn destroy_in_frame<F: StdFuture>(head: *mut Head) {
+    drop_contents(&*(head as *const TaskCell<F>));
+}
+
+/// A cell of its own allocation.
 unsafe fn destroy<F: StdFuture>(head: *mut Head) {
     let cell = Box::from_raw(head as *mut TaskCell<F>);
-    cell.drop_future();
-    if cell.head.take(OUT_SET) {
-        drop_quietly(ManuallyDrop::into_inner(std::ptr::read(&(*cell.slot.get()).out)));
-    }
-    let shared = cell.head.shared.load(Ordering::Acquire);
-    if !shared.is_null() {
-        drop(Arc::from_raw(shared));
-    }
-    cell.head.clear_registered();
+    drop_contents(&cell);
 }
 
 /// What a task's step knows during one poll, on the step's stack: the
