@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -718,6 +719,136 @@ static void test_describe(void) {
   tu_loop_close(loop);
 }
 
+/* Every kind of result and a callback list show in the description. */
+static void test_describe_results(void) {
+  weft_loop_t *loop = tu_loop_new_virtual();
+  if (!loop) return;
+  char buf[256];
+  weft_future_t *f = weft_future_new(loop);
+  tu_fut_rec a = {0}, b = {0}, c = {0};
+  TU_RC(weft_future_add_done_callback(f, tu_future_cb, &a), 0);
+  TU_RC(weft_future_add_done_callback(f, tu_future_cb, &b), 0);
+  TU_RC(weft_future_add_done_callback(f, tu_future_cb, &c), 0);
+  TU_OK(weft_future_describe(f, buf, sizeof buf) > 0);
+  TU_STR(buf, "<Future pending cb=3>");
+  TU_RC(weft_future_set_double(f, 2.5), 0);
+  weft_future_describe(f, buf, sizeof buf);
+  TU_STR(buf, "<Future finished result=2.5>");
+  tu_run(loop);
+  TU_EQ(a.calls + b.calls + c.calls, 3);
+  weft_future_unref(f);
+
+  weft_future_t *bytes = weft_future_new(loop);
+  TU_RC(weft_future_set_bytes(bytes, "hello", 5), 0);
+  weft_future_describe(bytes, buf, sizeof buf);
+  TU_STR(buf, "<Future finished result=bytes[5]>");
+  weft_future_unref(bytes);
+
+  weft_future_t *ptr = weft_future_new(loop);
+  TU_RC(weft_future_set_ptr(ptr, NULL, NULL), 0);
+  weft_future_describe(ptr, buf, sizeof buf);
+  TU_OK(strncmp(buf, "<Future finished result=ptr ", 28) == 0);
+  weft_future_unref(ptr);
+
+  weft_future_t *none = weft_future_new(loop);
+  TU_RC(weft_future_set_none(none), 0);
+  weft_future_describe(none, buf, sizeof buf);
+  TU_STR(buf, "<Future finished result=none>");
+  weft_future_unref(none);
+
+  /* a sleep says when it is due (virtual time starts at 0) */
+  weft_future_t *s = weft_sleep(loop, 1.5);
+  TU_OK(s != NULL);
+  weft_future_describe(s, buf, sizeof buf);
+  TU_STR(buf, "<Sleep pending until=1.500 cb=0>");
+  tu_run(loop);
+  TU_EQ(weft_future_state(s), WEFT_FUTURE_RESULT);
+  weft_future_unref(s);
+  tu_loop_close(loop);
+}
+
+/* ---- the last reference dropped on another thread ----------------------------- */
+
+typedef struct {
+  weft_future_t *f;
+  int ref; /* 1: take a reference, 0: drop one */
+} remote_ref_arg;
+
+static void *remote_ref_thread(void *p) {
+  remote_ref_arg *a = p;
+  if (a->ref)
+    weft_future_ref(a->f);
+  else
+    weft_future_unref(a->f);
+  return NULL;
+}
+
+/* Runs one ref or unref of `f` on a thread of its own, and waits for it. */
+static void remote_ref(weft_future_t *f, int ref) {
+  remote_ref_arg a = {f, ref};
+  pthread_t th;
+  TU_EQ(pthread_create(&th, NULL, remote_ref_thread, &a), 0);
+  pthread_join(th, NULL);
+}
+
+static pthread_t release_thread;
+static int release_calls;
+static int release_on_loop_thread;
+
+static void note_release(void *p) {
+  (void)p;
+  release_calls++;
+  release_on_loop_thread = pthread_equal(pthread_self(), release_thread);
+}
+
+/*
+ * A thread holds the last reference: its unref hands the future back to the
+ * loop, which finishes it as the owner would (a pending future is cancelled and
+ * its callbacks run, an unobserved error is reported, a pointer result is
+ * released, on the loop's thread).
+ */
+static void test_last_unref_on_other_thread(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  weft_future_t *pending = weft_future_new(loop);
+  seen_rec r = {0};
+  TU_RC(weft_future_add_done_callback(pending, seen_cb, &r), 0);
+  remote_ref(pending, 1);
+  weft_future_unref(pending); /* the thread's reference keeps it alive */
+  tu_run(loop);
+  TU_EQ(r.calls, 0);
+  remote_ref(pending, 0);
+  TU_EQ(r.calls, 0); /* never synchronously, never on the thread */
+  tu_run(loop);
+  TU_EQ(r.calls, 1);
+  TU_EQ(r.cancelled, 1);
+
+  weft_future_t *err = weft_future_new(loop);
+  TU_RC(weft_future_set_error(err, WEFT_EIO, "lost"), 0);
+  remote_ref(err, 1);
+  weft_future_unref(err);
+  remote_ref(err, 0);
+  TU_EQ(tu_exc.count, 0);
+  tu_run(loop);
+  TU_EQ(tu_exc.count, 1);
+  TU_RC(tu_exc.codes[0], WEFT_EIO);
+
+  weft_future_t *ptr = weft_future_new(loop);
+  release_thread = pthread_self();
+  release_calls = 0;
+  release_on_loop_thread = 0;
+  TU_RC(weft_future_set_ptr(ptr, &release_calls, note_release), 0);
+  remote_ref(ptr, 1);
+  weft_future_unref(ptr);
+  remote_ref(ptr, 0);
+  TU_EQ(release_calls, 0);
+  tu_run(loop);
+  TU_EQ(release_calls, 1);
+  TU_EQ(release_on_loop_thread, 1);
+  tu_exc_reset();
+  tu_loop_close(loop);
+}
+
 /* ---- futures and the closed loop --------------------------------------------- */
 
 static void test_closed_loop_future(void) {
@@ -799,6 +930,8 @@ static const tu_test tests[] = {
     {"unobserved_error_at_close", test_unobserved_error_at_close},
     {"observed_error_not_reported", test_observed_error_not_reported},
     {"describe", test_describe},
+    {"describe_results", test_describe_results},
+    {"last_unref_on_other_thread", test_last_unref_on_other_thread},
     {"closed_loop_future", test_closed_loop_future},
     {"many_futures", test_many_futures},
     {NULL, NULL},
