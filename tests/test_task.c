@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1150,6 +1151,113 @@ static void test_dump_tasks(void) {
   tu_loop_close(loop);
 }
 
+/* A step suspends once: a second await, a sleep or a yield after an await
+ * in the same step is refused, and the first await stands. */
+static int step_await_twice(weft_task_t *task, void *ud) {
+  trec *r = ud;
+  int i = trec_enter(task, r);
+  if (i > 0)
+    return WEFT_STEP_DONE;
+  int rc = weft_task_await(task, r->f);
+  r->rc[0] = weft_task_await(task, r->g);
+  r->rc[1] = weft_task_sleep(task, 1.0);
+  r->rc[2] = weft_task_yield(task);
+  return rc;
+}
+
+static void test_await_twice_in_one_step(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  trec r = {0};
+  r.f = weft_future_new(loop);
+  r.g = weft_future_new(loop);
+  weft_task_t *t = weft_task_spawn(loop, NULL, step_await_twice, &r, NULL);
+  TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
+  TU_EQ(r.steps, 1);
+  TU_RC(r.rc[0], WEFT_ESTATE);
+  TU_RC(r.rc[1], WEFT_ESTATE);
+  TU_RC(r.rc[2], WEFT_ESTATE);
+  TU_OK(weft_task_awaiting(t) == r.f);
+  TU_RC(weft_future_set_int64(r.g, 1), 0); /* not awaited: no step */
+  TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
+  TU_EQ(r.steps, 1);
+  TU_RC(weft_future_set_int64(r.f, 2), 0);
+  tu_run(loop);
+  TU_EQ(r.steps, 2);
+  TU_EQ(weft_future_state(weft_task_future(t)), WEFT_FUTURE_RESULT);
+  weft_future_unref(r.f);
+  weft_future_unref(r.g);
+  weft_task_unref(t);
+  tu_loop_close(loop);
+}
+
+/* Wakes from another thread: two before the loop looks are one step; a
+ * wake after close is refused. */
+static void *wake_twice_thread(void *p) {
+  weft_task_t *t = p;
+  intptr_t bad = 0;
+  bad += weft_task_wake(t) != 0;
+  bad += weft_task_wake(t) != 0; /* the first is on its way */
+  return (void *)bad;
+}
+
+static void test_wake_from_thread(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  trec r = {0};
+  weft_task_t *t = weft_task_spawn(loop, NULL, step_suspend_forever, &r, NULL);
+  TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
+  TU_EQ(r.steps, 1);
+  pthread_t th;
+  void *bad = NULL;
+  TU_EQ(pthread_create(&th, NULL, wake_twice_thread, t), 0);
+  pthread_join(th, &bad);
+  TU_OK(bad == NULL);
+  TU_EQ(r.steps, 1);
+  tu_run(loop);
+  TU_EQ(r.steps, 2);
+  TU_EQ(weft_future_state(weft_task_future(t)), WEFT_FUTURE_RESULT);
+  TU_RC(weft_loop_close(loop), 0);
+  TU_RC(weft_task_wake(t), WEFT_ECLOSED);
+  weft_task_unref(t);
+  weft_loop_unref(loop);
+}
+
+/* The dump names a task that runs now and one that waits for a wake. */
+typedef struct {
+  dump_rec d;
+  int rc;
+} dump_self_rec;
+
+static int step_dump_self(weft_task_t *task, void *ud) {
+  dump_self_rec *r = ud;
+  r->rc = weft_loop_dump_tasks(tu_task_loop(task), dump_write, &r->d);
+  return WEFT_STEP_DONE;
+}
+
+static void test_dump_running_and_suspended(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  trec r = {0};
+  weft_task_t *idle = weft_task_spawn(loop, "idle-one", step_suspend_forever, &r, NULL);
+  TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
+  dump_self_rec ds;
+  memset(&ds, 0, sizeof ds);
+  weft_task_t *self = weft_task_spawn(loop, "dumper", step_dump_self, &ds, NULL);
+  tu_run(loop);
+  TU_RC(ds.rc, 2);
+  const char *line = strstr(ds.d.text, "dumper");
+  TU_OK(line != NULL && strstr(line, "running") != NULL);
+  line = strstr(ds.d.text, "idle-one");
+  TU_OK(line != NULL && strstr(line, "waiting for a wake-up") != NULL);
+  TU_RC(weft_task_wake(idle), 0);
+  tu_run(loop);
+  TU_EQ(r.steps, 2);
+  weft_task_unref(idle);
+  weft_task_unref(self);
+  tu_loop_close(loop);
+}
+
 /* ---- ownership ----------------------------------------------------------------- */
 
 static void test_unref_pending_task_keeps_running(void) {
@@ -1414,6 +1522,13 @@ static int run_main_step(weft_task_t *task, void *ud) {
     return weft_task_resume_status(task) < 0 ? weft_task_resume_status(task) : WEFT_STEP_DONE;
   case 4:
     return WEFT_ECANCELED;
+  case 6: /* stops the loop before it is done */
+    if (r->steps == 1) {
+      (void)weft_loop_stop(weft_loop_running());
+      return weft_task_yield(task);
+    }
+    r->child_status = weft_task_resume_status(task);
+    return r->child_status < 0 ? r->child_status : WEFT_STEP_DONE;
   case 5: /* weft_run inside a running loop */
     r->inner_run_rc = weft_run(NULL, run_main_step, r);
     return WEFT_STEP_DONE;
@@ -1481,6 +1596,19 @@ static void test_weft_run_deadlock_and_reentry(void) {
   TU_RC(weft_run(NULL, run_main_step, &r), 0);
   TU_RC(r.inner_run_rc, WEFT_ERUNNING);
   TU_EQ(r.steps, 1);
+
+  /* stopped before main finished (asyncio: "Event loop stopped before Future
+   * completed"): the close cancels main, which resumes once to clean up */
+  memset(&r, 0, sizeof r);
+  r.mode = 6;
+  main_task = NULL;
+  TU_RC(weft_run(&main_task, run_main_step, &r), WEFT_ESTOPPED);
+  TU_EQ(r.steps, 2);
+  TU_RC(r.child_status, WEFT_ECANCELED);
+  if (main_task) {
+    TU_EQ(weft_future_cancelled(weft_task_future(main_task)), 1);
+    weft_task_unref(main_task);
+  }
 }
 
 
@@ -1778,6 +1906,9 @@ static const tu_test tests[] = {
     {"current_task", test_current_task},
     {"all_tasks", test_all_tasks},
     {"dump_tasks", test_dump_tasks},
+    {"dump_running_and_suspended", test_dump_running_and_suspended},
+    {"await_twice_in_one_step", test_await_twice_in_one_step},
+    {"wake_from_thread", test_wake_from_thread},
     {"unref_pending_task_keeps_running", test_unref_pending_task_keeps_running},
     {"release_exactly_once", test_release_exactly_once},
     {"spawn_frame", test_spawn_frame},
