@@ -145,6 +145,25 @@ static int roundtrip_main(weft_task_t *task, void *ud) {
   if (f->c == NULL)
     WEFT_CORO_FAIL(WEFT_EIO, "no stream");
   TU_EQ(weft_stream_kind(f->c), f->host ? WEFT_STREAM_TCP : WEFT_STREAM_UNIX);
+  if (!f->host) {
+    /* a unix socket's address is its path, with no port (asyncio: the
+     * peername is the path, the sockname of an unbound client is '') */
+    char a[128];
+    int port = 0;
+    TU_EQ(weft_stream_peer_address(f->c, a, sizeof a, &port), (int)strlen(f->path));
+    TU_STR(a, f->path);
+    TU_EQ(port, -1);
+    port = 0;
+    TU_EQ(weft_stream_local_address(f->c, a, sizeof a, &port), 0);
+    TU_STR(a, "");
+    TU_EQ(port, -1);
+    port = 0;
+    TU_EQ(weft_server_address(f->sv, a, sizeof a, &port), (int)strlen(f->path));
+    TU_STR(a, f->path);
+    TU_EQ(port, -1);
+    TU_RC(weft_stream_set_nodelay(f->c, 1), WEFT_ENOTSUP); /* TCP only */
+    TU_RC(weft_stream_set_keepalive(f->c, 1, 10), WEFT_ENOTSUP);
+  }
   for (f->i = 0; f->i < 50; f->i++) {
     f->len = 1 + (size_t)(f->i * 83) % sizeof f->msg;
     for (size_t k = 0; k < f->len; k++)
@@ -1582,13 +1601,29 @@ typedef struct {
   int write_rc, close_rc, limit_rc;
   weft_future_t *read;
   int read_err;
+  int others[11]; /* the rest of the owner-thread calls: each WEFT_ETHREAD */
 } thread_rec;
 
 static void *wrong_thread(void *p) {
   thread_rec *r = p;
+  const void *data;
+  size_t n;
+  char a[64];
+  int port;
   r->write_rc = weft_stream_write(r->s, "x", 1);
   r->close_rc = weft_stream_close(r->s);
   r->limit_rc = weft_stream_set_limit(r->s, 100);
+  r->others[0] = weft_stream_partial(r->s, &data, &n);
+  r->others[1] = weft_stream_read_buffer_size(r->s, &n);
+  r->others[2] = weft_stream_set_write_buffer_limits(r->s, 100, 10);
+  r->others[3] = weft_stream_write_buffer_size(r->s, &n);
+  r->others[4] = weft_stream_write_eof(r->s);
+  r->others[5] = weft_stream_abort(r->s);
+  r->others[6] = weft_stream_peer_address(r->s, a, sizeof a, &port);
+  r->others[7] = weft_stream_local_address(r->s, a, sizeof a, &port);
+  r->others[8] = weft_stream_set_nodelay(r->s, 1);
+  r->others[9] = weft_stream_set_keepalive(r->s, 1, 10);
+  r->others[10] = weft_stream_write_owned(r->s, a, 1, NULL);
   r->read = weft_stream_read(r->s, 1);
   r->read_err = weft_last_error();
   weft_stream_unref(r->s); /* the last reference: the loop closes it */
@@ -1605,6 +1640,11 @@ static int threads_main(weft_task_t *task, void *ud) {
   f->c = weft_stream_from_future(f->f);
   weft_future_unref(f->f);
   f->f = weft_stream_wait_closed(f->c);
+  /* libuv buffers are 32-bit: a larger write is refused before any byte is read */
+  TU_RC(weft_stream_write(f->c, "x", (size_t)UINT32_MAX + 1), WEFT_EINVAL);
+  TU_RC(weft_stream_write_owned(f->c, "x", (size_t)UINT32_MAX + 1, NULL), WEFT_EINVAL);
+  /* 0, 0: the defaults (64 KiB high, a quarter of it low) */
+  TU_RC(weft_stream_set_write_buffer_limits(f->c, 0, 0), 0);
   {
     thread_rec r = {0};
     r.s = f->c;
@@ -1616,6 +1656,8 @@ static int threads_main(weft_task_t *task, void *ud) {
     TU_RC(r.limit_rc, WEFT_ETHREAD);
     TU_OK(r.read == NULL);
     TU_RC(r.read_err, WEFT_ETHREAD);
+    for (int i = 0; i < 11; i++)
+      TU_RC(r.others[i], WEFT_ETHREAD);
   }
   f->c = NULL;
   WEFT_AWAIT(rc, f->f); /* closed by the loop after the remote unref */
