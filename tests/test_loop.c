@@ -1015,6 +1015,81 @@ static void test_own_uv_handle(void) {
   tu_loop_close(loop);
 }
 
+/* A timer further away than an int of milliseconds: the timeout saturates. */
+static void test_backend_timeout_far(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  weft_handle_t *h = NULL;
+  TU_RC(weft_loop_call_later(loop, 1e8, &h, tu_cb_record, &(tu_cb_rec){0}), 0);
+  TU_EQ(weft_loop_backend_timeout(loop), INT32_MAX);
+  TU_EQ(weft_handle_cancel(h), 1);
+  weft_handle_unref(h);
+  tu_loop_close(loop);
+}
+
+/* One thread runs one loop at a time (asyncio: "Cannot run the event loop
+ * while another loop is running"); the other loop is not disturbed. */
+typedef struct {
+  weft_loop_t *other;
+  int rc_run, rc_until, calls;
+} other_loop_rec;
+
+static void run_other_loop_cb(weft_loop_t *loop, int status, void *ud) {
+  (void)loop;
+  (void)status;
+  other_loop_rec *r = ud;
+  r->calls++;
+  r->rc_run = weft_loop_run(r->other, WEFT_RUN_NOWAIT);
+  weft_future_t *f = weft_future_new(r->other);
+  r->rc_until = weft_loop_run_until(r->other, f);
+  weft_future_unref(f);
+}
+
+static void test_run_inside_other_loop(void) {
+  weft_loop_t *loop = tu_loop_new();
+  weft_loop_t *other = tu_loop_new();
+  if (!loop || !other) {
+    tu_loop_close(loop);
+    tu_loop_close(other);
+    return;
+  }
+  other_loop_rec r = {other, 0, 0, 0};
+  tu_cb_rec o = {0};
+  TU_RC(weft_loop_call_soon(other, NULL, tu_cb_record, &o), 0);
+  TU_RC(weft_loop_call_soon(loop, NULL, run_other_loop_cb, &r), 0);
+  tu_run(loop);
+  TU_EQ(r.calls, 1);
+  TU_RC(r.rc_run, WEFT_ERUNNING);
+  TU_RC(r.rc_until, WEFT_ERUNNING);
+  TU_EQ(o.calls, 0);
+  tu_run(other); /* on its own, it runs */
+  TU_EQ(o.calls, 1);
+  tu_loop_close(loop);
+  tu_loop_close(other);
+}
+
+/* A handle of the user's own on weft's libuv loop: close finishes weft's
+ * side and returns WEFT_EBUSY until the user closes it too. */
+static void test_close_with_own_uv_handle(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  uv_loop_t *uv = weft_loop_uv(loop); /* NULL once closed: keep it */
+  uv_timer_t t;
+  TU_EQ(uv_timer_init(uv, &t), 0);
+  weft_future_t *f = weft_future_new(loop);
+  TU_RC(weft_loop_close(loop), WEFT_EBUSY);
+  TU_OK(weft_loop_uv(loop) == NULL);
+  TU_EQ(weft_loop_is_closed(loop), 1);
+  TU_EQ(weft_future_cancelled(f), 1); /* weft's own work was closed */
+  TU_RC(weft_loop_close(loop), WEFT_EBUSY); /* still open */
+  uv_close((uv_handle_t *)&t, NULL);
+  TU_EQ(uv_run(uv, UV_RUN_NOWAIT), 0);
+  TU_RC(weft_loop_close(loop), 0);
+  TU_RC(weft_loop_close(loop), 0);
+  weft_future_unref(f);
+  weft_loop_unref(loop);
+}
+
 static void test_new_from_uv(void) {
   TU_OK(weft_loop_new_from_uv(NULL, 0) == NULL);
   TU_RC(weft_last_error(), WEFT_EINVAL);
@@ -1339,6 +1414,9 @@ static const tu_test tests[] = {
     {"default_exception_handler", test_default_exception_handler},
     {"iteration_hook", test_iteration_hook},
     {"backend_timeout", test_backend_timeout},
+    {"backend_timeout_far", test_backend_timeout_far},
+    {"run_inside_other_loop", test_run_inside_other_loop},
+    {"close_with_own_uv_handle", test_close_with_own_uv_handle},
     {"backend_fd_drives_timer", test_backend_fd_drives_timer},
     {"backend_fd_wakes_on_threadsafe", test_backend_fd_wakes_on_threadsafe},
     {"own_uv_handle", test_own_uv_handle},
