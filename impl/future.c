@@ -59,7 +59,27 @@ static weft__cb *weft__cbs_take(weft_future_t *f) {
 void weft__future_init(weft_future_t *f, weft_loop_t *loop, uint8_t flags) {
   /* No memory reference yet: until close the loop outlives its futures
    * (they die on its thread); close gives one to each survivor. */
-  *f = (weft_future_t){.loop = loop, .lrefs = 1, .flags = flags};
+  /* Field by field: a compound literal of the whole struct compiles to a
+   * `rep stos`, whose start-up cost is a fifth of a pingpong hop. */
+  _Static_assert(sizeof(void *) != 8 || sizeof(weft_future_t) == 104,
+                 "a new field needs its line below");
+  f->node.next = NULL;
+  f->node.run = NULL;
+  f->loop = loop;
+  f->lrefs = 1;
+  atomic_init(&f->srefs, 0);
+  f->state = WEFT_FUTURE_PENDING;
+  f->vtype = WEFT_VALUE_NONE;
+  f->flags = flags;
+  f->merged = 0;
+  f->sclass = 0;
+  f->v.i = 0;
+  f->aux.len = 0;
+  f->msg = NULL;
+  f->cb0.fn = NULL;
+  f->cb0.userdata = NULL;
+  f->next = NULL;
+  f->mlink = NULL;
   /* the live list's tail, inline: every spawn and future comes through here */
   f->prev = loop->live_tail;
   if (loop->live_tail != NULL)
@@ -67,6 +87,19 @@ void weft__future_init(weft_future_t *f, weft_loop_t *loop, uint8_t flags) {
   else
     loop->live_head = f;
   loop->live_tail = f;
+}
+
+/* Off the loop's live list (weft__future_init put it at the tail). */
+static inline void weft__future_unlink(weft_loop_t *loop, weft_future_t *f) {
+  if (f->prev != NULL)
+    f->prev->next = f->next;
+  else
+    loop->live_head = f->next;
+  if (f->next != NULL)
+    f->next->prev = f->prev;
+  else
+    loop->live_tail = f->prev;
+  f->prev = f->next = NULL;
 }
 
 weft_future_t *weft_future_new(weft_loop_t *loop) {
@@ -113,10 +146,7 @@ bool weft__future_recycle(weft_future_t *f) {
 weft_future_t *weft_future_ref(weft_future_t *future) {
   if (future == NULL)
     return NULL;
-  if (weft__on_loop(future->loop) && !future->merged)
-    future->lrefs++;
-  else
-    atomic_fetch_add_explicit(&future->srefs, WEFT__SREF_ONE, memory_order_relaxed);
+  weft__future_ref_inline(future);
   return future;
 }
 
@@ -124,7 +154,7 @@ void weft__future_free(weft_future_t *f) {
   weft_loop_t *loop = f->loop;
   bool memref = (f->flags & WEFT__F_MEMREF) != 0;
   if (!memref)
-    weft__loop_unlink(loop, f);
+    weft__future_unlink(loop, f);
   if (f->state == WEFT_FUTURE_RESULT) {
     if (f->vtype == WEFT_VALUE_BYTES)
       free(f->v.p);
@@ -281,11 +311,16 @@ void weft_future_unref(weft_future_t *future) {
   if (!future->merged) {
     if (--future->lrefs > 0)
       return;
-    /* The owner's count ran out: other threads may still hold some. */
+    /* The owner's count ran out: other threads may still hold some.  None
+     * counted (the usual case) means none can take one now (taking one
+     * needs one), so a plain load decides, without a locked instruction; its
+     * acquire orders their last accesses before the free. */
     future->merged = 1;
-    was = atomic_fetch_or_explicit(&future->srefs, WEFT__SREF_MERGED, memory_order_acq_rel);
-    if (was != 0)
-      return;
+    if (atomic_load_explicit(&future->srefs, memory_order_acquire) != 0) {
+      was = atomic_fetch_or_explicit(&future->srefs, WEFT__SREF_MERGED, memory_order_acq_rel);
+      if (was != 0)
+        return;
+    }
   } else {
     was = atomic_fetch_sub_explicit(&future->srefs, WEFT__SREF_ONE, memory_order_acq_rel);
     if (was != WEFT__SREF_MERGED + WEFT__SREF_ONE)
@@ -335,13 +370,29 @@ static void weft__dispatch_run(weft__node *node, weft_loop_t *loop) {
   weft_future_unref(f);
 }
 
-static void weft__future_schedule(weft_future_t *f) {
+static inline void weft__future_schedule(weft_future_t *f) {
   if (f->cb0.fn == NULL)
     return;
   f->flags |= WEFT__F_CB_SCHEDULED;
-  weft_future_ref(f);
+  weft__future_ref_inline(f); /* the dispatch's */
   f->node.run = weft__dispatch_run;
   weft__rq_push(f->loop, &f->node);
+}
+
+/* A result's value into the union (for bytes, `p` is the future's copy). */
+static inline void weft__store_value(weft_future_t *f, int vtype, int64_t i, double d, void *p,
+                                     size_t len, weft_release_fn release) {
+  if (vtype == WEFT_VALUE_INT64) {
+    f->v.i = i;
+  } else if (vtype == WEFT_VALUE_DOUBLE) {
+    f->v.d = d;
+  } else if (vtype == WEFT_VALUE_BYTES) {
+    f->v.p = p;
+    f->aux.len = len;
+  } else if (vtype == WEFT_VALUE_PTR) {
+    f->v.p = p;
+    f->aux.release = release;
+  }
 }
 
 /* Takes ownership of `msg` and of `p` (bytes) on success only. */
@@ -365,17 +416,7 @@ static int weft__settle_owned(weft_future_t *f, int state, int vtype, int64_t i,
     f->flags |= WEFT__F_UNOBSERVED;
     break;
   case WEFT_FUTURE_RESULT:
-    if (vtype == WEFT_VALUE_INT64)
-      f->v.i = i;
-    else if (vtype == WEFT_VALUE_DOUBLE)
-      f->v.d = d;
-    else if (vtype == WEFT_VALUE_BYTES) {
-      f->v.p = p;
-      f->aux.len = len;
-    } else if (vtype == WEFT_VALUE_PTR) {
-      f->v.p = p;
-      f->aux.release = release;
-    }
+    weft__store_value(f, vtype, i, d, p, len, release);
     break;
   default:
     break;
@@ -441,8 +482,10 @@ static void weft__remote_set_run(weft__node *node, weft_loop_t *loop) {
   free(op);
 }
 
-static int weft__set(weft_future_t *f, int state, int vtype, int64_t i, double d, const void *p,
-                     size_t len, weft_release_fn release, const char *msg) {
+/* Out of line: the setters' fast path (weft__set_fast) stays a leaf. */
+static __attribute__((noinline)) int weft__set(weft_future_t *f, int state, int vtype, int64_t i,
+                                               double d, const void *p, size_t len,
+                                               weft_release_fn release, const char *msg) {
   if (f == NULL)
     return WEFT_EINVAL;
   weft_loop_t *loop = f->loop;
@@ -493,7 +536,17 @@ static inline int weft__set_fast(weft_future_t *f, int vtype, int64_t i, double 
     return 1;
   if ((f->flags & WEFT__F_TASK) && f->loop->current != (weft_task_t *)f)
     return 1;
-  return weft__settle_owned(f, WEFT_FUTURE_RESULT, vtype, i, d, p, 0, release, NULL);
+  /* A timer to stop or a message to free: weft__settle_owned's general
+   * case.  Otherwise (a pingpong hop, a task setting its own result) what
+   * it does, inline. */
+  if ((f->flags & WEFT__F_SLEEP) || f->msg != NULL ||
+      ((f->flags & WEFT__F_TASK) && ((weft_task_t *)f)->wait == WEFT__WAIT_SLEEP))
+    return weft__settle_owned(f, WEFT_FUTURE_RESULT, vtype, i, d, p, 0, release, NULL);
+  f->state = WEFT_FUTURE_RESULT;
+  f->vtype = (uint8_t)vtype;
+  weft__store_value(f, vtype, i, d, p, 0, release);
+  weft__future_schedule(f);
+  return 0;
 }
 
 int weft_future_set_none(weft_future_t *future) {

@@ -302,17 +302,6 @@ int weft_loop_is_closed(const weft_loop_t *loop) {
   return loop != NULL && weft__is_closed(loop) ? 1 : 0;
 }
 
-void weft__loop_unlink(weft_loop_t *loop, weft_future_t *f) {
-  if (f->prev != NULL)
-    f->prev->next = f->next;
-  else
-    loop->live_head = f->next;
-  if (f->next != NULL)
-    f->next->prev = f->prev;
-  else
-    loop->live_tail = f->prev;
-  f->prev = f->next = NULL;
-}
 
 /* Replaces a repeating registration's userdata, releasing the old one last
  * (so a release that re-registers sees the new state). */
@@ -510,16 +499,6 @@ int weft_loop_close(weft_loop_t *loop) {
 static bool weft__alive(weft_loop_t *loop) {
   return loop->rq_head != NULL || uv_loop_alive(loop->uv) ||
          atomic_load(&loop->holds) > 0 || atomic_load(&loop->tsq_pending) > 0;
-}
-
-int weft__loop_guard(weft_loop_t *loop) {
-  if (loop == NULL)
-    return WEFT_EINVAL;
-  if (!weft__on_loop(loop))
-    return WEFT_ETHREAD;
-  if (weft__is_closed(loop))
-    return WEFT_ECLOSED;
-  return 0;
 }
 
 static int weft__run_guard(weft_loop_t *loop) {

@@ -158,6 +158,20 @@ static void weft__task_run(weft_task_t *t, int status) {
 
 /* ---- creating ---------------------------------------------------------------- */
 
+/* memset, without the call for the small frames most tasks have: the frame
+ * starts 16-aligned and its block is a multiple of 16 bytes, so the bytes up
+ * to the next multiple of 16 are the frame's too. */
+static inline void weft__zero_frame(void *frame, size_t size) {
+  if (size == 0)
+    return;
+  if (size <= 16)
+    memset(frame, 0, 16);
+  else if (size <= 32)
+    memset(frame, 0, 32);
+  else
+    memset(frame, 0, size);
+}
+
 static weft_task_t *weft__task_create(weft_loop_t *loop, const char *name, weft_step_fn step,
                                       void *userdata, weft_release_fn release,
                                       size_t frame_size, void **frame) {
@@ -193,7 +207,7 @@ static weft_task_t *weft__task_create(weft_loop_t *loop, const char *name, weft_
   atomic_init(&t->remote_wake, 0);
   char *tail = (char *)t + head;
   if (frame != NULL) {
-    memset(tail + ud, 0, frame_size);
+    weft__zero_frame(tail + ud, frame_size);
     *frame = tail + ud;
     userdata = tail + ud;
   }
@@ -234,7 +248,8 @@ void weft_task_unref(weft_task_t *task) {
 
 void weft__task_free_fields(weft_task_t *t) {
   weft_future_unref(t->awaited);
-  free(t->name);
+  if (t->name != NULL)
+    free(t->name);
 }
 
 weft_future_t *weft_task_future(weft_task_t *task) { return task != NULL ? &task->f : NULL; }
@@ -267,15 +282,18 @@ int weft_task_await(weft_task_t *task, weft_future_t *future) {
     return WEFT_EAWAITSELF;
   if (future->loop != task->f.loop)
     return WEFT_EOTHERLOOP;
-  weft_future_ref(future);
+  weft__future_ref_inline(future);
   weft_future_unref(task->awaited);
   task->awaited = future;
   task->tflags |= WEFT__T_VIA_AWAIT;
   if (future->state != WEFT_FUTURE_PENDING)
     return weft__future_outcome(future);
-  rc = weft__future_add_cb(future, weft__task_wakeup, task);
-  if (rc != 0)
+  if (future->cb0.fn == NULL) { /* weft__future_add_cb's first slot, inline */
+    future->cb0.fn = weft__task_wakeup;
+    future->cb0.userdata = task;
+  } else if ((rc = weft__future_add_cb(future, weft__task_wakeup, task)) != 0) {
     return rc;
+  }
   task->wait = WEFT__WAIT_FUTURE;
   return WEFT_STEP_SUSPEND;
 }

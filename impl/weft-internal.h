@@ -383,12 +383,29 @@ static inline bool weft__on_loop(const weft_loop_t *loop) {
   return loop->owner == &weft__tls_self;
 }
 
-/* The guard of the loop-thread calls: 0, WEFT_EINVAL (NULL), WEFT_ETHREAD or
- * WEFT_ECLOSED, in that order. */
-int weft__loop_guard(weft_loop_t *loop);
 
 static inline bool weft__is_closed(const weft_loop_t *loop) {
   return atomic_load_explicit(&((weft_loop_t *)loop)->closed, memory_order_acquire) != 0;
+}
+
+/* The guard of the loop-thread calls: 0, WEFT_EINVAL (NULL), WEFT_ETHREAD or
+ * WEFT_ECLOSED, in that order. */
+static inline int weft__loop_guard(weft_loop_t *loop) {
+  if (loop == NULL)
+    return WEFT_EINVAL;
+  if (!weft__on_loop(loop))
+    return WEFT_ETHREAD;
+  if (weft__is_closed(loop))
+    return WEFT_ECLOSED;
+  return 0;
+}
+
+/* weft_future_ref of a non-NULL future, inline for the hot paths. */
+static inline void weft__future_ref_inline(weft_future_t *f) {
+  if (weft__on_loop(f->loop) && !f->merged)
+    f->lrefs++;
+  else
+    atomic_fetch_add_explicit(&f->srefs, WEFT__SREF_ONE, memory_order_relaxed);
 }
 
 void weft__loop_keep_polling(weft_loop_t *loop);
@@ -417,7 +434,6 @@ void weft__tsq_apply(weft_loop_t *loop, weft__tsq_batch *batch);
 void weft__tsq_move(weft_loop_t *loop);
 void weft__sync_holds(weft_loop_t *loop);
 void weft__loop_report(weft_loop_t *loop, int code, const char *message, weft_future_t *f);
-void weft__loop_unlink(weft_loop_t *loop, weft_future_t *f);
 void weft__loop_free(weft_loop_t *loop);
 weft_loop_t *weft__loop_hold_mem(weft_loop_t *loop);
 void weft__loop_drop_mem(weft_loop_t *loop);
