@@ -3,6 +3,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -849,6 +850,227 @@ static void test_wrong_thread_future_task(void) {
   TU_RC(hr.last_status, WEFT_ECANCELED);
 }
 
+/* ---- races found with ThreadSanitizer (scripts/tsan.sh) ------------------------------ */
+
+/* Another thread completes futures while the owner cancels half of them.
+ * The owner runs the loop only afterwards, so its cancels land first and
+ * the outcome is fixed: even ones cancelled, odd ones hold the thread's
+ * value.  Under TSan the setters' reads race the owner's writes to the
+ * state and flags bytes (future.c: see tests/tsan.supp). */
+#define RSET 512
+
+typedef struct {
+  weft_future_t **f;
+  int rc_bad;
+} rset_arg;
+
+static void *rset_thread(void *p) {
+  rset_arg *a = p;
+  for (int i = 0; i < RSET; i++)
+    if (weft_future_set_int64(a->f[i], i) != 0) a->rc_bad++;
+  return NULL;
+}
+
+static void test_set_from_thread_racing_owner_cancel(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  weft_future_t *f[RSET];
+  tu_fut_rec recs[RSET];
+  memset(recs, 0, sizeof recs);
+  for (int i = 0; i < RSET; i++) {
+    f[i] = weft_future_new(loop);
+    TU_RC(weft_future_add_done_callback(f[i], tu_future_cb, &recs[i]), 0);
+  }
+  rset_arg a = {f, 0};
+  pthread_t th;
+  TU_EQ(pthread_create(&th, NULL, rset_thread, &a), 0);
+  int cancel_bad = 0;
+  for (int i = 0; i < RSET; i += 2)
+    if (weft_future_cancel(f[i], NULL) != 1) cancel_bad++;
+  pthread_join(th, NULL);
+  TU_EQ(cancel_bad, 0);
+  TU_EQ(a.rc_bad, 0); /* every remote completion was accepted (queued) */
+  tu_run(loop);
+  int bad = 0;
+  for (int i = 0; i < RSET; i++) {
+    int64_t v = -1;
+    if (recs[i].calls != 1) bad++;
+    if (i % 2 == 0 && weft_future_state(f[i]) != WEFT_FUTURE_CANCELLED) bad++;
+    if (i % 2 == 1 && (weft_future_result_int64(f[i], &v) != 0 || v != i)) bad++;
+    weft_future_unref(f[i]);
+  }
+  TU_EQ(bad, 0);
+  tu_loop_close(loop);
+}
+
+/* The snapshot getters documented for any thread (weft_future_done,
+ * weft_loop_is_running, weft_loop_is_closed) while the owner completes
+ * futures and runs: a future seen done never reads as pending again. */
+#define SNAP 512
+
+typedef struct {
+  weft_loop_t *loop;
+  weft_future_t **f;
+  atomic_int published;
+  atomic_int stop;
+  int regressed;
+  int bad_value;
+} snap_arg;
+
+static void *snap_thread(void *p) {
+  snap_arg *a = p;
+  char seen[SNAP] = {0};
+  /* one future per pass: few calls between a read and the owner's write,
+   * so TSan still has the reader's stack to match tests/tsan.supp */
+  for (int i = 0; !atomic_load(&a->stop); i++) {
+    int n = atomic_load(&a->published);
+    if (n == 0) continue;
+    int k = i % n;
+    int d = weft_future_done(a->f[k]);
+    if (d != 0 && d != 1) a->bad_value++;
+    if (seen[k] && !d) a->regressed++;
+    seen[k] |= (char)d;
+    int r = weft_loop_is_running(a->loop);
+    if (r != 0 && r != 1) a->bad_value++;
+    if (weft_loop_is_closed(a->loop) != 0) a->bad_value++;
+  }
+  return NULL;
+}
+
+static void snap_set(weft_loop_t *loop, int status, void *userdata) {
+  (void)loop;
+  (void)status;
+  weft_future_t *f = userdata;
+  TU_RC(weft_future_set_none(f), 0);
+}
+
+static void test_snapshot_getters_from_thread(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  weft_future_t *f[SNAP];
+  for (int i = 0; i < SNAP; i++) f[i] = weft_future_new(loop);
+  snap_arg a = {.loop = loop, .f = f};
+  atomic_init(&a.published, 0);
+  atomic_init(&a.stop, 0);
+  pthread_t th;
+  TU_EQ(pthread_create(&th, NULL, snap_thread, &a), 0);
+  for (int i = 0; i < SNAP; i++) {
+    atomic_store(&a.published, i + 1);
+    if (i % 2) {
+      TU_RC(weft_future_set_int64(f[i], i), 0);
+    } else {
+      TU_RC(weft_loop_call_soon(loop, NULL, snap_set, f[i]), 0); /* set while running */
+      TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
+    }
+  }
+  atomic_store(&a.stop, 1);
+  pthread_join(th, NULL);
+  TU_EQ(a.regressed, 0);
+  TU_EQ(a.bad_value, 0);
+  int done = 0;
+  for (int i = 0; i < SNAP; i++) {
+    done += weft_future_done(f[i]);
+    weft_future_unref(f[i]);
+  }
+  TU_EQ(done, SNAP);
+  tu_loop_close(loop);
+}
+
+/* Other threads churn and drop the last references of loop objects (sync
+ * primitives, a queue holding items, an as_completed iterator, a gather
+ * and its children) while the owner keeps using its own: each is freed
+ * once, on whichever thread, with nothing leaked (ASan) and no race (TSan). */
+typedef struct {
+  weft_event_t *ev;
+  weft_lock_t *lk;
+  weft_semaphore_t *sem;
+  weft_queue_t *q;
+  weft_as_completed_t *ac;
+  weft_future_t *g;
+  weft_future_t *kids[4];
+} objs_arg;
+
+static void *objs_thread(void *p) {
+  objs_arg *o = p;
+  for (int k = 0; k < 500; k++) {
+    weft_event_unref(weft_event_ref(o->ev));
+    weft_lock_unref(weft_lock_ref(o->lk));
+    weft_semaphore_unref(weft_semaphore_ref(o->sem));
+    weft_queue_unref(weft_queue_ref(o->q));
+    weft_as_completed_unref(weft_as_completed_ref(o->ac));
+    weft_future_unref(weft_future_ref(o->g));
+  }
+  weft_event_unref(o->ev);
+  weft_lock_unref(o->lk);
+  weft_semaphore_unref(o->sem);
+  weft_queue_unref(o->q);
+  weft_as_completed_unref(o->ac);
+  weft_future_unref(o->g);
+  for (int i = 0; i < 4; i++) weft_future_unref(o->kids[i]);
+  return NULL;
+}
+
+static void test_objects_released_from_threads(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  for (int round = 0; round < 8; round++) {
+    objs_arg o;
+    o.ev = weft_event_new(loop);
+    o.lk = weft_lock_new(loop);
+    o.sem = weft_semaphore_new(loop, 1);
+    o.q = weft_queue_new(loop, WEFT_QUEUE_FIFO, 0, free);
+    TU_OK(o.ev && o.lk && o.sem && o.q);
+    if (!(o.ev && o.lk && o.sem && o.q)) return;
+    TU_RC(weft_queue_put_nowait(o.q, malloc(16)), 0);
+    weft_future_t *in[3];
+    for (int i = 0; i < 3; i++) in[i] = weft_future_new(loop);
+    o.ac = weft_as_completed_new(loop, in, 3, INFINITY);
+    for (int i = 0; i < 4; i++) o.kids[i] = weft_future_new(loop);
+    o.g = weft_gather(loop, o.kids, 4, 0);
+    TU_OK(o.ac && o.g);
+    if (!(o.ac && o.g)) return;
+    /* the owner's own references, used while the thread runs */
+    weft_event_t *ev = weft_event_ref(o.ev);
+    weft_lock_t *lk = weft_lock_ref(o.lk);
+    weft_as_completed_t *ac = weft_as_completed_ref(o.ac);
+    weft_future_t *kid = weft_future_ref(o.kids[round % 4]);
+    weft_future_t *wait = weft_event_wait(ev);
+    weft_future_t *acq1 = weft_lock_acquire(lk);
+    weft_future_t *acq2 = weft_lock_acquire(lk); /* waits: keeps the lock */
+    weft_future_t *next = weft_as_completed_next(ac);
+    TU_RC(weft_future_set_int64(kid, round), 0);
+    pthread_t th;
+    TU_EQ(pthread_create(&th, NULL, objs_thread, &o), 0);
+    for (int k = 0; k < 20; k++) {
+      TU_RC(weft_event_set(ev), 0);
+      TU_RC(weft_event_clear(ev), 0);
+      TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
+    }
+    TU_RC(weft_future_set_int64(in[round % 3], round), 0);
+    pthread_join(th, NULL);
+    tu_run(loop);
+    TU_EQ(weft_future_done(wait), 1);
+    TU_EQ(weft_future_done(acq1), 1);
+    TU_EQ(weft_future_done(next), 1); /* the input set above */
+    TU_EQ(weft_future_state(kid), WEFT_FUTURE_RESULT);
+    TU_RC(weft_lock_release(lk), 0);  /* acq1's: passes to acq2 */
+    tu_run(loop);
+    TU_EQ(weft_future_done(acq2), 1);
+    TU_RC(weft_lock_release(lk), 0);
+    weft_future_unref(wait);
+    weft_future_unref(acq1);
+    weft_future_unref(acq2);
+    weft_future_unref(next);
+    weft_future_unref(kid);
+    for (int i = 0; i < 3; i++) weft_future_unref(in[i]);
+    weft_as_completed_unref(ac);
+    weft_lock_unref(lk);
+    weft_event_unref(ev);
+    tu_run(loop);
+  }
+  tu_loop_close(loop);
+}
+
 static const tu_test tests[] = {
     {"call_soon_threadsafe_flood", test_call_soon_threadsafe_flood},
     {"threadsafe_runs_at_close", test_threadsafe_runs_at_close},
@@ -865,6 +1087,9 @@ static const tu_test tests[] = {
     {"stop_from_thread", test_stop_from_thread},
     {"wrong_thread_future_task", test_wrong_thread_future_task},
     {"wrong_thread_getters", test_wrong_thread_getters},
+    {"set_from_thread_racing_owner_cancel", test_set_from_thread_racing_owner_cancel},
+    {"snapshot_getters_from_thread", test_snapshot_getters_from_thread},
+    {"objects_released_from_threads", test_objects_released_from_threads},
     {NULL, NULL},
 };
 
