@@ -47,7 +47,8 @@ typedef struct ext_future {
 static ext_head *ext_of(weft_future_t *f, int kind) {
   if (f == NULL || !(f->flags & WEFT__F_EXT))
     return NULL;
-  ext_head *x = (f->flags & WEFT__F_TASK) ? weft__task_userdata((weft_task_t *)f) : &((ext_future *)f)->x;
+  ext_head *x =
+      (f->kind & WEFT__K_TASK) ? weft__task_userdata((weft_task_t *)f) : &((ext_future *)f)->x;
   return kind == 0 || x->kind == kind ? x : NULL;
 }
 
@@ -60,7 +61,8 @@ static weft_future_t *ext_new(weft_loop_t *loop, int kind) {
   ext_future *e = weft__slab_alloc(loop, sizeof *e, &sclass);
   if (e == NULL)
     WEFT__FAIL_NULL(WEFT_ENOMEM);
-  weft__future_init(&e->f, loop, WEFT__F_EXT);
+  weft__future_init(&e->f, loop, 0);
+  e->f.flags = WEFT__F_EXT;
   e->f.sclass = sclass; /* weft__future_free gives the block back by its class */
   e->x = (ext_head){kind, SIZE_MAX, NULL, NULL};
   return &e->f;

@@ -56,7 +56,7 @@ static weft__cb *weft__cbs_take(weft_future_t *f) {
 
 /* ---- lifetime ------------------------------------------------------------ */
 
-void weft__future_init(weft_future_t *f, weft_loop_t *loop, uint8_t flags) {
+void weft__future_init(weft_future_t *f, weft_loop_t *loop, uint8_t kind) {
   /* No memory reference yet: until close the loop outlives its futures
    * (they die on its thread); close gives one to each survivor. */
   /* Field by field: a compound literal of the whole struct compiles to a
@@ -70,9 +70,10 @@ void weft__future_init(weft_future_t *f, weft_loop_t *loop, uint8_t flags) {
   atomic_init(&f->srefs, 0);
   f->state = WEFT_FUTURE_PENDING;
   f->vtype = WEFT_VALUE_NONE;
-  f->flags = flags;
+  f->flags = 0;
   f->merged = 0;
   f->sclass = 0;
+  f->kind = kind;
   f->v.i = 0;
   f->aux.len = 0;
   f->msg = NULL;
@@ -127,7 +128,7 @@ weft_future_t *weft_future_new(weft_loop_t *loop) {
  * Owner thread.
  */
 bool weft__future_recycle(weft_future_t *f) {
-  if (f->lrefs != 1 || f->merged || f->flags != 0 || f->cb0.fn != NULL ||
+  if (f->lrefs != 1 || f->merged || f->flags != 0 || f->kind != 0 || f->cb0.fn != NULL ||
       f->state == WEFT_FUTURE_PENDING ||
       (f->vtype == WEFT_VALUE_PTR && f->aux.release != NULL) ||
       atomic_load_explicit(&f->srefs, memory_order_acquire) != 0)
@@ -136,7 +137,7 @@ bool weft__future_recycle(weft_future_t *f) {
     free(f->v.p);
   free(f->msg);
   f->msg = NULL;
-  f->state = WEFT_FUTURE_PENDING;
+  weft__future_state_set(f, WEFT_FUTURE_PENDING);
   f->vtype = WEFT_VALUE_NONE;
   f->v.i = 0;
   f->aux.len = 0;
@@ -169,7 +170,7 @@ void weft__future_free(weft_future_t *f) {
     next = cb->next;
     free(cb);
   }
-  if (f->flags & WEFT__F_TASK)
+  if (f->kind & WEFT__K_TASK)
     weft__task_free_fields((weft_task_t *)f);
   weft__slab_free(loop, f, f->sclass);
   if (memref)
@@ -178,7 +179,7 @@ void weft__future_free(weft_future_t *f) {
 
 static void weft__report_run(weft__node *node, weft_loop_t *loop) {
   weft_future_t *f = (weft_future_t *)node;
-  const char *what = (f->flags & WEFT__F_TASK) ? "Task exception was never retrieved"
+  const char *what = (f->kind & WEFT__K_TASK) ? "Task exception was never retrieved"
                                                : "Future exception was never retrieved";
   weft__loop_report(loop, f->v.code, what, f);
   weft_future_unref(f);
@@ -338,7 +339,8 @@ weft_loop_t *weft_future_loop(const weft_future_t *future) {
 int weft_future_state(const weft_future_t *future) {
   if (future == NULL)
     return WEFT_EINVAL;
-  return ((const volatile weft_future_t *)future)->state;
+  /* any thread: the owner stores `state` atomically (weft__future_state_set) */
+  return __atomic_load_n(&future->state, __ATOMIC_RELAXED);
 }
 
 int weft_future_done(const weft_future_t *future) {
@@ -403,9 +405,9 @@ static int weft__settle_owned(weft_future_t *f, int state, int vtype, int64_t i,
   /* A sleep completed by other means (a result set by hand, a cancel), or a
    * task that set its result after weft_task_sleep in the same step, must
    * not leave its timer in the heap: the value overwrites it. */
-  if (f->flags & (WEFT__F_SLEEP | WEFT__F_TASK))
+  if (f->kind & (WEFT__K_SLEEP | WEFT__K_TASK))
     weft__future_unsleep(f);
-  f->state = (uint8_t)state;
+  weft__future_state_set(f, state);
   f->vtype = (uint8_t)vtype;
   if (f->msg != NULL)
     free(f->msg); /* a pending task keeps its cancel request's message here */
@@ -492,7 +494,7 @@ static __attribute__((noinline)) int weft__set(weft_future_t *f, int state, int 
   if (weft__is_closed(loop))
     return WEFT_ECLOSED;
   bool on_loop = weft__on_loop(loop);
-  if ((f->flags & WEFT__F_TASK) && (!on_loop || loop->current != (weft_task_t *)f))
+  if ((f->kind & WEFT__K_TASK) && (!on_loop || loop->current != (weft_task_t *)f))
     return WEFT_ESTATE;
   if (on_loop && f->state != WEFT_FUTURE_PENDING)
     return WEFT_ESTATE;
@@ -531,18 +533,19 @@ static __attribute__((noinline)) int weft__set(weft_future_t *f, int state, int 
  * the owner thread while pending; 1 when it does not apply. */
 static inline int weft__set_fast(weft_future_t *f, int vtype, int64_t i, double d, void *p,
                                  weft_release_fn release) {
-  if (f == NULL || f->state != WEFT_FUTURE_PENDING || !weft__on_loop(f->loop) ||
+  /* the thread first: other threads must not read `state` */
+  if (f == NULL || !weft__on_loop(f->loop) || f->state != WEFT_FUTURE_PENDING ||
       weft__is_closed(f->loop))
     return 1;
-  if ((f->flags & WEFT__F_TASK) && f->loop->current != (weft_task_t *)f)
+  if ((f->kind & WEFT__K_TASK) && f->loop->current != (weft_task_t *)f)
     return 1;
   /* A timer to stop or a message to free: weft__settle_owned's general
    * case.  Otherwise (a pingpong hop, a task setting its own result) what
    * it does, inline. */
-  if ((f->flags & WEFT__F_SLEEP) || f->msg != NULL ||
-      ((f->flags & WEFT__F_TASK) && ((weft_task_t *)f)->wait == WEFT__WAIT_SLEEP))
+  if ((f->kind & WEFT__K_SLEEP) || f->msg != NULL ||
+      ((f->kind & WEFT__K_TASK) && ((weft_task_t *)f)->wait == WEFT__WAIT_SLEEP))
     return weft__settle_owned(f, WEFT_FUTURE_RESULT, vtype, i, d, p, 0, release, NULL);
-  f->state = WEFT_FUTURE_RESULT;
+  weft__future_state_set(f, WEFT_FUTURE_RESULT);
   f->vtype = (uint8_t)vtype;
   weft__store_value(f, vtype, i, d, p, 0, release);
   weft__future_schedule(f);
@@ -598,7 +601,7 @@ typedef struct weft__remote_cancel {
 static void weft__remote_cancel_run(weft__node *node, weft_loop_t *loop) {
   (void)loop;
   weft__remote_cancel *op = (weft__remote_cancel *)node;
-  if (op->f->flags & WEFT__F_TASK)
+  if (op->f->kind & WEFT__K_TASK)
     weft__task_cancel_request((weft_task_t *)op->f, op->msg);
   else
     weft__future_cancel_plain(op->f, op->msg);
@@ -614,7 +617,7 @@ int weft_future_cancel(weft_future_t *future, const char *message) {
   if (weft__is_closed(loop))
     return WEFT_ECLOSED;
   if (weft__on_loop(loop)) {
-    if (future->flags & WEFT__F_TASK)
+    if (future->kind & WEFT__K_TASK)
       return weft__task_cancel_request((weft_task_t *)future, message);
     return weft__future_cancel_plain(future, message);
   }
@@ -846,9 +849,9 @@ int weft_future_remove_done_callback(weft_future_t *future, weft_future_fn fn, v
 /* ---- description -------------------------------------------------------------- */
 
 int weft__future_describe(const weft_future_t *f, char *buf, size_t size) {
-  if (f->flags & WEFT__F_TASK)
+  if (f->kind & WEFT__K_TASK)
     return weft__task_describe((weft_task_t *)f, buf, size);
-  const char *kind = (f->flags & WEFT__F_SLEEP) ? "Sleep" : "Future";
+  const char *kind = (f->kind & WEFT__K_SLEEP) ? "Sleep" : "Future";
   switch (f->state) {
   case WEFT_FUTURE_PENDING: {
     int ncb = f->cb0.fn != NULL;
@@ -858,7 +861,7 @@ int weft__future_describe(const weft_future_t *f, char *buf, size_t size) {
       for (const weft__cb *cb = tail->next; cb != tail; cb = cb->next)
         ncb++;
     }
-    if (f->flags & WEFT__F_SLEEP)
+    if (f->kind & WEFT__K_SLEEP)
       return snprintf(buf, size, "<%s pending until=%.3f cb=%d>", kind,
                       (double)f->timer.when / 1e9, ncb);
     return snprintf(buf, size, "<%s pending cb=%d>", kind, ncb);

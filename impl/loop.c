@@ -400,7 +400,7 @@ static bool weft__close_round(weft_loop_t *loop) {
     for (size_t i = 0; i < k; i++) {
       weft_future_t *f = pending[i];
       if (f->state == WEFT_FUTURE_PENDING) {
-        if (f->flags & WEFT__F_TASK)
+        if (f->kind & WEFT__K_TASK)
           weft__task_cancel_request((weft_task_t *)f, "loop is closing");
         else
           weft__future_cancel_plain(f, "loop is closing");
@@ -513,7 +513,7 @@ static int weft__run_guard(weft_loop_t *loop) {
 }
 
 static void weft__run_enter(weft_loop_t *loop) {
-  loop->running = true;
+  atomic_store_explicit(&loop->running, true, memory_order_relaxed);
   weft__tls_running = loop;
   weft__sync_holds(loop);
   if (loop->rq_head != NULL)
@@ -522,7 +522,7 @@ static void weft__run_enter(weft_loop_t *loop) {
 }
 
 static void weft__run_leave(weft_loop_t *loop) {
-  loop->running = false;
+  atomic_store_explicit(&loop->running, false, memory_order_relaxed);
   weft__tls_running = NULL;
 }
 
@@ -602,7 +602,9 @@ int weft_loop_stop(weft_loop_t *loop) {
 }
 
 int weft_loop_is_running(const weft_loop_t *loop) {
-  return loop != NULL && loop->running ? 1 : 0;
+  return loop != NULL && atomic_load_explicit(&((weft_loop_t *)loop)->running, memory_order_relaxed)
+             ? 1
+             : 0;
 }
 
 weft_loop_t *weft_loop_running(void) { return weft__tls_running; }
@@ -738,7 +740,7 @@ int weft_loop_all_tasks(weft_loop_t *loop, weft_task_t **tasks, size_t capacity)
     return WEFT_ETHREAD;
   size_t n = 0;
   for (weft_future_t *f = loop->live_head; f != NULL; f = f->next) {
-    if (!(f->flags & WEFT__F_TASK) || f->state != WEFT_FUTURE_PENDING)
+    if (!(f->kind & WEFT__K_TASK) || f->state != WEFT_FUTURE_PENDING)
       continue;
     if (n < capacity)
       tasks[n] = weft_task_ref((weft_task_t *)f);
@@ -754,7 +756,7 @@ int weft_loop_dump_tasks(weft_loop_t *loop, weft_write_fn fn, void *userdata) {
     return WEFT_ETHREAD;
   int n = 0;
   for (weft_future_t *f = loop->live_head; f != NULL; f = f->next) {
-    if (!(f->flags & WEFT__F_TASK) || f->state != WEFT_FUTURE_PENDING)
+    if (!(f->kind & WEFT__K_TASK) || f->state != WEFT_FUTURE_PENDING)
       continue;
     weft_task_t *t = (weft_task_t *)f;
     char wait[256], line[400];

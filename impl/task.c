@@ -193,7 +193,7 @@ static weft_task_t *weft__task_create(weft_loop_t *loop, const char *name, weft_
     weft__slab_free(loop, t, sclass);
     WEFT__FAIL_NULL(WEFT_ENOMEM);
   }
-  weft__future_init(&t->f, loop, WEFT__F_TASK);
+  weft__future_init(&t->f, loop, WEFT__K_TASK);
   t->f.sclass = sclass;
   t->f.lrefs = 2; /* the caller's and the loop's */
   t->f.timer.kind = WEFT__TIMER_TASK;
@@ -255,7 +255,7 @@ void weft__task_free_fields(weft_task_t *t) {
 weft_future_t *weft_task_future(weft_task_t *task) { return task != NULL ? &task->f : NULL; }
 
 weft_task_t *weft_future_task(weft_future_t *future) {
-  if (future == NULL || !(future->flags & WEFT__F_TASK))
+  if (future == NULL || !(future->kind & WEFT__K_TASK))
     return NULL;
   return (weft_task_t *)future;
 }
@@ -515,7 +515,7 @@ int weft__task_describe(weft_task_t *t, char *buf, size_t size) {
                     weft__task_wait_text(t, wait, sizeof wait));
   }
   weft_future_t plain = t->f; /* describe the outcome as a plain future's */
-  plain.flags &= (uint8_t)~WEFT__F_TASK;
+  plain.kind &= (uint8_t)~WEFT__K_TASK;
   char outcome[200];
   weft__future_describe(&plain, outcome, sizeof outcome);
   return snprintf(buf, size, "<Task '%s' %s", name, outcome + strlen("<Future "));
@@ -539,7 +539,7 @@ weft_future_t *weft_sleep(weft_loop_t *loop, double delay) {
   weft_future_t *f = weft__slab_alloc(loop, sizeof *f, &sclass);
   if (f == NULL)
     WEFT__FAIL_NULL(WEFT_ENOMEM);
-  weft__future_init(f, loop, WEFT__F_SLEEP);
+  weft__future_init(f, loop, WEFT__K_SLEEP);
   f->sclass = sclass;
   f->timer.kind = WEFT__TIMER_SLEEP;
   weft__timer_start(loop, &f->timer, weft__delay_to_when(loop, delay));

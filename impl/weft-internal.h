@@ -94,11 +94,16 @@ typedef struct weft__cb0 {
   void *userdata;
 } weft__cb0;
 
+/* What a future is (`kind`): set at creation, never changed, so that any
+ * thread may read it while the owner changes `flags`. */
 enum {
-  WEFT__F_TASK = 1 << 0,      /* is a struct weft_task */
+  WEFT__K_TASK = 1 << 0, /* is a struct weft_task */
+  WEFT__K_SLEEP = 1 << 1 /* is weft_sleep's: f.timer is its deadline */
+};
+
+enum {
   WEFT__F_UNOBSERVED = 1 << 1, /* failed and nobody read the error yet */
   WEFT__F_CB_SCHEDULED = 1 << 2,
-  WEFT__F_SLEEP = 1 << 3,     /* is weft_sleep's: f.timer is its deadline */
   WEFT__F_MEMREF = 1 << 4,    /* survived close: holds the loop's memory, off the list */
   WEFT__F_EXT = 1 << 5        /* carries a combinator's attachment: weft__ext_fini on free */
 };
@@ -124,9 +129,10 @@ struct weft_future {
   atomic_int srefs;          /* other threads' references, see above */
   uint8_t state;             /* enum weft_future_state */
   uint8_t vtype;             /* enum weft_value_type */
-  uint8_t flags;
+  uint8_t flags;             /* WEFT__F_*: the owner thread's */
   uint8_t merged;            /* the owner's copy of WEFT__SREF_MERGED */
   uint8_t sclass;            /* slab size class; 0: malloc'd */
+  uint8_t kind;              /* WEFT__K_*: fixed at creation */
   union {
     struct {
       union {
@@ -151,7 +157,13 @@ struct weft_future {
   weft_future_t *mlink;      /* the loop's merge queue (WEFT__SREF_QUEUED) */
 };
 
-void weft__future_init(weft_future_t *f, weft_loop_t *loop, uint8_t flags);
+void weft__future_init(weft_future_t *f, weft_loop_t *loop, uint8_t kind);
+/* The owner's write of `state`: atomic (relaxed, a plain store on x86)
+ * because weft_future_state() may read it from any thread. */
+static inline void weft__future_state_set(weft_future_t *f, int state) {
+  __atomic_store_n(&f->state, (uint8_t)state, __ATOMIC_RELAXED);
+}
+
 void weft__future_merge(weft_future_t *f, bool owner);
 void weft__future_merge_all(weft_loop_t *loop);
 /* Sets the count to `n` owner references (no other thread may hold one). */
@@ -218,9 +230,9 @@ struct weft_task {
 /* Before a sleep future or a task settles: its timer shares the memory of
  * the value about to be written, so it leaves the heap first. */
 static inline void weft__future_unsleep(weft_future_t *f) {
-  if (f->flags & WEFT__F_SLEEP) {
+  if (f->kind & WEFT__K_SLEEP) {
     weft__timer_stop(f->loop, &f->timer);
-  } else if ((f->flags & WEFT__F_TASK) && ((weft_task_t *)f)->wait == WEFT__WAIT_SLEEP) {
+  } else if ((f->kind & WEFT__K_TASK) && ((weft_task_t *)f)->wait == WEFT__WAIT_SLEEP) {
     weft__timer_stop(f->loop, &f->timer);
     ((weft_task_t *)f)->wait = WEFT__WAIT_NONE;
   }
@@ -319,7 +331,7 @@ struct weft_loop {
   bool adopted;
   bool virtual_time;         /* WEFT_LOOP_VIRTUAL_TIME: see vclock.c */
   bool uv_open;              /* uv_own initialised and not yet closed */
-  bool running;
+  atomic_bool running; /* weft_loop_is_running: any thread */
   bool closing;
   atomic_int closed;
   atomic_int stop;
