@@ -764,8 +764,10 @@ int weft_loop_dump_tasks(weft_loop_t *loop, weft_write_fn fn, void *userdata) {
                        weft__task_wait_text(t, wait, sizeof wait));
     if (len < 0)
       continue;
-    if ((size_t)len >= sizeof line)
+    if ((size_t)len >= sizeof line) { /* cut, but still one line per task */
       len = (int)sizeof line - 1;
+      line[len - 1] = '\n';
+    }
     fn(line, (size_t)len, userdata);
     n++;
   }

@@ -1151,6 +1151,36 @@ static void test_dump_tasks(void) {
   tu_loop_close(loop);
 }
 
+/* A line cut for a very long name still ends the task's line. */
+static void test_dump_tasks_long_name(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  char name[500];
+  memset(name, 'n', sizeof name - 1);
+  name[sizeof name - 1] = 0;
+  sleep_rec s1, s2;
+  memset(&s1, 0, sizeof s1);
+  memset(&s2, 0, sizeof s2);
+  s1.delay = s2.delay = 100.0;
+  weft_task_t *t1 = weft_task_spawn(loop, name, step_sleep, &s1, NULL);
+  weft_task_t *t2 = weft_task_spawn(loop, name, step_sleep, &s2, NULL);
+  TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
+  dump_rec d;
+  memset(&d, 0, sizeof d);
+  TU_RC(weft_loop_dump_tasks(loop, dump_write, &d), 2);
+  TU_EQ(d.lines, 2);
+  int nl = 0;
+  for (size_t i = 0; i < d.len; i++) nl += d.text[i] == '\n';
+  TU_EQ(nl, 2);
+  TU_OK(d.len > 0 && d.text[d.len - 1] == '\n');
+  TU_EQ(weft_task_cancel(t1, NULL), 1);
+  TU_EQ(weft_task_cancel(t2, NULL), 1);
+  tu_run(loop);
+  weft_task_unref(t1);
+  weft_task_unref(t2);
+  tu_loop_close(loop);
+}
+
 /* A step suspends once: a second await, a sleep or a yield after an await
  * in the same step is refused, and the first await stands. */
 static int step_await_twice(weft_task_t *task, void *ud) {
@@ -1906,6 +1936,7 @@ static const tu_test tests[] = {
     {"current_task", test_current_task},
     {"all_tasks", test_all_tasks},
     {"dump_tasks", test_dump_tasks},
+    {"dump_tasks_long_name", test_dump_tasks_long_name},
     {"dump_running_and_suspended", test_dump_running_and_suspended},
     {"await_twice_in_one_step", test_await_twice_in_one_step},
     {"wake_from_thread", test_wake_from_thread},
