@@ -361,6 +361,44 @@ static void test_wait_with_exception(void) {
  * nothing pending is cancelled.  test_wait_concurrent_complete: an input
  * that finishes at the timeout's deadline, its completion not delivered yet,
  * is in the done set. */
+/* The inputs finish before the timeout: the wait completes then and its
+ * timer is stopped (asyncio's _release_waiter cancels timeout_handle), so
+ * nothing is left to move the virtual clock to the timeout. */
+static void test_wait_done_before_timeout(void) {
+  weft_loop_t *loop = tu_loop_new_virtual();
+  if (!loop) return;
+  weft_future_t *a = sleeper(loop, 0.1, 1);
+  weft_future_t *b = sleeper(loop, 0.2, 2);
+  weft_future_t *fs[2] = {a, b};
+  weft_future_t *w = weft_wait(loop, fs, 2, 10.0, WEFT_WAIT_ALL_COMPLETED);
+  TU_RC(weft_loop_run_until(loop, w), 0);
+  TU_TIME(loop, 0.2);
+  TU_EQ(weft_future_state(w), WEFT_FUTURE_RESULT);
+  TU_EQ(weft_wait_done_count(w), 2);
+  TU_EQ(weft_wait_pending_count(w), 0);
+  tu_run(loop);
+  TU_TIME(loop, 0.2); /* no timer left at 10 */
+  weft_future_unref(w);
+
+  weft_future_t *c = sleeper(loop, 0.1, 3);
+  weft_future_t *d = sleeper(loop, 0.5, 4);
+  weft_future_t *cd[2] = {d, c};
+  w = weft_wait(loop, cd, 2, 10.0, WEFT_WAIT_FIRST_COMPLETED);
+  TU_RC(weft_loop_run_until(loop, w), 0);
+  TU_TIME(loop, 0.3);
+  TU_EQ(weft_wait_done_count(w), 1);
+  TU_OK(weft_wait_done_at(w, 0) == c);
+  tu_run(loop);
+  TU_TIME(loop, 0.7); /* d's deadline, not the wait's timeout */
+  TU_EQ(int_of(d), 4);
+  weft_future_unref(w);
+  weft_future_unref(a);
+  weft_future_unref(b);
+  weft_future_unref(c);
+  weft_future_unref(d);
+  tu_loop_close(loop);
+}
+
 static void test_wait_with_timeout(void) {
   weft_loop_t *loop = tu_loop_new_virtual();
   if (!loop) return;
@@ -943,6 +981,7 @@ static const tu_test tests[] = {
     {"wait_first_exception", test_wait_first_exception},
     {"wait_with_exception", test_wait_with_exception},
     {"wait_with_timeout", test_wait_with_timeout},
+    {"wait_done_before_timeout", test_wait_done_before_timeout},
     {"wait_cancel", test_wait_cancel},
     {"wait_loop_close", test_wait_loop_close},
     {"wait_bad_input", test_wait_bad_input},
