@@ -442,6 +442,37 @@ static void test_get_cancel_drop_many(void) {
   TU_EQ(tu_exc.count, 0);
 }
 
+/* Two readers handed an item each, both cancelled before they resume: the
+ * items go back in the order they were put (asyncio never took them off). */
+static void test_get_cancel_two_handed(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  for (int rev = 0; rev < 2; rev++) {
+    weft_queue_t *q = weft_queue_new(loop, WEFT_QUEUE_FIFO, 0, NULL);
+    weft_task_t *r[2];
+    for (int i = 0; i < 2; i++)
+      r[i] = spawn_get(loop, q, NULL);
+    round_(loop);
+    put_now(q, 1); /* to r[0] */
+    put_now(q, 2); /* to r[1] */
+    put_now(q, 3); /* queued */
+    weft_task_cancel(r[rev], NULL);
+    weft_task_cancel(r[1 - rev], NULL);
+    tu_run(loop);
+    TU_OK(cancelled(r[0]));
+    TU_OK(cancelled(r[1]));
+    TU_EQ(weft_queue_qsize(q), 3);
+    TU_EQ(get_now(q), 1);
+    TU_EQ(get_now(q), 2);
+    TU_EQ(get_now(q), 3);
+    for (int i = 0; i < 2; i++)
+      weft_task_unref(r[i]);
+    weft_queue_unref(q);
+  }
+  tu_loop_close(loop);
+  TU_EQ(tu_exc.count, 0);
+}
+
 /* A LIFO item handed back goes below the items put meanwhile (where it
  * was); a priority item back to its place. */
 static void test_get_cancel_puts_back_in_place(void) {
@@ -1075,6 +1106,7 @@ static const tu_test tests[] = {
     {"get_cancel_drop_one", test_get_cancel_drop_one},
     {"get_cancel_drop_many", test_get_cancel_drop_many},
     {"get_cancel_puts_back_in_place", test_get_cancel_puts_back_in_place},
+    {"get_cancel_two_handed", test_get_cancel_two_handed},
     {"blocking_put_wait", test_blocking_put_wait},
     {"put_cancel_drop", test_put_cancel_drop},
     {"put_cancel_passes_slot", test_put_cancel_passes_slot},
