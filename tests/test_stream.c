@@ -1673,6 +1673,93 @@ static void test_threads(void) {
   io_task_test(threads_main, &f);
 }
 
+/* A server's owner-thread calls from another thread. */
+typedef struct {
+  weft_server_t *sv;
+  int rc[5];
+  weft_future_t *wc;
+} server_thread_rec;
+
+static void *server_wrong_thread(void *p) {
+  server_thread_rec *r = p;
+  char a[64];
+  int port;
+  r->rc[0] = weft_server_close(r->sv);
+  r->rc[1] = weft_server_close_clients(r->sv);
+  r->rc[2] = weft_server_address(r->sv, a, sizeof a, &port);
+  r->rc[3] = weft_server_serve_tasks(r->sv, NULL, echo_conn, sizeof(echo_frame),
+                                     offsetof(echo_frame, s));
+  r->wc = weft_server_wait_closed(r->sv);
+  r->rc[4] = weft_last_error();
+  return NULL;
+}
+
+/* A socket file left behind (its process died) is replaced, as asyncio's
+ * create_unix_server removes a stale socket; any other file is kept and the
+ * address is in use.  Once closed, wait_closed is done at once. */
+static void test_server_stale_unix_socket(void) {
+  weft_loop_t *loop = io_loop_begin();
+  if (!loop)
+    return;
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/weft-stale-%d.sock", (int)getpid());
+  unlink(path);
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  struct sockaddr_un un;
+  memset(&un, 0, sizeof un);
+  un.sun_family = AF_UNIX;
+  memcpy(un.sun_path, path, strlen(path) + 1);
+  TU_EQ(bind(fd, (struct sockaddr *)&un, sizeof un), 0);
+  close(fd); /* the file stays, nobody listens */
+  TU_EQ(access(path, F_OK), 0);
+
+  weft_future_t *lf = weft_server_listen_unix(loop, path, 0);
+  TU_OK(lf != NULL);
+  TU_RC(io_wait_future(loop, lf, 10), 0);
+  TU_RC(weft_future_error(lf), 0);
+  weft_server_t *sv = weft_server_from_future(lf);
+  weft_future_unref(lf);
+  TU_OK(sv != NULL);
+  if (sv != NULL) {
+    server_thread_rec r;
+    memset(&r, 0, sizeof r);
+    r.sv = sv;
+    pthread_t th;
+    TU_EQ(pthread_create(&th, NULL, server_wrong_thread, &r), 0);
+    pthread_join(th, NULL);
+    for (int i = 0; i < 5; i++)
+      TU_RC(r.rc[i], WEFT_ETHREAD);
+    TU_OK(r.wc == NULL);
+    TU_EQ(weft_server_is_serving(sv), 0);
+
+    TU_RC(weft_server_close(sv), 0);
+    weft_future_t *wc = weft_server_wait_closed(sv);
+    TU_RC(io_wait_future(loop, wc, 10), 0);
+    weft_future_unref(wc);
+    wc = weft_server_wait_closed(sv);
+    TU_OK(wc != NULL && weft_future_done(wc) == 1);
+    TU_RC(weft_future_error(wc), 0);
+    weft_future_unref(wc);
+    TU_RC(weft_server_serve_tasks(sv, NULL, echo_conn, sizeof(echo_frame),
+                                  offsetof(echo_frame, s)),
+          WEFT_EOBJCLOSED);
+    weft_server_unref(sv);
+  }
+  TU_OK(access(path, F_OK) != 0); /* the server removed its socket file */
+
+  fd = open(path, O_CREAT | O_WRONLY, 0600);
+  TU_OK(fd >= 0);
+  if (fd >= 0)
+    close(fd);
+  lf = weft_server_listen_unix(loop, path, 0);
+  int rc = lf == NULL ? weft_last_error() : (io_wait_future(loop, lf, 10), weft_future_error(lf));
+  TU_RC(rc, WEFT_EADDRINUSE);
+  weft_future_unref(lf);
+  TU_EQ(access(path, F_OK), 0); /* not a socket: not removed */
+  unlink(path);
+  io_loop_end(loop);
+}
+
 static void test_bad_input(void) {
   weft_loop_t *loop = io_loop_begin();
   if (!loop)
@@ -1826,6 +1913,7 @@ static const tu_test tests[] = {
     {"server_close_clients", test_server_close_clients},
     {"server_emfile", test_server_emfile},
     {"threads", test_threads},
+    {"server_stale_unix_socket", test_server_stale_unix_socket},
     {"bad_input", test_bad_input},
     {"stream_arguments", test_stream_arguments},
     {NULL, NULL},
