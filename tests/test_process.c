@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -330,6 +331,89 @@ static void test_spawn_errors(void) {
   io_loop_end(loop);
 }
 
+/* ---- threads ------------------------------------------------------------------- */
+
+/* From another thread: the owner-thread calls give WEFT_ETHREAD; ref and
+ * unref work, and the last reference dropped there is released on the loop. */
+typedef struct {
+  weft_process_t *p;
+  int take; /* 1: take a reference and try the owner-thread calls; 0: drop it */
+  int rc[6];
+  int pid;
+} proc_thread_rec;
+
+static void *proc_thread(void *ud) {
+  proc_thread_rec *r = ud;
+  if (!r->take) {
+    weft_process_unref(r->p);
+    return NULL;
+  }
+  TU_OK(weft_process_ref(r->p) == r->p);
+  r->pid = weft_process_pid(r->p); /* fixed at spawn */
+  r->rc[0] = weft_process_stderr(r->p) == NULL ? weft_last_error() : 0;
+  r->rc[1] = weft_process_stdout(r->p) == NULL ? weft_last_error() : 0;
+  r->rc[2] = weft_process_wait(r->p) == NULL ? weft_last_error() : 0;
+  r->rc[3] = weft_process_exit_status(r->p, NULL, NULL);
+  r->rc[4] = weft_process_send_signal(r->p, 0);
+  r->rc[5] = weft_process_stdin(r->p) == NULL ? weft_last_error() : 0;
+  return NULL;
+}
+
+static void proc_on_thread(proc_thread_rec *r) {
+  pthread_t th;
+  TU_EQ(pthread_create(&th, NULL, proc_thread, r), 0);
+  pthread_join(th, NULL);
+}
+
+static int threads_main(weft_task_t *task, void *ud) {
+  proc_frame *f = ud;
+  int rc;
+  static const char *argv[] = {"sh", "-c", "echo out", NULL};
+  WEFT_CORO_BEGIN(task, f);
+  f->p = weft_process_spawn(tu_task_loop(task), argv, NULL, NULL, 0, WEFT_STDIO_PIPE, 0);
+  TU_OK(f->p != NULL);
+  if (f->p == NULL)
+    WEFT_CORO_FAIL(WEFT_EIO, "no process");
+  {
+    proc_thread_rec r = {f->p, 1, {0}, 0};
+    proc_on_thread(&r);
+    for (int i = 0; i < 6; i++)
+      TU_RC(r.rc[i], WEFT_ETHREAD);
+    TU_EQ(r.pid, weft_process_pid(f->p));
+  }
+  f->f = weft_process_wait(f->p);
+  f->g = weft_stream_read(weft_process_stdout(f->p), -1);
+  WEFT_AWAIT(rc, f->f);
+  TU_RC(rc, 0);
+  TU_EQ(int_of(f->f), 0);
+  weft_future_unref(f->f);
+  WEFT_AWAIT(rc, f->g);
+  tu_expect_bytes(f->g, "out\n");
+  weft_future_unref(f->g);
+  weft_process_unref(f->p); /* the thread holds the last reference */
+  {
+    proc_thread_rec r = {f->p, 0, {0}, 0};
+    proc_on_thread(&r);
+  }
+  f->p = NULL;
+  WEFT_YIELD(rc); /* the loop releases it */
+  WEFT_CORO_END();
+}
+
+static void test_threads(void) {
+  proc_frame f = {0};
+  io_task_test(threads_main, &f);
+  /* a closed loop spawns nothing */
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop)
+    return;
+  TU_RC(weft_loop_close(loop), 0);
+  const char *ok[] = {"true", NULL};
+  TU_OK(weft_process_spawn(loop, ok, NULL, NULL, 0, 0, 0) == NULL);
+  TU_RC(weft_last_error(), WEFT_ECLOSED);
+  weft_loop_unref(loop);
+}
+
 static const tu_test tests[] = {
     {"cat", test_cat},
     {"exit_code_and_stderr", test_exit_code_and_stderr},
@@ -339,6 +423,7 @@ static const tu_test tests[] = {
     {"loop_close_kills_and_reaps", test_loop_close_kills_and_reaps},
     {"orphan", test_orphan},
     {"spawn_errors", test_spawn_errors},
+    {"threads", test_threads},
     {"sigchld_handler_onstack", test_sigchld_handler_onstack},
     {NULL, NULL},
 };
