@@ -86,6 +86,27 @@ static void test_numeric_ipv6_dgram(void) {
   IO_FDS_END();
 }
 
+/* A raw-socket lookup (asyncio getaddrinfo(type=SOCK_RAW)): no service, one
+ * entry of that type. */
+static void test_numeric_raw(void) {
+  IO_FDS_BEGIN();
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  weft_future_t *f = weft_dns_getaddrinfo(loop, "127.0.0.1", NULL, WEFT_AF_INET, WEFT_SOCK_RAW,
+                                          WEFT_AI_NUMERICHOST);
+  TU_OK(f != NULL);
+  TU_RC(io_wait_future(loop, f, 10), 0);
+  weft_addrinfo_t *ai = list_of(f);
+  TU_EQ(weft_addrinfo_count(ai), 1);
+  TU_EQ(weft_addrinfo_family(ai, 0), WEFT_AF_INET);
+  TU_STR(weft_addrinfo_address(ai, 0), "127.0.0.1");
+  TU_EQ(weft_addrinfo_port(ai, 0), 0);
+  TU_EQ(weft_addrinfo_socktype(ai, 0), WEFT_SOCK_RAW);
+  weft_future_unref(f);
+  tu_loop_close(loop);
+  IO_FDS_END();
+}
+
 /* Any family, any type, a service name: every entry is a loopback address
  * with the service's port, and the list outlives its future with a ref. */
 static void test_unspec_service_name_list_outlives_future(void) {
@@ -496,6 +517,7 @@ int main(int argc, char **argv) {
   static const tu_test tests[] = {
       {"localhost_ipv4_stream", test_localhost_ipv4_stream},
       {"numeric_ipv6_dgram", test_numeric_ipv6_dgram},
+    {"numeric_raw", test_numeric_raw},
       {"unspec_service_name_list_outlives_future",
        test_unspec_service_name_list_outlives_future},
       {"passive_wildcard", test_passive_wildcard},
