@@ -405,8 +405,7 @@ static int weft__settle_owned(weft_future_t *f, int state, int vtype, int64_t i,
   /* A sleep completed by other means (a result set by hand, a cancel), or a
    * task that set its result after weft_task_sleep in the same step, must
    * not leave its timer in the heap: the value overwrites it. */
-  if (f->kind & (WEFT__K_SLEEP | WEFT__K_TASK))
-    weft__future_unsleep(f);
+  weft__future_unsleep(f);
   weft__future_state_set(f, state);
   f->vtype = (uint8_t)vtype;
   if (f->msg != NULL)
@@ -542,8 +541,7 @@ static inline int weft__set_fast(weft_future_t *f, int vtype, int64_t i, double 
   /* A timer to stop or a message to free: weft__settle_owned's general
    * case.  Otherwise (a pingpong hop, a task setting its own result) what
    * it does, inline. */
-  if ((f->kind & WEFT__K_SLEEP) || f->msg != NULL ||
-      ((f->kind & WEFT__K_TASK) && ((weft_task_t *)f)->wait == WEFT__WAIT_SLEEP))
+  if (f->msg != NULL || weft__future_has_timer(f))
     return weft__settle_owned(f, WEFT_FUTURE_RESULT, vtype, i, d, p, 0, release, NULL);
   weft__future_state_set(f, WEFT_FUTURE_RESULT);
   f->vtype = (uint8_t)vtype;
@@ -752,7 +750,7 @@ static void weft__late_cb_run(weft__node *node, weft_loop_t *loop) {
   free(c);
 }
 
-int weft__future_add_cb(weft_future_t *f, weft_future_fn fn, void *userdata) {
+int weft__future_add_cb_slow(weft_future_t *f, weft_future_fn fn, void *userdata) {
   weft_loop_t *loop = f->loop;
   if (f->state != WEFT_FUTURE_PENDING) {
     weft__late_cb *c = malloc(sizeof *c);
@@ -763,11 +761,6 @@ int weft__future_add_cb(weft_future_t *f, weft_future_fn fn, void *userdata) {
     c->fn = fn;
     c->userdata = userdata;
     weft__rq_push(loop, &c->node);
-    return 0;
-  }
-  if (f->cb0.fn == NULL) {
-    f->cb0.fn = fn;
-    f->cb0.userdata = userdata;
     return 0;
   }
   weft__cb *cb = weft__cb_alloc(loop);

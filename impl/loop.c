@@ -302,7 +302,6 @@ int weft_loop_is_closed(const weft_loop_t *loop) {
   return loop != NULL && weft__is_closed(loop) ? 1 : 0;
 }
 
-
 /* Replaces a repeating registration's userdata, releasing the old one last
  * (so a release that re-registers sees the new state). */
 static void weft__registration_swap(void **ud_slot, weft_release_fn *release_slot, bool set,
@@ -602,9 +601,9 @@ int weft_loop_stop(weft_loop_t *loop) {
 }
 
 int weft_loop_is_running(const weft_loop_t *loop) {
-  return loop != NULL && atomic_load_explicit(&((weft_loop_t *)loop)->running, memory_order_relaxed)
-             ? 1
-             : 0;
+  if (loop == NULL)
+    return 0;
+  return atomic_load_explicit(&((weft_loop_t *)loop)->running, memory_order_relaxed) ? 1 : 0;
 }
 
 weft_loop_t *weft_loop_running(void) { return weft__tls_running; }

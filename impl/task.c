@@ -288,12 +288,9 @@ int weft_task_await(weft_task_t *task, weft_future_t *future) {
   task->tflags |= WEFT__T_VIA_AWAIT;
   if (future->state != WEFT_FUTURE_PENDING)
     return weft__future_outcome(future);
-  if (future->cb0.fn == NULL) { /* weft__future_add_cb's first slot, inline */
-    future->cb0.fn = weft__task_wakeup;
-    future->cb0.userdata = task;
-  } else if ((rc = weft__future_add_cb(future, weft__task_wakeup, task)) != 0) {
+  rc = weft__future_add_cb(future, weft__task_wakeup, task);
+  if (rc != 0)
     return rc;
-  }
   task->wait = WEFT__WAIT_FUTURE;
   return WEFT_STEP_SUSPEND;
 }

@@ -176,7 +176,16 @@ int weft__future_settle(weft_future_t *f, int state, int vtype, int64_t i, doubl
                         size_t len, weft_release_fn release, const char *msg);
 int weft__future_cancel_plain(weft_future_t *f, const char *msg);
 int weft__future_outcome(weft_future_t *f); /* marks observed */
-int weft__future_add_cb(weft_future_t *f, weft_future_fn fn, void *userdata);
+/* Adds a callback (the first one of a pending future goes in its inline
+ * slot, here; a list or a done future's deferred run, out of line). */
+int weft__future_add_cb_slow(weft_future_t *f, weft_future_fn fn, void *userdata);
+static inline int weft__future_add_cb(weft_future_t *f, weft_future_fn fn, void *userdata) {
+  if (f->state != WEFT_FUTURE_PENDING || f->cb0.fn != NULL)
+    return weft__future_add_cb_slow(f, fn, userdata);
+  f->cb0.fn = fn;
+  f->cb0.userdata = userdata;
+  return 0;
+}
 int weft__future_remove_cb(weft_future_t *f, weft_future_fn fn, void *userdata);
 void weft__future_free(weft_future_t *f);
 bool weft__future_recycle(weft_future_t *f);
@@ -189,7 +198,6 @@ int weft__future_describe(const weft_future_t *f, char *buf, size_t size);
 /* For queue.c (implemented there): takes a pointer result back from a done
  * future, which then holds NULL and releases nothing. */
 void *weft__future_take_ptr(weft_future_t *f);
-
 
 /* ---- tasks -------------------------------------------------------------- */
 
@@ -227,15 +235,20 @@ struct weft_task {
   atomic_uchar remote_wake;  /* a cross-thread wake is queued */
 };
 
+/* Whether f.timer is in use: a sleep future, or a task in weft_task_sleep. */
+static inline bool weft__future_has_timer(const weft_future_t *f) {
+  return (f->kind & WEFT__K_SLEEP) ||
+         ((f->kind & WEFT__K_TASK) && ((const weft_task_t *)f)->wait == WEFT__WAIT_SLEEP);
+}
+
 /* Before a sleep future or a task settles: its timer shares the memory of
  * the value about to be written, so it leaves the heap first. */
 static inline void weft__future_unsleep(weft_future_t *f) {
-  if (f->kind & WEFT__K_SLEEP) {
-    weft__timer_stop(f->loop, &f->timer);
-  } else if ((f->kind & WEFT__K_TASK) && ((weft_task_t *)f)->wait == WEFT__WAIT_SLEEP) {
-    weft__timer_stop(f->loop, &f->timer);
+  if (!weft__future_has_timer(f))
+    return;
+  weft__timer_stop(f->loop, &f->timer);
+  if (f->kind & WEFT__K_TASK)
     ((weft_task_t *)f)->wait = WEFT__WAIT_NONE;
-  }
 }
 
 typedef struct weft__task_ud {
@@ -331,7 +344,7 @@ struct weft_loop {
   bool adopted;
   bool virtual_time;         /* WEFT_LOOP_VIRTUAL_TIME: see vclock.c */
   bool uv_open;              /* uv_own initialised and not yet closed */
-  atomic_bool running; /* weft_loop_is_running: any thread */
+  atomic_bool running;       /* weft_loop_is_running: any thread */
   bool closing;
   atomic_int closed;
   atomic_int stop;
@@ -394,7 +407,6 @@ extern _Thread_local char weft__tls_self __attribute__((tls_model("initial-exec"
 static inline bool weft__on_loop(const weft_loop_t *loop) {
   return loop->owner == &weft__tls_self;
 }
-
 
 static inline bool weft__is_closed(const weft_loop_t *loop) {
   return atomic_load_explicit(&((weft_loop_t *)loop)->closed, memory_order_acquire) != 0;
