@@ -61,7 +61,7 @@ void weft__future_init(weft_future_t *f, weft_loop_t *loop, uint8_t kind) {
    * (they die on its thread); close gives one to each survivor. */
   /* Field by field: a compound literal of the whole struct compiles to a
    * `rep stos`, whose start-up cost is a fifth of a pingpong hop. */
-  _Static_assert(sizeof(void *) != 8 || sizeof(weft_future_t) == 104,
+  _Static_assert(sizeof(void *) != 8 || sizeof(weft_future_t) == 96,
                  "a new field needs its line below");
   f->node.next = NULL;
   f->node.run = NULL;
@@ -76,7 +76,6 @@ void weft__future_init(weft_future_t *f, weft_loop_t *loop, uint8_t kind) {
   f->kind = kind;
   f->v.i = 0;
   f->aux.len = 0;
-  f->msg = NULL;
   f->cb0.fn = NULL;
   f->cb0.userdata = NULL;
   f->next = NULL;
@@ -135,8 +134,8 @@ bool weft__future_recycle(weft_future_t *f) {
     return false;
   if (f->state == WEFT_FUTURE_RESULT && f->vtype == WEFT_VALUE_BYTES)
     free(f->v.p);
-  free(f->msg);
-  f->msg = NULL;
+  else if (f->state != WEFT_FUTURE_RESULT)
+    free(f->aux.msg);
   weft__future_state_set(f, WEFT_FUTURE_PENDING);
   f->vtype = WEFT_VALUE_NONE;
   f->v.i = 0;
@@ -161,16 +160,16 @@ void weft__future_free(weft_future_t *f) {
       free(f->v.p);
     else if (f->vtype == WEFT_VALUE_PTR && f->aux.release != NULL)
       f->aux.release(f->v.p);
+  } else if (f->state != WEFT_FUTURE_PENDING && f->aux.msg != NULL) {
+    free(f->aux.msg);
   }
   if (f->flags & WEFT__F_EXT)
     weft__ext_fini(f);
-  if (f->msg != NULL)
-    free(f->msg);
   for (weft__cb *cb = weft__cbs_take(f), *next; cb != NULL; cb = next) {
     next = cb->next;
     free(cb);
   }
-  if (f->kind & WEFT__K_TASK)
+  if ((f->kind & WEFT__K_TASK) && weft__task_has_fields((weft_task_t *)f))
     weft__task_free_fields((weft_task_t *)f);
   weft__slab_free(loop, f, f->sclass);
   if (memref)
@@ -403,23 +402,24 @@ static int weft__settle_owned(weft_future_t *f, int state, int vtype, int64_t i,
   if (f->state != WEFT_FUTURE_PENDING)
     return WEFT_ESTATE;
   /* A sleep completed by other means (a result set by hand, a cancel), or a
-   * task that set its result after weft_task_sleep in the same step, must
-   * not leave its timer in the heap: the value overwrites it. */
-  weft__future_unsleep(f);
+   * task that set its result after an await or weft_task_sleep in the same
+   * step, must not leave a timer in the heap or a reference behind: the
+   * outcome overwrites them. */
+  weft__future_vacate(f);
   weft__future_state_set(f, state);
   f->vtype = (uint8_t)vtype;
-  if (f->msg != NULL)
-    free(f->msg); /* a pending task keeps its cancel request's message here */
-  f->msg = msg;
   switch (state) {
   case WEFT_FUTURE_ERROR:
     f->v.code = (int)i;
+    f->aux.msg = msg;
     f->flags |= WEFT__F_UNOBSERVED;
     break;
   case WEFT_FUTURE_RESULT:
+    free(msg); /* none is passed with a result */
     weft__store_value(f, vtype, i, d, p, len, release);
     break;
   default:
+    f->aux.msg = msg;
     break;
   }
   weft__future_schedule(f);
@@ -538,10 +538,10 @@ static inline int weft__set_fast(weft_future_t *f, int vtype, int64_t i, double 
     return 1;
   if ((f->kind & WEFT__K_TASK) && f->loop->current != (weft_task_t *)f)
     return 1;
-  /* A timer to stop or a message to free: weft__settle_owned's general
-   * case.  Otherwise (a pingpong hop, a task setting its own result) what
-   * it does, inline. */
-  if (f->msg != NULL || weft__future_has_timer(f))
+  /* A timer to stop or an awaited future to let go of: weft__settle_owned's
+   * general case.  Otherwise (a pingpong hop, a task setting its own result)
+   * what it does, inline. */
+  if (weft__future_occupied(f))
     return weft__settle_owned(f, WEFT_FUTURE_RESULT, vtype, i, d, p, 0, release, NULL);
   weft__future_state_set(f, WEFT_FUTURE_RESULT);
   f->vtype = (uint8_t)vtype;
@@ -728,9 +728,7 @@ const char *weft_future_error_message(const weft_future_t *future) {
   int rc = weft__getter_guard(future);
   if (rc != 0)
     WEFT__FAIL_NULL(rc);
-  if (future->state == WEFT_FUTURE_ERROR || future->state == WEFT_FUTURE_CANCELLED)
-    return future->msg;
-  return NULL;
+  return weft__future_msg(future);
 }
 
 /* ---- callbacks -------------------------------------------------------------- */
@@ -874,10 +872,10 @@ int weft__future_describe(const weft_future_t *f, char *buf, size_t size) {
     }
   case WEFT_FUTURE_ERROR:
     return snprintf(buf, size, "<%s finished error=%s%s%s>", kind, weft_err_name(f->v.code),
-                    f->msg ? ": " : "", f->msg ? f->msg : "");
+                    f->aux.msg ? ": " : "", f->aux.msg ? f->aux.msg : "");
   default:
-    return snprintf(buf, size, "<%s cancelled%s%s>", kind, f->msg ? ": " : "",
-                    f->msg ? f->msg : "");
+    return snprintf(buf, size, "<%s cancelled%s%s>", kind, f->aux.msg ? ": " : "",
+                    f->aux.msg ? f->aux.msg : "");
   }
 }
 

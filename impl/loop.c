@@ -206,6 +206,9 @@ static weft_loop_t *weft__loop_create(uv_loop_t *uv, unsigned flags) {
   rc = uv_mutex_init(&loop->tsq_lock);
   if (rc != 0)
     goto fail_mutex;
+  rc = uv_mutex_init(&loop->notes_lock);
+  if (rc != 0)
+    goto fail_notes;
   rc = weft__loop_init_handles(loop);
   if (rc != 0)
     goto fail_handles;
@@ -219,6 +222,8 @@ static weft_loop_t *weft__loop_create(uv_loop_t *uv, unsigned flags) {
 
 fail_handles:
   weft__loop_close_handles(loop);
+  uv_mutex_destroy(&loop->notes_lock);
+fail_notes:
   uv_mutex_destroy(&loop->tsq_lock);
 fail_mutex:
   if (loop->uv_open)
@@ -258,6 +263,7 @@ void weft__loop_free(weft_loop_t *loop) {
   }
   weft__slab_destroy(&loop->slab);
   free(loop->heap);
+  weft__task_notes_free(loop);
   uv_mutex_destroy(&loop->tsq_lock);
   free(loop);
 }

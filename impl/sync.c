@@ -25,7 +25,7 @@
 
 bool weft__task_resumes_cancelled(const weft_task_t *t, const weft_future_t *f) {
   return t != NULL && t->f.state == WEFT_FUTURE_PENDING && t->wait == WEFT__WAIT_FUTURE &&
-         t->awaited == f && (t->tflags & WEFT__T_MUST_CANCEL) != 0;
+         t->f.v.p == f && (t->tflags & WEFT__T_MUST_CANCEL) != 0;
 }
 
 void weft__task_mark_started(weft_task_t *t) { t->tflags |= WEFT__T_STARTED; }

@@ -7,7 +7,10 @@
  * reference.  Its step is queued on the ready queue through the future's
  * node (free while the task is pending: done callbacks are dispatched only
  * after the last step).  A done callback on the awaited future runs the
- * next step directly, as __wakeup calls __step.
+ * next step directly, as __wakeup calls __step.  What only a pending task
+ * needs (the awaited future, the sleep's timer) lives where its outcome
+ * will go, and what few tasks have (a name, a cancel message) in the loop's
+ * notes: a task with an 8-byte frame fits a 128-byte block.
  */
 #include "weft-internal.h"
 
@@ -15,8 +18,134 @@
 #include <stdio.h>
 
 enum { WEFT__FRAME_MAX = 1 << 20 };
+_Static_assert(sizeof(void *) != 8 || sizeof(weft_task_t) == 120,
+               "a task and an 8-byte frame fill a 128-byte slab block");
 
 static void weft__task_run(weft_task_t *t, int status);
+
+/* ---- notes: names and cancel messages --------------------------------------- */
+
+/* A task's entry in its loop's notes (linear probing on the address). */
+typedef struct weft__note {
+  const weft_task_t *task; /* NULL: a free slot */
+  char *name;              /* set, or made up by weft_task_name */
+  char *cmsg;              /* the latest cancel request's message */
+} weft__note;
+
+static size_t weft__note_home(const weft_task_t *t, uint32_t cap) {
+  return (size_t)(((uint64_t)(uintptr_t)t * 0x9E3779B97F4A7C15u) >> 32) & (cap - 1);
+}
+
+/* notes_lock held, as below. */
+static weft__note *weft__note_find(weft_loop_t *loop, const weft_task_t *t) {
+  if (loop->notes_cap == 0)
+    return NULL;
+  for (size_t i = weft__note_home(t, loop->notes_cap);; i = (i + 1) & (loop->notes_cap - 1)) {
+    if (loop->notes[i].task == t)
+      return &loop->notes[i];
+    if (loop->notes[i].task == NULL)
+      return NULL;
+  }
+}
+
+static void weft__note_put(weft__note *notes, uint32_t cap, weft__note note) {
+  size_t i = weft__note_home(note.task, cap);
+  while (notes[i].task != NULL)
+    i = (i + 1) & (cap - 1);
+  notes[i] = note;
+}
+
+/* Empties a slot, moving later entries of its run back (no tombstones). */
+static void weft__note_remove(weft_loop_t *loop, weft__note *slot) {
+  size_t mask = loop->notes_cap - 1, i = (size_t)(slot - loop->notes);
+  for (size_t j = (i + 1) & mask; loop->notes[j].task != NULL; j = (j + 1) & mask) {
+    size_t home = weft__note_home(loop->notes[j].task, loop->notes_cap);
+    if (((j - home) & mask) >= ((j - i) & mask)) {
+      loop->notes[i] = loop->notes[j];
+      i = j;
+    }
+  }
+  loop->notes[i] = (weft__note){NULL, NULL, NULL};
+  loop->notes_len--;
+}
+
+/* Room for one more entry (at most half full): 0 or WEFT_ENOMEM.  Owner
+ * thread, before weft__task_note_set, which then cannot fail. */
+static int weft__notes_reserve(weft_loop_t *loop) {
+  int rc = 0;
+  uv_mutex_lock(&loop->notes_lock);
+  if ((loop->notes_len + 1) * 2 > loop->notes_cap) {
+    uint32_t cap = loop->notes_cap ? loop->notes_cap * 2 : 16;
+    weft__note *notes = calloc(cap, sizeof *notes);
+    if (notes == NULL) {
+      rc = WEFT_ENOMEM;
+    } else {
+      for (uint32_t i = 0; i < loop->notes_cap; i++)
+        if (loop->notes[i].task != NULL)
+          weft__note_put(notes, cap, loop->notes[i]);
+      free(loop->notes);
+      loop->notes = notes;
+      loop->notes_cap = cap;
+    }
+  }
+  uv_mutex_unlock(&loop->notes_lock);
+  return rc;
+}
+
+/* A note of `t` (`field`: the offset of name or cmsg), or NULL. */
+static const char *weft__task_note(const weft_task_t *t, size_t field) {
+  if (!(t->tflags & WEFT__T_NOTED))
+    return NULL;
+  weft_loop_t *loop = t->f.loop;
+  uv_mutex_lock(&loop->notes_lock);
+  weft__note *n = weft__note_find(loop, t);
+  const char *text = n != NULL ? *(char **)((char *)n + field) : NULL;
+  uv_mutex_unlock(&loop->notes_lock);
+  return text;
+}
+
+/* Replaces a note of `t` with `text` (taken; NULL removes it).  Owner
+ * thread, after weft__notes_reserve. */
+static void weft__task_note_set(weft_task_t *t, size_t field, char *text) {
+  weft_loop_t *loop = t->f.loop;
+  uv_mutex_lock(&loop->notes_lock);
+  weft__note *n = weft__note_find(loop, t);
+  if (n == NULL && text != NULL) {
+    weft__note_put(loop->notes, loop->notes_cap, (weft__note){t, NULL, NULL});
+    loop->notes_len++;
+    n = weft__note_find(loop, t);
+    t->tflags |= WEFT__T_NOTED;
+  }
+  if (n != NULL) {
+    char **slot = (char **)((char *)n + field);
+    free(*slot);
+    *slot = text;
+    if (n->name == NULL && n->cmsg == NULL) {
+      weft__note_remove(loop, n);
+      t->tflags &= (uint16_t)~WEFT__T_NOTED;
+    }
+  }
+  uv_mutex_unlock(&loop->notes_lock);
+}
+
+/* The task is being freed (any thread once the loop is closed). */
+static void weft__task_note_drop(weft_task_t *t) {
+  weft_loop_t *loop = t->f.loop;
+  uv_mutex_lock(&loop->notes_lock);
+  weft__note *n = weft__note_find(loop, t);
+  if (n != NULL) {
+    free(n->name);
+    free(n->cmsg);
+    weft__note_remove(loop, n);
+  }
+  uv_mutex_unlock(&loop->notes_lock);
+}
+
+void weft__task_notes_free(weft_loop_t *loop) {
+  /* every task is gone by now, and took its entry with it */
+  free(loop->notes);
+  uv_mutex_destroy(&loop->notes_lock);
+}
 
 /* ---- scheduling ------------------------------------------------------------ */
 
@@ -38,7 +167,7 @@ static void weft__task_schedule(weft_task_t *t, int status) {
 
 static void weft__task_wakeup(weft_future_t *fut, void *userdata) {
   weft_task_t *t = userdata;
-  if (t->wait != WEFT__WAIT_FUTURE || t->awaited != fut)
+  if (t->wait != WEFT__WAIT_FUTURE || t->f.v.p != fut) /* waiting: v.p is `awaited` */
     return;
   t->wait = WEFT__WAIT_NONE;
   weft__task_run(t, weft__future_outcome(fut));
@@ -48,25 +177,33 @@ void weft__task_timer_expire(weft__timer *timer, weft_loop_t *loop) {
   (void)loop;
   weft_task_t *t = WEFT__CONTAINER_OF(timer, weft_task_t, f.timer);
   t->wait = WEFT__WAIT_NONE;
+  t->f.v.p = NULL; /* was the deadline; the timer's kind byte stays */
   weft__task_schedule(t, 0);
 }
 
 /* Forgets what the task waits on (it finished, or was told to stop waiting). */
 static void weft__task_drop_wait(weft_task_t *t) {
-  if (t->wait == WEFT__WAIT_FUTURE && t->awaited != NULL)
-    weft__future_remove_cb(t->awaited, weft__task_wakeup, t);
-  else if (t->wait == WEFT__WAIT_SLEEP)
+  if (t->wait == WEFT__WAIT_FUTURE) {
+    weft__future_remove_cb(t->f.v.p, weft__task_wakeup, t);
+  } else if (t->wait == WEFT__WAIT_SLEEP) {
     weft__timer_stop(t->f.loop, &t->f.timer);
+    t->f.v.p = NULL;
+  }
   t->wait = WEFT__WAIT_NONE;
+}
+
+void weft__task_unwait(weft_task_t *t) {
+  weft__task_drop_wait(t);
+  weft_future_t *awaited = t->f.v.p;
+  t->f.v.p = NULL;
+  weft_future_unref(awaited);
 }
 
 /* ---- the step --------------------------------------------------------------- */
 
 static void weft__task_finish(weft_task_t *t) {
-  weft__task_drop_wait(t);
-  weft_future_t *awaited = t->awaited;
-  t->awaited = NULL;
-  weft_future_unref(awaited);
+  if (t->f.state == WEFT_FUTURE_PENDING) /* settling left it so only for want of memory */
+    weft__task_unwait(t);
   if (t->tflags & WEFT__T_UD) {
     weft__task_ud *ud = (weft__task_ud *)((char *)t + WEFT__TASK_HEAD);
     weft_release_fn release = ud->release;
@@ -78,10 +215,10 @@ static void weft__task_finish(weft_task_t *t) {
 }
 
 static const char *weft__task_cancel_text(weft_task_t *t) {
-  weft_future_t *a = (t->tflags & WEFT__T_VIA_AWAIT) ? t->awaited : NULL;
-  if (a != NULL && a->state == WEFT_FUTURE_CANCELLED && a->msg != NULL)
-    return a->msg;
-  return t->f.msg;
+  weft_future_t *a = (t->tflags & WEFT__T_VIA_AWAIT) ? weft__task_awaited(t) : NULL;
+  if (a != NULL && a->state == WEFT_FUTURE_CANCELLED && a->aux.msg != NULL)
+    return a->aux.msg;
+  return weft__task_note(t, offsetof(weft__note, cmsg));
 }
 
 static void weft__task_settle_from(weft_task_t *t, int rc) {
@@ -131,7 +268,8 @@ static void weft__task_run(weft_task_t *t, int status) {
       t->tflags &= (uint16_t)~WEFT__T_VIA_AWAIT;
     switch (t->wait) {
     case WEFT__WAIT_FUTURE:
-      if ((fl & WEFT__T_MUST_CANCEL) && weft_future_cancel(t->awaited, t->f.msg) == 1)
+      if ((fl & WEFT__T_MUST_CANCEL) &&
+          weft_future_cancel(t->f.v.p, weft__task_note(t, offsetof(weft__note, cmsg))) == 1)
         t->tflags &= (uint16_t)~WEFT__T_MUST_CANCEL;
       break;
     case WEFT__WAIT_SLEEP:
@@ -159,61 +297,79 @@ static void weft__task_run(weft_task_t *t, int status) {
 /* ---- creating ---------------------------------------------------------------- */
 
 /* memset, without the call for the small frames most tasks have: the frame
- * starts 16-aligned and its block is a multiple of 16 bytes, so the bytes up
- * to the next multiple of 16 are the frame's too. */
+ * starts 8-aligned and its block was asked for up to the next multiple of
+ * 8, so those bytes are the frame's too. */
 static inline void weft__zero_frame(void *frame, size_t size) {
   if (size == 0)
     return;
-  if (size <= 16)
+  if (size <= 8)
+    memset(frame, 0, 8);
+  else if (size <= 16)
     memset(frame, 0, 16);
+  else if (size <= 24)
+    memset(frame, 0, 24);
   else if (size <= 32)
     memset(frame, 0, 32);
   else
     memset(frame, 0, size);
 }
 
-static weft_task_t *weft__task_create(weft_loop_t *loop, const char *name, weft_step_fn step,
-                                      void *userdata, weft_release_fn release,
-                                      size_t frame_size, void **frame) {
+/* A copy of a spawn's name, with room for it in the notes; NULL with the
+ * last error set when there is no memory. */
+static __attribute__((noinline)) char *weft__task_name_copy(weft_loop_t *loop, const char *name) {
+  char *copy;
+  if (weft__notes_reserve(loop) != 0 || (copy = weft__strdup(name)) == NULL)
+    WEFT__FAIL_NULL(WEFT_ENOMEM);
+  return copy;
+}
+
+/* Inline in each spawn: the frame's placement folds to a constant. */
+static inline __attribute__((always_inline)) weft_task_t *
+weft__task_create(weft_loop_t *loop, const char *name, weft_step_fn step, void *userdata,
+                  weft_release_fn release, size_t frame_size, void **frame) {
   int rc = step == NULL ? WEFT_EINVAL : weft__loop_guard(loop);
   if (rc != 0)
     WEFT__FAIL_NULL(rc);
-  size_t head = WEFT__TASK_HEAD;
-  /* the userdata and its release, unless a frame needs neither */
+  /* the userdata and its release, unless a frame needs neither (callers
+   * keep `frame_size` within WEFT__FRAME_MAX) */
   size_t ud = frame == NULL || release != NULL ? sizeof(weft__task_ud) : 0;
-  if (frame != NULL && frame_size > SIZE_MAX - head - ud)
-    WEFT__FAIL_NULL(WEFT_ENOMEM);
-  uint8_t sclass;
-  weft_task_t *t =
-      weft__slab_alloc(loop, head + ud + (frame != NULL ? frame_size : 0), &sclass);
-  if (t == NULL)
-    WEFT__FAIL_NULL(WEFT_ENOMEM);
+  size_t at = WEFT__TASK_HEAD + ud, size = at;
+  if (frame != NULL) {
+    /* Aligned for any object of its size (C23's rule for malloc): an object
+     * needs 16 only if its size is a multiple of 16, else 8 at most. */
+    size_t align = (frame_size & 15) == 0 ? 16 : 8;
+    at = (at + align - 1) & ~(align - 1);
+    size = at + ((frame_size + 7) & ~(size_t)7); /* weft__zero_frame's reach */
+  }
   char *copy = NULL;
-  if (name != NULL && (copy = weft__strdup(name)) == NULL) {
-    weft__slab_free(loop, t, sclass);
+  if (name != NULL && (copy = weft__task_name_copy(loop, name)) == NULL)
+    return NULL;
+  uint8_t sclass;
+  weft_task_t *t = weft__slab_alloc(loop, size, &sclass);
+  if (t == NULL) {
+    free(copy);
     WEFT__FAIL_NULL(WEFT_ENOMEM);
   }
   weft__future_init(&t->f, loop, WEFT__K_TASK);
   t->f.sclass = sclass;
   t->f.lrefs = 2; /* the caller's and the loop's */
-  t->f.timer.kind = WEFT__TIMER_TASK;
+  t->f.timer.kind = WEFT__TIMER_TASK; /* f.v.p, `awaited`, is NULL */
   t->step = step;
-  t->awaited = NULL;
-  t->name = copy;
   t->id = loop->next_task_id++;
   t->cancel_requests = 0;
   t->resume_status = 0;
   t->wait = WEFT__WAIT_NONE;
   atomic_init(&t->remote_wake, 0);
-  char *tail = (char *)t + head;
+  t->tflags = ud > 0 ? WEFT__T_UD : at == WEFT__TASK_HEAD16 ? WEFT__T_FRAME16 : 0;
   if (frame != NULL) {
-    weft__zero_frame(tail + ud, frame_size);
-    *frame = tail + ud;
-    userdata = tail + ud;
+    weft__zero_frame((char *)t + at, frame_size);
+    *frame = (char *)t + at;
+    userdata = *frame;
   }
-  t->tflags = ud > 0 ? WEFT__T_UD : 0;
   if (ud > 0)
-    *(weft__task_ud *)tail = (weft__task_ud){userdata, release};
+    *(weft__task_ud *)((char *)t + WEFT__TASK_HEAD) = (weft__task_ud){userdata, release};
+  if (copy != NULL)
+    weft__task_note_set(t, offsetof(weft__note, name), copy);
   weft__task_schedule(t, 0);
   return t;
 }
@@ -247,9 +403,9 @@ void weft_task_unref(weft_task_t *task) {
 }
 
 void weft__task_free_fields(weft_task_t *t) {
-  weft_future_unref(t->awaited);
-  if (t->name != NULL)
-    free(t->name);
+  weft_future_unref(weft__task_awaited(t)); /* freed pending: after close */
+  if (t->tflags & WEFT__T_NOTED)
+    weft__task_note_drop(t);
 }
 
 weft_future_t *weft_task_future(weft_task_t *task) { return task != NULL ? &task->f : NULL; }
@@ -283,8 +439,8 @@ int weft_task_await(weft_task_t *task, weft_future_t *future) {
   if (future->loop != task->f.loop)
     return WEFT_EOTHERLOOP;
   weft__future_ref_inline(future);
-  weft_future_unref(task->awaited);
-  task->awaited = future;
+  weft_future_unref(task->f.v.p);
+  task->f.v.p = future;
   task->tflags |= WEFT__T_VIA_AWAIT;
   if (future->state != WEFT_FUTURE_PENDING)
     return weft__future_outcome(future);
@@ -307,8 +463,12 @@ int weft_task_sleep(weft_task_t *task, double delay) {
   rc = weft__timer_reserve(loop);
   if (rc != 0)
     return rc;
+  /* the timer takes the place of the last awaited future */
+  weft_future_t *awaited = task->f.v.p;
+  task->f.v.p = NULL;
   weft__timer_start(loop, &task->f.timer, weft__delay_to_when(loop, delay));
   task->wait = WEFT__WAIT_SLEEP;
+  weft_future_unref(awaited);
   return WEFT_STEP_SUSPEND;
 }
 
@@ -334,14 +494,14 @@ const char *weft_task_resume_message(weft_task_t *task) {
   int rc = task->resume_status;
   if (rc == WEFT_ECANCELED)
     return weft__task_cancel_text(task);
-  weft_future_t *a = task->awaited;
+  weft_future_t *a = weft__task_awaited(task);
   if (rc < 0 && a != NULL && a->state == WEFT_FUTURE_ERROR)
-    return a->msg;
+    return a->aux.msg;
   return NULL;
 }
 
 weft_future_t *weft_task_awaited(weft_task_t *task) {
-  return task != NULL ? task->awaited : NULL;
+  return task != NULL ? weft__task_awaited(task) : NULL;
 }
 
 /* ---- from outside ------------------------------------------------------------------ */
@@ -405,12 +565,15 @@ int weft__task_cancel_request(weft_task_t *t, const char *msg) {
   if (t->f.state != WEFT_FUTURE_PENDING)
     return 0;
   t->cancel_requests++;
-  char *copy = weft__strdup(msg);
-  if (copy != NULL || msg == NULL) {
-    free(t->f.msg);
-    t->f.msg = copy;
+  /* out of memory keeps the previous message */
+  if (msg == NULL) {
+    weft__task_note_set(t, offsetof(weft__note, cmsg), NULL);
+  } else if (weft__notes_reserve(t->f.loop) == 0) {
+    char *copy = weft__strdup(msg);
+    if (copy != NULL)
+      weft__task_note_set(t, offsetof(weft__note, cmsg), copy);
   }
-  if (t->wait == WEFT__WAIT_FUTURE && weft_future_cancel(t->awaited, msg) == 1)
+  if (t->wait == WEFT__WAIT_FUTURE && weft_future_cancel(t->f.v.p, msg) == 1)
     return 1;
   t->tflags |= WEFT__T_MUST_CANCEL;
   if (t->wait == WEFT__WAIT_SLEEP) {
@@ -458,14 +621,15 @@ const char *weft_task_name(weft_task_t *task) {
     WEFT__FAIL_NULL(WEFT_EINVAL);
   if (!weft__on_loop(task->f.loop))
     WEFT__FAIL_NULL(WEFT_ETHREAD);
-  if (task->name == NULL) {
-    char buf[32];
-    snprintf(buf, sizeof buf, "Task-%u", task->id);
-    task->name = weft__strdup(buf);
-    if (task->name == NULL)
-      return "Task";
-  }
-  return task->name;
+  const char *name = weft__task_note(task, offsetof(weft__note, name));
+  if (name != NULL)
+    return name;
+  char buf[32], *copy;
+  snprintf(buf, sizeof buf, "Task-%u", task->id);
+  if (weft__notes_reserve(task->f.loop) != 0 || (copy = weft__strdup(buf)) == NULL)
+    return "Task";
+  weft__task_note_set(task, offsetof(weft__note, name), copy);
+  return copy;
 }
 
 int weft_task_set_name(weft_task_t *task, const char *name) {
@@ -474,23 +638,23 @@ int weft_task_set_name(weft_task_t *task, const char *name) {
   if (!weft__on_loop(task->f.loop))
     return WEFT_ETHREAD;
   char *copy = NULL;
-  if (name != NULL && (copy = weft__strdup(name)) == NULL)
+  if (name != NULL && (weft__notes_reserve(task->f.loop) != 0 ||
+                       (copy = weft__strdup(name)) == NULL))
     return WEFT_ENOMEM;
-  free(task->name);
-  task->name = copy;
+  weft__task_note_set(task, offsetof(weft__note, name), copy);
   return 0;
 }
 
 weft_future_t *weft_task_awaiting(weft_task_t *task) {
   if (task == NULL || !weft__on_loop(task->f.loop) || task->wait != WEFT__WAIT_FUTURE)
     return NULL;
-  return task->awaited;
+  return task->f.v.p;
 }
 
 const char *weft__task_wait_text(weft_task_t *t, char *buf, size_t size) {
   if (t->wait == WEFT__WAIT_FUTURE) {
     char inner[200];
-    weft__future_describe(t->awaited, inner, sizeof inner);
+    weft__future_describe(t->f.v.p, inner, sizeof inner);
     snprintf(buf, size, "awaiting %s", inner);
   } else if (t->wait == WEFT__WAIT_SLEEP) {
     snprintf(buf, size, "sleeping until %.3f", (double)t->f.timer.when / 1e9);

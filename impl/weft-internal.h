@@ -133,31 +133,36 @@ struct weft_future {
   uint8_t merged;            /* the owner's copy of WEFT__SREF_MERGED */
   uint8_t sclass;            /* slab size class; 0: malloc'd */
   uint8_t kind;              /* WEFT__K_*: fixed at creation */
+  /* What is stored depends on the state, so the outcome shares its memory
+   * with what only a pending future needs: settling vacates that first
+   * (weft__future_vacate). */
   union {
     struct {
       union {
         int64_t i;
         double d;
-        void *p;
-        int code;                /* when state == ERROR */
+        void *p;                 /* bytes, ptr; a pending task's `awaited` */
+        int code;                /* ERROR */
       } v;
       union {
         size_t len;              /* bytes */
         weft_release_fn release; /* ptr */
+        char *msg;               /* ERROR, CANCELLED: the message, or NULL */
       } aux;
     };
-    /* A pending sleep's deadline, or a sleeping task's: the value comes
-     * only once it is done, and settling stops the timer first. */
+    /* A pending sleep's deadline, or a sleeping task's. */
     weft__timer timer;
   };
-  char *msg;                 /* error or cancel message; a pending task's
-                                latest cancel request message */
   weft__cb0 cb0;             /* the first callback, or the list (future.c) */
   weft_future_t *prev, *next; /* the loop's live list */
   weft_future_t *mlink;      /* the loop's merge queue (WEFT__SREF_QUEUED) */
 };
 
 void weft__future_init(weft_future_t *f, weft_loop_t *loop, uint8_t kind);
+/* The message of a failed or cancelled future, else NULL. */
+static inline const char *weft__future_msg(const weft_future_t *f) {
+  return f->state == WEFT_FUTURE_ERROR || f->state == WEFT_FUTURE_CANCELLED ? f->aux.msg : NULL;
+}
 /* The owner's write of `state`: atomic (relaxed, a plain store on x86)
  * because weft_future_state() may read it from any thread. */
 static inline void weft__future_state_set(weft_future_t *f, int state) {
@@ -216,17 +221,21 @@ enum {
   WEFT__T_YIELD = 1 << 5,     /* step asked to run again next round */
   WEFT__T_UD = 1 << 6,        /* a weft__task_ud follows the struct */
   WEFT__T_REMOTE_WAKE = 1 << 7,
-  WEFT__T_VIA_AWAIT = 1 << 8  /* `awaited` is what the step resumes from */
+  WEFT__T_VIA_AWAIT = 1 << 8, /* `awaited` is what the step resumes from */
+  WEFT__T_NOTED = 1 << 9,     /* has an entry in the loop's notes (task.c) */
+  WEFT__T_FRAME16 = 1 << 10   /* the frame (no ud) starts at WEFT__TASK_HEAD16 */
 };
 
 /* A task's memory: the struct, then (at WEFT__TASK_HEAD) a weft__task_ud
  * (WEFT__T_UD: a userdata and its release; for a frame with a release, the
- * userdata is the frame), then the frame if there is one. */
+ * userdata is the frame), then the frame if there is one, aligned for an
+ * object of its size.  While the task is pending, f.v.p is `awaited` (the
+ * future of the last await, referenced; weft__task_awaited) and f.timer
+ * the sleep of weft_task_sleep, never both.  A name and a cancel message,
+ * rare, live in the loop's notes (WEFT__T_NOTED). */
 struct weft_task {
-  weft_future_t f;           /* f.timer: the sleep of weft_task_sleep */
+  weft_future_t f;
   weft_step_fn step;
-  weft_future_t *awaited;    /* referenced; the future of the last await */
-  char *name;                /* NULL until asked for or set */
   uint32_t id;
   int32_t cancel_requests;
   int32_t resume_status;
@@ -235,36 +244,53 @@ struct weft_task {
   atomic_uchar remote_wake;  /* a cross-thread wake is queued */
 };
 
-/* Whether f.timer is in use: a sleep future, or a task in weft_task_sleep. */
-static inline bool weft__future_has_timer(const weft_future_t *f) {
-  return (f->kind & WEFT__K_SLEEP) ||
-         ((f->kind & WEFT__K_TASK) && ((const weft_task_t *)f)->wait == WEFT__WAIT_SLEEP);
+/* The future a pending task last awaited (referenced), or NULL. */
+static inline weft_future_t *weft__task_awaited(const weft_task_t *t) {
+  return t->f.state == WEFT_FUTURE_PENDING && t->wait != WEFT__WAIT_SLEEP ? t->f.v.p : NULL;
 }
 
-/* Before a sleep future or a task settles: its timer shares the memory of
- * the value about to be written, so it leaves the heap first. */
-static inline void weft__future_unsleep(weft_future_t *f) {
-  if (!weft__future_has_timer(f))
+/* Whether a pending future keeps something where its outcome goes: a sleep
+ * future's timer, a task's timer or awaited future. */
+static inline bool weft__future_occupied(const weft_future_t *f) {
+  return (f->kind & WEFT__K_SLEEP) ||
+         ((f->kind & WEFT__K_TASK) &&
+          (((const weft_task_t *)f)->wait != WEFT__WAIT_NONE || f->v.p != NULL));
+}
+
+/* A task stops waiting and lets go of its awaited future (task.c). */
+void weft__task_unwait(weft_task_t *t);
+
+/* Before a pending future settles: what shares the memory of the outcome
+ * about to be written leaves it (a timer the heap, a task its wait). */
+static inline void weft__future_vacate(weft_future_t *f) {
+  if (!weft__future_occupied(f))
     return;
-  weft__timer_stop(f->loop, &f->timer);
   if (f->kind & WEFT__K_TASK)
-    ((weft_task_t *)f)->wait = WEFT__WAIT_NONE;
+    weft__task_unwait((weft_task_t *)f);
+  else
+    weft__timer_stop(f->loop, &f->timer);
 }
 
 typedef struct weft__task_ud {
   void *userdata;
   weft_release_fn release; /* NULL once run */
-} weft__task_ud; /* 16 bytes: a frame after it stays aligned */
+} weft__task_ud;
 
-enum { WEFT__TASK_HEAD = (sizeof(struct weft_task) + 15) & ~(size_t)15 };
+enum {
+  WEFT__TASK_HEAD = (sizeof(struct weft_task) + 7) & ~(size_t)7,
+  WEFT__TASK_HEAD16 = (sizeof(struct weft_task) + 15) & ~(size_t)15
+};
 
 /* What the step receives: the frame, or the spawner's userdata. */
 static inline void *weft__task_userdata(const weft_task_t *t) {
   char *tail = (char *)t + WEFT__TASK_HEAD;
-  return (t->tflags & WEFT__T_UD) ? ((weft__task_ud *)tail)->userdata : (void *)tail;
+  if (t->tflags & WEFT__T_UD)
+    return ((weft__task_ud *)tail)->userdata;
+  return (char *)t + ((t->tflags & WEFT__T_FRAME16) ? WEFT__TASK_HEAD16 : WEFT__TASK_HEAD);
 }
 
 int weft__task_cancel_request(weft_task_t *t, const char *msg);
+void weft__task_notes_free(weft_loop_t *loop);
 /* For sync.c and queue.c (implemented in sync.c): whether `t` will resume
  * from its await of the done future `f` with WEFT_ECANCELED (a cancel
  * request came after `f` completed), so a wake-up given through `f` must
@@ -274,6 +300,11 @@ bool weft__task_resumes_cancelled(const weft_task_t *t, const weft_future_t *f);
  * (a Condition.wait released the lock) runs its first step even if it is
  * cancelled before it (resume status WEFT_ECANCELED), to undo that work. */
 void weft__task_mark_started(weft_task_t *t);
+/* For weft__future_free: whether a task has anything of its own to free
+ * (an awaited future, if freed pending after close; notes), and that. */
+static inline bool weft__task_has_fields(const weft_task_t *t) {
+  return t->f.state == WEFT_FUTURE_PENDING || (t->tflags & WEFT__T_NOTED);
+}
 void weft__task_free_fields(weft_task_t *t);
 int weft__task_describe(weft_task_t *t, char *buf, size_t size);
 const char *weft__task_wait_text(weft_task_t *t, char *buf, size_t size);
@@ -381,6 +412,12 @@ struct weft_loop {
   weft__resource *res_head;
   int uv_closing;            /* resource handles whose close callback is due */
   uint32_t next_task_id;
+  /* Task names and cancel messages (task.c): few tasks have either, so
+   * they live here instead of in every task.  Locked: a task may be freed
+   * on any thread once the loop is closed. */
+  uv_mutex_t notes_lock;
+  struct weft__note *notes;  /* open addressing on the task's address */
+  uint32_t notes_cap, notes_len;
   weft_task_t *current;
   weft_future_t *until;
   struct weft__executor *executor; /* executor.c's state, NULL until used */

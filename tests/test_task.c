@@ -1388,6 +1388,271 @@ static void test_spawn_frame(void) {
   tu_loop_close(loop);
 }
 
+/* Every frame size gets the alignment any object of that size may need (up
+ * to 16), zeroed bytes it may fill to the end, and a step that sees it. */
+static int step_frame_check(weft_task_t *task, void *userdata) {
+  unsigned char *fr = userdata;
+  size_t size = fr[0];
+  for (size_t i = 1; i < size; i++)
+    if (fr[i] != (unsigned char)i)
+      return WEFT_EINVAL;
+  int rc = weft_future_set_int64(weft_task_future(task), (int64_t)size);
+  return rc != 0 ? rc : WEFT_STEP_DONE;
+}
+
+static void frame_release_noop(void *frame) { (void)frame; }
+
+static void test_spawn_frame_alignment(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  enum { N = 2 * 80 };
+  weft_task_t *tasks[N] = {0};
+  for (size_t i = 0; i < N; i++) {
+    size_t size = i % 80 + 1;
+    unsigned char *fr = NULL;
+    tasks[i] = i < 80 ? weft_task_spawn_frame(loop, NULL, step_frame_check, size, (void **)&fr)
+                      : weft_task_spawn_frame_ex(loop, NULL, step_frame_check, size,
+                                                 frame_release_noop, (void **)&fr);
+    TU_OK(tasks[i] != NULL && fr != NULL);
+    if (fr == NULL)
+      continue;
+    size_t align = size & (~size + 1);
+    if (align > 16)
+      align = 16;
+    TU_OK(((uintptr_t)fr & (align - 1)) == 0);
+    if (size % 16 == 0)
+      TU_OK(((uintptr_t)fr & 15) == 0);
+    for (size_t b = 0; b < size; b++) {
+      TU_EQ(fr[b], 0);
+      fr[b] = (unsigned char)b; /* the last byte too: ASan watches the end */
+    }
+    fr[0] = (unsigned char)size;
+  }
+  tu_run(loop);
+  for (size_t i = 0; i < N; i++) {
+    int64_t v = 0;
+    if (tasks[i] == NULL)
+      continue;
+    TU_RC(weft_future_result_int64(weft_task_future(tasks[i]), &v), 0);
+    TU_EQ(v, (int64_t)(i % 80 + 1));
+    weft_task_unref(tasks[i]);
+  }
+  tu_loop_close(loop);
+}
+
+/* Names and cancel messages live in the loop's notes, not in the task: many
+ * of them, renamed, removed, cancelled, and freed in any order. */
+static int step_yield_forever(weft_task_t *task, void *userdata) {
+  (void)userdata;
+  if (weft_task_resume_status(task) == WEFT_ECANCELED)
+    return WEFT_ECANCELED;
+  return weft_task_yield(task);
+}
+
+static void test_names_many(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  enum { N = 300 };
+  weft_task_t *t[N];
+  char buf[32];
+  for (int i = 0; i < N; i++) {
+    snprintf(buf, sizeof buf, "n%d", i);
+    t[i] = weft_task_spawn(loop, i % 3 == 2 ? NULL : buf, step_yield_forever, NULL, NULL);
+    TU_OK(t[i] != NULL);
+    if (t[i] == NULL) { tu_loop_close(loop); return; }
+  }
+  for (int i = 0; i < N; i += 4) /* a third named, some renamed back to the default */
+    TU_RC(weft_task_set_name(t[i], i % 8 == 0 ? NULL : "again"), 0);
+  for (int i = 0; i < N; i += 5)
+    TU_RC(weft_task_cancel(t[i], i % 10 == 0 ? "stop" : NULL), 1);
+  TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
+  for (int i = 0; i < N; i++) {
+    char want[32];
+    if (i % 8 == 0)
+      snprintf(want, sizeof want, "Task-%u", (unsigned)(i + 1));
+    else if (i % 4 == 0)
+      snprintf(want, sizeof want, "again");
+    else if (i % 3 == 2)
+      snprintf(want, sizeof want, "Task-%u", (unsigned)(i + 1));
+    else
+      snprintf(want, sizeof want, "n%d", i);
+    TU_STR(weft_task_name(t[i]), want);
+    if (i % 5 == 0) {
+      TU_EQ(weft_future_cancelled(weft_task_future(t[i])), 1);
+      const char *m = weft_future_error_message(weft_task_future(t[i]));
+      if (i % 10 == 0)
+        TU_STR(m, "stop");
+      else
+        TU_OK(m == NULL);
+    }
+  }
+  /* freed in an order unlike the spawn's: entries leave from mid-run */
+  for (int i = 0; i < N; i += 2)
+    weft_task_unref(t[i]);
+  for (int i = 1; i < N; i += 2)
+    TU_OK(strncmp(weft_task_name(t[i]), i % 3 == 2 ? "Task-" : "n", i % 3 == 2 ? 5 : 1) == 0);
+  for (int i = 1; i < N; i += 2)
+    weft_task_cancel(t[i], "closing soon");
+  TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
+  for (int i = 1; i < N; i += 2) {
+    if (i % 5 != 0) /* else cancelled above, without a message */
+      TU_STR(weft_future_error_message(weft_task_future(t[i])), "closing soon");
+    weft_task_unref(t[i]);
+  }
+  tu_loop_close(loop);
+}
+
+/* A task's named survivor of close is released on another thread. */
+static void *unref_task_thread(void *arg) {
+  TU_STR(weft_future_error_message(weft_task_future(arg)), "loop is closing");
+  weft_task_unref(arg);
+  return NULL;
+}
+
+static void test_name_freed_after_close_off_thread(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  weft_task_t *t = weft_task_spawn(loop, "survivor", step_yield_forever, NULL, NULL);
+  TU_OK(t != NULL);
+  if (t == NULL) { tu_loop_close(loop); return; }
+  TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
+  tu_loop_close(loop); /* cancels it with a message; it survives, named */
+  TU_STR(weft_task_name(t), "survivor");
+  pthread_t th;
+  TU_RC(pthread_create(&th, NULL, unref_task_thread, t), 0);
+  pthread_join(th, NULL);
+}
+
+/* weft_task_sleep lets go of the last awaited future: the timer takes its
+ * place in the task. */
+static int released_ptrs;
+static void count_release(void *p) { (void)p; released_ptrs++; }
+
+typedef struct {
+  WEFT_CORO_STATE;
+  weft_future_t *done;
+  int seen_release, awaited_after;
+} await_sleep_frame;
+
+static int step_await_then_sleep(weft_task_t *task, void *userdata) {
+  await_sleep_frame *f = userdata;
+  int rc;
+  WEFT_CORO_BEGIN(task, f);
+  WEFT_AWAIT(rc, f->done); /* done already: no suspension */
+  if (rc != 0 || weft_task_awaited(task) != f->done)
+    WEFT_CORO_FAIL(WEFT_EINVAL, "await of a done future");
+  f->done = NULL; /* only the task holds it now */
+  WEFT_AWAIT_SLEEP(rc, 0.01);
+  f->seen_release = released_ptrs;
+  f->awaited_after = weft_task_awaited(task) != NULL;
+  WEFT_CORO_RETURN_INT64(7);
+  WEFT_CORO_END();
+}
+
+static void test_sleep_releases_awaited(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  released_ptrs = 0;
+  weft_future_t *done = weft_future_new(loop);
+  TU_RC(weft_future_set_ptr(done, &released_ptrs, count_release), 0);
+  await_sleep_frame *f = NULL;
+  weft_task_t *t =
+      weft_task_spawn_frame(loop, NULL, step_await_then_sleep, sizeof *f, (void **)&f);
+  TU_OK(t != NULL);
+  if (t == NULL) { weft_future_unref(done); tu_loop_close(loop); return; }
+  f->done = done; /* the caller's reference goes to the frame's first step */
+  TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
+  weft_future_unref(done);
+  TU_EQ(released_ptrs, 0); /* the task still holds it: it is sleeping */
+  tu_run(loop);
+  int64_t v = 0;
+  TU_RC(weft_future_result_int64(weft_task_future(t), &v), 0);
+  TU_EQ(v, 7);
+  TU_EQ(f->seen_release, 1); /* released while the task slept */
+  TU_EQ(f->awaited_after, 0);
+  weft_task_unref(t);
+  tu_loop_close(loop);
+}
+
+/* A step that awaits a pending future and then sets its own result in the
+ * same step: the await is taken back, the reference dropped. */
+static int step_await_then_finish(weft_task_t *task, void *userdata) {
+  weft_future_t *g = userdata;
+  int rc = weft_task_await(task, g);
+  if (rc != WEFT_STEP_SUSPEND)
+    return WEFT_EINVAL;
+  rc = weft_future_set_int64(weft_task_future(task), 5);
+  if (rc != 0)
+    return rc;
+  return weft_task_awaited(task) == NULL ? WEFT_STEP_DONE : WEFT_EINVAL;
+}
+
+static void test_set_result_while_awaiting(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  released_ptrs = 0;
+  weft_future_t *g = weft_future_new(loop);
+  weft_task_t *t = weft_task_spawn(loop, NULL, step_await_then_finish, g, NULL);
+  TU_OK(g != NULL && t != NULL);
+  if (g == NULL || t == NULL) { tu_loop_close(loop); return; }
+  tu_run(loop);
+  int64_t v = 0;
+  TU_RC(weft_future_result_int64(weft_task_future(t), &v), 0);
+  TU_EQ(v, 5);
+  char buf[128];
+  weft_future_describe(g, buf, sizeof buf);
+  TU_STR(buf, "<Future pending cb=0>"); /* the task's callback is gone */
+  TU_RC(weft_future_set_ptr(g, &released_ptrs, count_release), 0);
+  weft_future_unref(g); /* the last reference: the task kept none */
+  tu_run(loop);
+  TU_EQ(released_ptrs, 1);
+  weft_task_unref(t);
+  tu_loop_close(loop);
+}
+
+/* The latest cancel message outlives a sleep (it is kept beside the task,
+ * not where the timer goes): a task that swallowed a cancellation, slept,
+ * and then gave up cancelled reports it. */
+typedef struct {
+  WEFT_CORO_STATE;
+  weft_future_t *gate;
+} swallow_frame;
+
+static int step_swallow_sleep_cancel(weft_task_t *task, void *userdata) {
+  swallow_frame *f = userdata;
+  int rc;
+  WEFT_CORO_BEGIN(task, f);
+  WEFT_AWAIT(rc, f->gate);
+  if (rc != WEFT_ECANCELED)
+    WEFT_CORO_FAIL(WEFT_EINVAL, "expected a cancellation");
+  weft_task_uncancel(task);
+  WEFT_AWAIT_SLEEP(rc, 0.001);
+  if (rc != 0)
+    WEFT_CORO_FAIL(WEFT_EINVAL, "the sleep failed");
+  WEFT_CORO_FAIL(WEFT_ECANCELED, NULL);
+  WEFT_CORO_END();
+}
+
+static void test_cancel_message_survives_sleep(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  weft_future_t *gate = weft_future_new(loop);
+  swallow_frame *f = NULL;
+  weft_task_t *t =
+      weft_task_spawn_frame(loop, "swallower", step_swallow_sleep_cancel, sizeof *f, (void **)&f);
+  TU_OK(gate != NULL && t != NULL);
+  if (gate == NULL || t == NULL) { tu_loop_close(loop); return; }
+  f->gate = gate;
+  TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
+  TU_RC(weft_task_cancel(t, "first"), 1);
+  tu_run(loop);
+  TU_EQ(weft_future_cancelled(weft_task_future(t)), 1);
+  TU_STR(weft_future_error_message(weft_task_future(t)), "first");
+  weft_future_unref(gate);
+  weft_task_unref(t);
+  tu_loop_close(loop);
+}
+
 /* ---- weft_sleep future ------------------------------------------------------------ */
 
 static void test_sleep_future(void) {
@@ -1694,7 +1959,7 @@ static void test_spawn_frame_ex_release(void) {
                                             (void **)&f);
   TU_OK(t != NULL && f != NULL);
   if (t == NULL) { tu_loop_close(loop); return; }
-  TU_OK(((uintptr_t)f & 15) == 0); /* aligned as malloc's memory */
+  TU_OK(((uintptr_t)f & (_Alignof(fx_frame) - 1)) == 0);
   TU_EQ(f->value, 0);              /* zeroed */
   f->value = 21;
   f->release_log = &log;
@@ -1943,6 +2208,12 @@ static const tu_test tests[] = {
     {"unref_pending_task_keeps_running", test_unref_pending_task_keeps_running},
     {"release_exactly_once", test_release_exactly_once},
     {"spawn_frame", test_spawn_frame},
+    {"spawn_frame_alignment", test_spawn_frame_alignment},
+    {"names_many", test_names_many},
+    {"name_freed_after_close_off_thread", test_name_freed_after_close_off_thread},
+    {"sleep_releases_awaited", test_sleep_releases_awaited},
+    {"set_result_while_awaiting", test_set_result_while_awaiting},
+    {"cancel_message_survives_sleep", test_cancel_message_survives_sleep},
     {"sleep_future", test_sleep_future},
     {"sleep_future_zero_delay", test_sleep_future_zero_delay},
     {"await_sleep_future_cancel", test_await_sleep_future_cancel},

@@ -72,7 +72,9 @@ WEFT_API weft_task_t *weft_task_spawn(weft_loop_t *loop, const char *name, weft_
 /**
  * As weft_task_spawn, but allocates a zeroed frame of `frame_size` bytes in
  * the same allocation as the task and passes it as the step's userdata; it
- * is freed with the task.  Stores the frame in `*frame` (not NULL) so the
+ * is freed with the task.  The frame is aligned for any object of its size
+ * (C23's rule for malloc): 16 bytes when `frame_size` is a multiple of 16,
+ * else the largest power of two that divides it.  Stores the frame in `*frame` (not NULL) so the
  * caller can fill in arguments before the first step runs.  Anything the
  * frame owns must be released by the step before it finishes.
  * Errors as weft_task_spawn, plus WEFT_EINVAL for a NULL `frame` or a
@@ -88,7 +90,7 @@ WEFT_API weft_task_t *weft_task_spawn_frame(weft_loop_t *loop, const char *name,
  * first step.  So a frame may own what the step would otherwise have to
  * release on every path (a binding's coroutine object, say).  The frame's
  * memory itself stays valid until the task's last reference goes.  The
- * frame is aligned as malloc's memory.
+ * frame is aligned as weft_task_spawn_frame's.
  * Errors as weft_task_spawn_frame; on error `release` is not called.
  * Owner thread.
  */
@@ -130,7 +132,8 @@ WEFT_API weft_task_t *weft_future_task(weft_future_t *future);
  * from the step.  If it is already done, does not suspend and returns its
  * outcome at once: 0 (result), its error code, or WEFT_ECANCELED.  Either
  * way weft_task_awaited(task) then gives the future (the task holds a
- * reference until its next await or its end).  If the task has a pending
+ * reference until its next await or weft_task_sleep, or until it is
+ * done).  If the task has a pending
  * cancel request, the awaited future is cancelled as soon as the step
  * returns WEFT_STEP_SUSPEND, and the task resumes with WEFT_ECANCELED.
  * Owner thread, from the task's own step.  Errors: WEFT_EINVAL (NULL),
@@ -186,8 +189,9 @@ WEFT_API const char *weft_task_resume_message(weft_task_t *task);
 
 /**
  * The future this task last awaited (borrowed; valid during the step that
- * follows), or NULL.  Use it to read the result after an await.  Owner
- * thread.
+ * follows, until the step sleeps or sets the task's own outcome), or NULL:
+ * nothing awaited yet, a weft_task_sleep since, or the task is done.  Use
+ * it to read the result after an await.  Owner thread.
  */
 WEFT_API weft_future_t *weft_task_awaited(weft_task_t *task);
 

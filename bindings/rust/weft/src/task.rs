@@ -730,8 +730,9 @@ unsafe fn start<F: StdFuture, K: Finish<F::Output>>(
     }
 }
 
-/// How `weft_task_spawn_frame_ex` aligns a frame (as malloc), and the
-/// largest frame it makes.
+/// The most `weft_task_spawn_frame_ex` aligns a frame to (16 bytes, for a
+/// size that is a multiple of 16; less only for a size that no type with
+/// more alignment can have), and the largest frame it makes.
 const FRAME_ALIGN: usize = 16;
 const FRAME_MAX: usize = 1 << 20;
 
