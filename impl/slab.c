@@ -18,18 +18,6 @@
 
 #include <sys/mman.h>
 
-enum { WEFT__CHUNK = 2u << 20 };
-
-/* At the start of every chunk. */
-typedef struct weft__chunk {
-  struct weft__chunk *next;
-  uint32_t live; /* blocks handed out and not freed */
-} weft__chunk;
-
-static weft__chunk *weft__chunk_of(void *p) {
-  return (weft__chunk *)((uintptr_t)p & ~(uintptr_t)(WEFT__CHUNK - 1));
-}
-
 static inline unsigned weft__slab_class(size_t size) {
   return (unsigned)((size + WEFT__SLAB_STEP - 1) / WEFT__SLAB_STEP);
 }
@@ -57,36 +45,31 @@ static weft__chunk *weft__chunk_map(bool populate) {
   return (weft__chunk *)start;
 }
 
-void *weft__slab_alloc(weft_loop_t *loop, size_t size, uint8_t *sclass) {
+/* Its free list is empty (weft__slab_alloc took the block otherwise). */
+void *weft__slab_alloc_slow(weft_loop_t *loop, size_t size, uint8_t *sclass) {
   unsigned c = weft__slab_class(size);
   if (c >= WEFT__SLAB_CLASSES) {
     *sclass = 0;
     return malloc(size);
   }
   weft__slab *s = &loop->slab;
-  void *p = s->free[c];
-  if (p != NULL) {
-    WEFT__UNPOISON(p, (size_t)c * WEFT__SLAB_STEP);
-    s->free[c] = *(void **)p;
-  } else {
-    size_t bytes = (size_t)c * WEFT__SLAB_STEP;
-    if (s->cur == NULL || (size_t)(s->end - s->cur) < bytes) {
-      /* The first chunk faults in lazily (a small loop stays small); later
-       * ones serve a burst, so they come in at once. */
-      weft__chunk *ch = weft__chunk_map(s->nchunks > 0);
-      if (ch == NULL)
-        return NULL;
-      ch->next = s->chunks;
-      ch->live = 0;
-      s->chunks = ch;
-      s->nchunks++;
-      s->empty++;
-      s->cur = (char *)ch + ((sizeof *ch + 63) & ~(size_t)63);
-      s->end = (char *)ch + WEFT__CHUNK;
-    }
-    p = s->cur;
-    s->cur += bytes;
+  size_t bytes = (size_t)c * WEFT__SLAB_STEP;
+  if (s->cur == NULL || (size_t)(s->end - s->cur) < bytes) {
+    /* The first chunk faults in lazily (a small loop stays small); later
+     * ones serve a burst, so they come in at once. */
+    weft__chunk *ch = weft__chunk_map(s->nchunks > 0);
+    if (ch == NULL)
+      return NULL;
+    ch->next = s->chunks;
+    ch->live = 0;
+    s->chunks = ch;
+    s->nchunks++;
+    s->empty++;
+    s->cur = (char *)ch + ((sizeof *ch + 63) & ~(size_t)63);
+    s->end = (char *)ch + WEFT__CHUNK;
   }
+  void *p = s->cur;
+  s->cur += bytes;
   if (weft__chunk_of(p)->live++ == 0)
     s->empty--;
   *sclass = (uint8_t)c;
@@ -131,20 +114,10 @@ static void weft__slab_sweep(weft__slab *s) {
   }
 }
 
-void weft__slab_free(weft_loop_t *loop, void *p, uint8_t sclass) {
-  if (sclass == 0) {
+void weft__slab_free_slow(weft_loop_t *loop, void *p, uint8_t sclass) {
+  (void)loop; /* a slab block after close: the memory goes with the loop */
+  if (sclass == 0)
     free(p);
-    return;
-  }
-  /* After close other threads free survivors: the memory goes with the loop. */
-  if (weft__is_closed(loop) || !weft__on_loop(loop))
-    return;
-  weft__slab *s = &loop->slab;
-  *(void **)p = s->free[sclass];
-  s->free[sclass] = p;
-  WEFT__POISON(p, (size_t)sclass * WEFT__SLAB_STEP);
-  if (--weft__chunk_of(p)->live == 0)
-    s->empty++;
 }
 
 void weft__slab_trim(weft_loop_t *loop) {

@@ -357,9 +357,21 @@ typedef struct weft__slab {
   struct weft__chunk *chunks;
   uint32_t nchunks, empty;        /* chunks mapped; those with no live block */
 } weft__slab;
-/* Owner thread.  *sclass receives what weft__slab_free needs. */
-void *weft__slab_alloc(weft_loop_t *loop, size_t size, uint8_t *sclass);
-void weft__slab_free(weft_loop_t *loop, void *p, uint8_t sclass);
+/* The header of each 2 MiB chunk the blocks are carved from (slab.c). */
+enum { WEFT__CHUNK = 2u << 20 };
+typedef struct weft__chunk {
+  struct weft__chunk *next;
+  uint32_t live; /* blocks handed out and not freed */
+} weft__chunk;
+static inline weft__chunk *weft__chunk_of(void *p) {
+  return (weft__chunk *)((uintptr_t)p & ~(uintptr_t)(WEFT__CHUNK - 1));
+}
+/* Owner thread.  *sclass receives what weft__slab_free needs.  A block off
+ * a free list, inline; carving, a new chunk or malloc, out of line. */
+void *weft__slab_alloc_slow(weft_loop_t *loop, size_t size, uint8_t *sclass);
+void weft__slab_free_slow(weft_loop_t *loop, void *p, uint8_t sclass);
+static inline void *weft__slab_alloc(weft_loop_t *loop, size_t size, uint8_t *sclass);
+static inline void weft__slab_free(weft_loop_t *loop, void *p, uint8_t sclass);
 /* Owner thread, when the loop is about to wait: returns free chunks. */
 void weft__slab_trim(weft_loop_t *loop);
 void weft__slab_destroy(weft__slab *s);
@@ -447,6 +459,34 @@ static inline bool weft__on_loop(const weft_loop_t *loop) {
 
 static inline bool weft__is_closed(const weft_loop_t *loop) {
   return atomic_load_explicit(&((weft_loop_t *)loop)->closed, memory_order_acquire) != 0;
+}
+
+static inline void *weft__slab_alloc(weft_loop_t *loop, size_t size, uint8_t *sclass) {
+  size_t c = (size + WEFT__SLAB_STEP - 1) / WEFT__SLAB_STEP;
+  weft__slab *s = &loop->slab;
+  void *p;
+  if (c >= WEFT__SLAB_CLASSES || (p = s->free[c]) == NULL)
+    return weft__slab_alloc_slow(loop, size, sclass);
+  WEFT__UNPOISON(p, c * WEFT__SLAB_STEP);
+  s->free[c] = *(void **)p;
+  if (weft__chunk_of(p)->live++ == 0)
+    s->empty--;
+  *sclass = (uint8_t)c;
+  return p;
+}
+
+static inline void weft__slab_free(weft_loop_t *loop, void *p, uint8_t sclass) {
+  /* after close other threads free survivors: the memory goes with the loop */
+  if (sclass == 0 || !weft__on_loop(loop) || weft__is_closed(loop)) {
+    weft__slab_free_slow(loop, p, sclass);
+    return;
+  }
+  weft__slab *s = &loop->slab;
+  *(void **)p = s->free[sclass];
+  s->free[sclass] = p;
+  WEFT__POISON(p, (size_t)sclass * WEFT__SLAB_STEP);
+  if (--weft__chunk_of(p)->live == 0)
+    s->empty++;
 }
 
 /* The guard of the loop-thread calls: 0, WEFT_EINVAL (NULL), WEFT_ETHREAD or
