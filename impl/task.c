@@ -425,6 +425,8 @@ static int weft__in_step(const weft_task_t *t) {
     return WEFT_ESTATE;
   if (t->wait != WEFT__WAIT_NONE || (t->tflags & WEFT__T_YIELD))
     return WEFT_ESTATE; /* this step already suspended once */
+  if (t->f.state != WEFT_FUTURE_PENDING)
+    return WEFT_ESTATE; /* set its own outcome: f.v.p and f.timer hold it */
   return 0;
 }
 

@@ -122,8 +122,9 @@ WEFT_API weft_task_t *weft_future_task(weft_future_t *future);
 
 /*
  * These are called by a task's own step, while it runs (so on the owner
- * thread).  Called at any other time, or from another thread, they return
- * WEFT_ESTATE and change nothing.
+ * thread).  Called at any other time (also once the step has set the
+ * task's own outcome), or from another thread, they return WEFT_ESTATE and
+ * change nothing.
  */
 
 /**
