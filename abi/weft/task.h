@@ -183,8 +183,9 @@ WEFT_API int weft_task_resume_status(weft_task_t *task);
  * status is 0 or there is no message (weft_last_error() left alone); also
  * NULL, with weft_last_error() set, for WEFT_EINVAL (`task` is NULL) and
  * WEFT_ETHREAD (another thread while the loop is open).  Borrowed from the
- * task or its awaited future: valid until the step returns.  Owner thread
- * (any once the loop is closed).
+ * task or its awaited future: valid until the step returns, sleeps or sets
+ * the task's own outcome (those let go of the awaited future).  Owner
+ * thread (any once the loop is closed).
  */
 WEFT_API const char *weft_task_resume_message(weft_task_t *task);
 
