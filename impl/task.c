@@ -566,17 +566,36 @@ int weft_task_wake(weft_task_t *task) {
 int weft__task_cancel_request(weft_task_t *t, const char *msg) {
   if (t->f.state != WEFT_FUTURE_PENDING)
     return 0;
+  if (t->tflags & WEFT__T_CANCELLING) {
+    /* Its own request came back round a cycle of awaits (A awaits B awaits
+     * A): forwarding it again would never end, so the task stops waiting
+     * and resumes cancelled; the others then see it finish. */
+    t->tflags |= WEFT__T_MUST_CANCEL;
+    weft__task_drop_wait(t);
+    if (!(t->tflags & (WEFT__T_SCHEDULED | WEFT__T_RUNNING)))
+      weft__task_schedule(t, 0);
+    return 1;
+  }
   t->cancel_requests++;
-  /* out of memory keeps the previous message */
+  /* Out of memory keeps the previous message.  What is forwarded is the
+   * copy: `msg` may be the message it replaces (weft_task_resume_message). */
+  const char *text = msg;
   if (msg == NULL) {
     weft__task_note_set(t, offsetof(weft__note, cmsg), NULL);
   } else if (weft__notes_reserve(t->f.loop) == 0) {
     char *copy = weft__strdup(msg);
-    if (copy != NULL)
+    if (copy != NULL) {
       weft__task_note_set(t, offsetof(weft__note, cmsg), copy);
+      text = copy;
+    }
   }
-  if (t->wait == WEFT__WAIT_FUTURE && weft_future_cancel(t->f.v.p, msg) == 1)
-    return 1;
+  if (t->wait == WEFT__WAIT_FUTURE) {
+    t->tflags |= WEFT__T_CANCELLING;
+    int rc = weft_future_cancel(t->f.v.p, text);
+    t->tflags &= (uint16_t)~WEFT__T_CANCELLING;
+    if (rc == 1)
+      return 1;
+  }
   t->tflags |= WEFT__T_MUST_CANCEL;
   if (t->wait == WEFT__WAIT_SLEEP) {
     weft__task_drop_wait(t);

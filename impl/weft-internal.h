@@ -223,7 +223,8 @@ enum {
   WEFT__T_REMOTE_WAKE = 1 << 7,
   WEFT__T_VIA_AWAIT = 1 << 8, /* `awaited` is what the step resumes from */
   WEFT__T_NOTED = 1 << 9,     /* has an entry in the loop's notes (task.c) */
-  WEFT__T_FRAME16 = 1 << 10   /* the frame (no ud) starts at WEFT__TASK_HEAD16 */
+  WEFT__T_FRAME16 = 1 << 10,  /* the frame (no ud) starts at WEFT__TASK_HEAD16 */
+  WEFT__T_CANCELLING = 1 << 11 /* forwarding a cancel request to `awaited` */
 };
 
 /* A task's memory: the struct, then (at WEFT__TASK_HEAD) a weft__task_ud

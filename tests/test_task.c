@@ -1653,6 +1653,94 @@ static void test_cancel_message_survives_sleep(void) {
   tu_loop_close(loop);
 }
 
+/* Two tasks that await each other: cancelling one goes round the cycle once
+ * (not for ever) and both end cancelled with the message. */
+typedef struct {
+  WEFT_CORO_STATE;
+  weft_task_t *other;
+} cycle_frame;
+
+static int step_await_other(weft_task_t *task, void *userdata) {
+  cycle_frame *f = userdata;
+  int rc;
+  WEFT_CORO_BEGIN(task, f);
+  WEFT_AWAIT(rc, weft_task_future(f->other));
+  WEFT_CORO_FAIL(rc == 0 ? WEFT_EINVAL : rc, NULL);
+  WEFT_CORO_END();
+}
+
+static void test_cancel_await_cycle(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  cycle_frame *fa = NULL, *fb = NULL;
+  weft_task_t *a = weft_task_spawn_frame(loop, "a", step_await_other, sizeof *fa, (void **)&fa);
+  weft_task_t *b = weft_task_spawn_frame(loop, "b", step_await_other, sizeof *fb, (void **)&fb);
+  TU_OK(a != NULL && b != NULL);
+  if (a == NULL || b == NULL) { tu_loop_close(loop); return; }
+  fa->other = b;
+  fb->other = a;
+  TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0);
+  TU_OK(weft_task_awaiting(a) == weft_task_future(b));
+  TU_OK(weft_task_awaiting(b) == weft_task_future(a));
+  TU_RC(weft_task_cancel(a, "cycle"), 1);
+  TU_EQ(weft_task_cancelling(a), 1);
+  TU_EQ(weft_task_cancelling(b), 1);
+  tu_run(loop);
+  TU_EQ(weft_future_cancelled(weft_task_future(a)), 1);
+  TU_EQ(weft_future_cancelled(weft_task_future(b)), 1);
+  TU_STR(weft_future_error_message(weft_task_future(a)), "cycle");
+  TU_STR(weft_future_error_message(weft_task_future(b)), "cycle");
+  weft_task_unref(a);
+  weft_task_unref(b);
+  tu_loop_close(loop);
+}
+
+/* Cancelling a task with the text of its own current cancel message (what
+ * weft_task_resume_message lends) forwards that text intact. */
+typedef struct {
+  WEFT_CORO_STATE;
+  weft_future_t *g;
+} recancel_frame;
+
+static int step_recancel(weft_task_t *task, void *userdata) {
+  recancel_frame *f = userdata;
+  int rc;
+  WEFT_CORO_BEGIN(task, f);
+  WEFT_AWAIT_SLEEP(rc, 10.0);
+  if (rc != WEFT_ECANCELED)
+    WEFT_CORO_FAIL(WEFT_EINVAL, "the sleep was not cancelled");
+  weft_task_uncancel(task);
+  WEFT_AWAIT(rc, f->g);
+  WEFT_CORO_FAIL(rc == 0 ? WEFT_EINVAL : rc, NULL);
+  WEFT_CORO_END();
+}
+
+static void test_recancel_with_own_message(void) {
+  weft_loop_t *loop = tu_loop_new();
+  if (!loop) return;
+  weft_future_t *g = weft_future_new(loop);
+  recancel_frame *f = NULL;
+  weft_task_t *t = weft_task_spawn_frame(loop, NULL, step_recancel, sizeof *f, (void **)&f);
+  TU_OK(g != NULL && t != NULL);
+  if (g == NULL || t == NULL) { tu_loop_close(loop); return; }
+  f->g = g;
+  TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0); /* sleeping */
+  TU_RC(weft_task_cancel(t, "one"), 1);
+  TU_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), 0); /* swallowed it, awaits g */
+  TU_OK(weft_task_awaiting(t) == g);
+  const char *m = weft_task_resume_message(t);
+  TU_STR(m, "one"); /* the task's own latest message */
+  TU_RC(weft_task_cancel(t, m), 1);
+  TU_EQ(weft_future_cancelled(g), 1);
+  TU_STR(weft_future_error_message(g), "one");
+  tu_run(loop);
+  TU_EQ(weft_future_cancelled(weft_task_future(t)), 1);
+  TU_STR(weft_future_error_message(weft_task_future(t)), "one");
+  weft_future_unref(g);
+  weft_task_unref(t);
+  tu_loop_close(loop);
+}
+
 /* ---- weft_sleep future ------------------------------------------------------------ */
 
 static void test_sleep_future(void) {
@@ -2214,6 +2302,8 @@ static const tu_test tests[] = {
     {"sleep_releases_awaited", test_sleep_releases_awaited},
     {"set_result_while_awaiting", test_set_result_while_awaiting},
     {"cancel_message_survives_sleep", test_cancel_message_survives_sleep},
+    {"cancel_await_cycle", test_cancel_await_cycle},
+    {"recancel_with_own_message", test_recancel_with_own_message},
     {"sleep_future", test_sleep_future},
     {"sleep_future_zero_delay", test_sleep_future_zero_delay},
     {"await_sleep_future_cancel", test_await_sleep_future_cancel},
