@@ -323,7 +323,7 @@ static __attribute__((noinline)) char *weft__task_name_copy(weft_loop_t *loop, c
   return copy;
 }
 
-/* Inline in each spawn: the frame's placement folds to a constant. */
+/* Inline in each spawn, where the frame and release cases fold away. */
 static inline __attribute__((always_inline)) weft_task_t *
 weft__task_create(weft_loop_t *loop, const char *name, weft_step_fn step, void *userdata,
                   weft_release_fn release, size_t frame_size, void **frame) {
