@@ -264,6 +264,7 @@ void weft__loop_free(weft_loop_t *loop) {
   weft__slab_destroy(&loop->slab);
   free(loop->heap);
   weft__task_notes_free(loop);
+  uv_mutex_destroy(&loop->notes_lock);
   uv_mutex_destroy(&loop->tsq_lock);
   free(loop);
 }

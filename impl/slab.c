@@ -18,10 +18,6 @@
 
 #include <sys/mman.h>
 
-static inline unsigned weft__slab_class(size_t size) {
-  return (unsigned)((size + WEFT__SLAB_STEP - 1) / WEFT__SLAB_STEP);
-}
-
 /* A 2 MiB-aligned mapping: map twice the size and trim both ends. */
 static weft__chunk *weft__chunk_map(bool populate) {
   size_t span = 2 * (size_t)WEFT__CHUNK;
@@ -47,7 +43,7 @@ static weft__chunk *weft__chunk_map(bool populate) {
 
 /* Its free list is empty (weft__slab_alloc took the block otherwise). */
 void *weft__slab_alloc_slow(weft_loop_t *loop, size_t size, uint8_t *sclass) {
-  unsigned c = weft__slab_class(size);
+  size_t c = weft__slab_class(size);
   if (c >= WEFT__SLAB_CLASSES) {
     *sclass = 0;
     return malloc(size);

@@ -144,7 +144,6 @@ static void weft__task_note_drop(weft_task_t *t) {
 void weft__task_notes_free(weft_loop_t *loop) {
   /* every task is gone by now, and took its entry with it */
   free(loop->notes);
-  uv_mutex_destroy(&loop->notes_lock);
 }
 
 /* ---- scheduling ------------------------------------------------------------ */
@@ -465,12 +464,9 @@ int weft_task_sleep(weft_task_t *task, double delay) {
   rc = weft__timer_reserve(loop);
   if (rc != 0)
     return rc;
-  /* the timer takes the place of the last awaited future */
-  weft_future_t *awaited = task->f.v.p;
-  task->f.v.p = NULL;
+  weft__task_unwait(task); /* the timer takes the last awaited future's place */
   weft__timer_start(loop, &task->f.timer, weft__delay_to_when(loop, delay));
   task->wait = WEFT__WAIT_SLEEP;
-  weft_future_unref(awaited);
   return WEFT_STEP_SUSPEND;
 }
 

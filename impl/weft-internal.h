@@ -220,7 +220,6 @@ enum {
   WEFT__T_STARTED = 1 << 4,
   WEFT__T_YIELD = 1 << 5,     /* step asked to run again next round */
   WEFT__T_UD = 1 << 6,        /* a weft__task_ud follows the struct */
-  WEFT__T_REMOTE_WAKE = 1 << 7,
   WEFT__T_VIA_AWAIT = 1 << 8, /* `awaited` is what the step resumes from */
   WEFT__T_NOTED = 1 << 9,     /* has an entry in the loop's notes (task.c) */
   WEFT__T_FRAME16 = 1 << 10,  /* the frame (no ud) starts at WEFT__TASK_HEAD16 */
@@ -462,8 +461,12 @@ static inline bool weft__is_closed(const weft_loop_t *loop) {
   return atomic_load_explicit(&((weft_loop_t *)loop)->closed, memory_order_acquire) != 0;
 }
 
+static inline size_t weft__slab_class(size_t size) {
+  return (size + WEFT__SLAB_STEP - 1) / WEFT__SLAB_STEP;
+}
+
 static inline void *weft__slab_alloc(weft_loop_t *loop, size_t size, uint8_t *sclass) {
-  size_t c = (size + WEFT__SLAB_STEP - 1) / WEFT__SLAB_STEP;
+  size_t c = weft__slab_class(size);
   weft__slab *s = &loop->slab;
   void *p;
   if (c >= WEFT__SLAB_CLASSES || (p = s->free[c]) == NULL)
